@@ -1,0 +1,114 @@
+"""Load an otd results file (results.h5) into plain Python and NumPy objects.
+
+Shared by the analysis scripts (plot_run.py, sweep collection, the E0-E4
+figures). Run with /usr/bin/python3 (Debian's h5py, numpy and yaml).
+
+    run = load_run("runs/point_0001")          # a run directory ...
+    run = load_run("runs/point_0001/results.h5")  # ... or the file itself
+    run["config"]["algo"]["name"], run["history"]["rel_err"], run["W"]
+
+The file layout is documented in include/otd/otd_results.h.
+"""
+
+import os
+
+import h5py
+import numpy as np
+import yaml
+
+RESULTS_NAME = "results.h5"
+
+
+def results_path(path):
+    """The results file of a run directory, or path itself if it is a file."""
+    if os.path.isdir(path):
+        return os.path.join(path, RESULTS_NAME)
+    return path
+
+
+def _text(value):
+    """h5py gives str for variable-length strings, bytes for fixed-length."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _attrs(obj):
+    out = {}
+    for key, value in obj.attrs.items():
+        value = _text(value)
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value[()]
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+def _dataset(f, name):
+    return np.asarray(f[name][()]) if name in f else None
+
+
+def config_get(config, key, default=None):
+    """config_get(cfg, "algo.name"): a dotted key in the nested config dict
+    (a flat dict with dotted keys works too)."""
+    if config is None:
+        return default
+    if key in config:
+        return config[key]
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def load_run(path):
+    """Read a run directory or results file into a dict:
+
+    path     the results file read
+    attrs    root attributes (config text, config_hash, otd_version, nranks, ...)
+    config   the resolved configuration, parsed from the YAML attribute ({} if none)
+    history  {column: numpy array}: 1-D for scalar columns, (n, r) for vector ones
+    summary  /summary attributes ({} while the run has not finished)
+    W, W0    final and initial factor matrices (d, m), or None
+    U, a     target components (d, r) and weights (r,), or None
+    """
+    path = results_path(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no results file '{path}'")
+    with h5py.File(path, "r") as f:
+        attrs = _attrs(f)
+        text = attrs.get("config")
+        config = yaml.safe_load(text) if isinstance(text, str) and text.strip() else {}
+        history = {}
+        if "history" in f:
+            for name, ds in f["history"].items():
+                if isinstance(ds, h5py.Dataset):
+                    history[name] = np.asarray(ds[()])
+        summary = _attrs(f["summary"]) if "summary" in f else {}
+        return {
+            "path": path,
+            "attrs": attrs,
+            "config": config if isinstance(config, dict) else {},
+            "history": history,
+            "summary": summary,
+            "W": _dataset(f, "final/W"),
+            "W0": _dataset(f, "init/W"),
+            "U": _dataset(f, "target/U"),
+            "a": _dataset(f, "target/a"),
+        }
+
+
+def describe(run):
+    """A one-line title: "bl: l=3, d=50, r=5, m=40" (missing keys left out)."""
+    cfg = run["config"]
+    algo = config_get(cfg, "algo.name") or run["attrs"].get("algo", "otd")
+    parts = []
+    for label, key in (("l", "problem.order"), ("d", "problem.dim"), ("r", "problem.rank"),
+                       ("m", "model.m")):
+        value = config_get(cfg, key)
+        if value is not None:
+            parts.append(f"{label}={value}")
+    return f"{algo}: " + ", ".join(parts) if parts else str(algo)

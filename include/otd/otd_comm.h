@@ -1,0 +1,91 @@
+/* otd_comm.h: the communication module, with parallel I/O the only MPI user.
+ *
+ * A handle on a duplicate of MPI_COMM_WORLD, the row layout of the d rows over
+ * the ranks, and the few collectives the algorithms need. Every function that
+ * says "Collective" must be called by every rank in the same order.
+ *
+ * Layout: the d rows are split in contiguous blocks, rank p owning rows
+ * [row0(p), row0(p) + nrows(p)), the first d % P ranks one row more. A P x 1
+ * BLACS grid with block size ceil(d/P) describes ownership to ScaLAPACK only
+ * when P divides d, so ScaLAPACK code redistributes explicitly. */
+#ifndef OTD_COMM_H
+#define OTD_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otd/otd_error.h"
+
+typedef struct otd_comm otd_comm;
+
+typedef struct {
+    int64_t d;     /* global rows */
+    int rank;      /* this rank */
+    int nranks;    /* P */
+    int64_t row0;  /* first global row of this rank */
+    int64_t nrows; /* rows of this rank (>= 1: P <= d is required) */
+} otd_layout;
+
+/* Row range of rank p in a layout of d rows over P ranks. Not collective. */
+void otd_layout_range(int64_t d, int nranks, int p, int64_t *row0, int64_t *nrows);
+
+/* Fill *lay for this rank; fails with OTD_ERR_CONFIG naming problem.dim when
+ * P > d (a rank would own no rows). Not collective. */
+otd_err otd_layout_init(otd_layout *lay, int64_t d, int rank, int nranks);
+
+/* Start and stop MPI for the process (main() only). init returns
+ * OTD_ERR_MPI if MPI cannot start; finalize is collective. */
+otd_err otd_comm_init(int *argc, char ***argv);
+void otd_comm_finalize(void);
+
+/* Collective over MPI_COMM_WORLD (MPI must be initialized). */
+otd_err otd_comm_create(otd_comm **out);
+/* Collective. Accepts NULL. */
+void otd_comm_destroy(otd_comm *c);
+
+int otd_comm_rank(const otd_comm *c);
+int otd_comm_size(const otd_comm *c);
+
+/* Collective: in-place elementwise sum / max over all ranks. */
+otd_err otd_comm_sum(otd_comm *c, double *buf, size_t n);
+otd_err otd_comm_max(otd_comm *c, double *buf, size_t n);
+otd_err otd_comm_max_i64(otd_comm *c, int64_t *buf, size_t n);
+
+/* Collective: broadcast n bytes from root. */
+otd_err otd_comm_bcast(otd_comm *c, void *buf, size_t n, int root);
+
+/* Collective: broadcast a malloc'd byte string from root; on other ranks
+ * *buf is replaced by a new malloc'd copy (NUL-terminated), *len set. */
+otd_err otd_comm_bcast_bytes(otd_comm *c, char **buf, size_t *len, int root);
+
+/* Collective: agreement on failure. Each rank passes its local status; all
+ * ranks receive OTD_OK only if every rank passed OTD_OK. Otherwise a rank
+ * that failed keeps its code and message, and the others adopt the code of
+ * the lowest failing rank (so all exit with the same status) with a message
+ * naming it. This
+ * is how a local failure (a file that one rank cannot read) becomes the same
+ * verdict everywhere instead of a hang. */
+otd_err otd_comm_agree(otd_comm *c, otd_err local);
+
+/* Not collective: the rank whose failure an otd_comm_agree on this handle
+ * reported, or -1. When set, every rank knows of the failure and the job can
+ * end cleanly instead of aborting. */
+int otd_comm_failed_rank(const otd_comm *c);
+
+/* Collective: gather the row blocks of a column-major nrows x ncols local
+ * matrix (leading dimension nrows) into the full column-major d x ncols
+ * matrix on every rank. */
+otd_err otd_comm_allgather_rows(otd_comm *c, const otd_layout *lay, const double *local,
+                                int64_t ncols, double *full);
+
+/* Not collective: wall-clock seconds (MPI_Wtime). Decisions taken on time must
+ * be agreed (otd_comm_max) before they change what ranks do collectively. */
+double otd_comm_wtime(void);
+
+otd_err otd_comm_barrier(otd_comm *c);
+
+/* Not collective: terminate the whole job (MPI_Abort) with the given exit
+ * status. For main() after a failure that other ranks may not see. */
+void otd_comm_abort(otd_comm *c, int status);
+
+#endif

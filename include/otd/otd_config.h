@@ -1,0 +1,108 @@
+/* otd_config.h: the validated configuration of one run.
+ *
+ * One options table (src/config/options.c) drives everything: YAML parsing,
+ * `--set KEY=VALUE` overrides, defaults, range checks, `otd run --help` and
+ * the canonical resolved YAML written into results. Parsing is a pure function
+ * of bytes: rank 0 reads the file and broadcasts it, every rank parses the
+ * same bytes and so reaches the same verdict without further communication.
+ *
+ * Error messages name the key, the offending value and the allowed range,
+ * e.g. "algo.lr = -1: out of range (allowed: real > 0)". Unknown keys get the
+ * nearest known key suggested. YAML syntax errors give line and column. */
+#ifndef OTD_CONFIG_H
+#define OTD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "otd/otd_error.h"
+
+typedef enum { OTD_TARGET_ORTHONORMAL, OTD_TARGET_BASIS, OTD_TARGET_GAUSSIAN } otd_target_kind;
+typedef enum { OTD_PARAM_PLAIN, OTD_PARAM_HOMOGENEOUS } otd_param;
+typedef enum { OTD_ALGO_GD, OTD_ALGO_BL, OTD_ALGO_TDP } otd_algo_name;
+typedef enum { OTD_ENGINE_IMPLICIT } otd_engine_name;
+
+/* Largest supported order l: d^l and the powers in the engine stay sane. */
+#define OTD_MAX_ORDER 12
+
+typedef struct {
+    struct {
+        int order;              /* l >= 2 */
+        int64_t dim;            /* d >= 1 */
+        int64_t rank;           /* r >= 1 */
+        otd_target_kind target;
+        /* Weights a_k, always resolved to r values (equal -> all 1, geometric
+         * -> ratio^k, list -> as given); scaled by the target module when
+         * normalize is set. Owned by the config. */
+        double *weights;
+        double weight_ratio;     /* ratio of `geometric` weights, in (0, 1]; kept
+                                  * for the canonical YAML once weights are resolved */
+        int normalize;           /* scale so that ||T*||_F = 1 */
+        char *components_file;   /* "" = generate; else HDF5 with /U (d,r), /a (r,) */
+    } problem;
+    struct {
+        int64_t m;               /* components, >= 1 */
+        otd_param param;         /* resolved: "auto" becomes plain or homogeneous */
+        double init_scale;       /* sigma for gd, delta_0 for bl/tdp */
+        char *init_file;         /* "" = generate; else HDF5 with /W (d,m) */
+    } model;
+    struct {
+        otd_algo_name name;
+        double lr;               /* eta > 0 */
+        int64_t max_iters;       /* >= 0 */
+        double lambda;           /* >= 0 */
+        double reinit_threshold; /* delta_1 >= 0 */
+        int64_t epoch_len;       /* H_0 >= 1 */
+        double epoch_growth;     /* gamma >= 0 */
+        double target_rel_err;   /* epsilon >= 0; 0 disables the test */
+    } algo;
+    struct {
+        uint64_t seed;
+        int64_t log_every;       /* >= 1 */
+        double progress_seconds; /* > 0: wall time between progress lines */
+    } run;
+    struct {
+        /* A component is "large" when its coefficient in T(W) (||w||^2
+         * homogeneous, ||w||^l plain) is at least this fraction of the
+         * smallest |a_k|. (Key metrics.large_fraction, added with metrics.) */
+        double large_fraction;
+    } metrics;
+    otd_engine_name engine;
+} otd_config;
+
+/* Parse and validate a configuration.
+ *   text/len: YAML document (may be NULL/0 for "defaults only"); source names it
+ *             in messages (a file name, or "<defaults>").
+ *   sets:     nsets strings "KEY=VALUE" applied after the file, in order; VALUE
+ *             is read as a YAML scalar or flow sequence ("[1, 0.5]").
+ * On success *cfg is fully resolved and owns its strings/arrays (free with
+ * otd_config_free). On failure returns OTD_ERR_CONFIG with a message, and *cfg
+ * is left zeroed. Not collective; deterministic in its inputs. */
+otd_err otd_config_parse(const char *text, size_t len, const char *source,
+                         const char *const *sets, int nsets, otd_config *cfg);
+
+/* Release what otd_config_parse allocated; accepts a zeroed config. */
+void otd_config_free(otd_config *cfg);
+
+/* The resolved configuration as canonical YAML (every key, fixed order, full
+ * precision so that parsing it gives back the same config). *yaml is malloc'd
+ * and owned by the caller. */
+otd_err otd_config_to_yaml(const otd_config *cfg, char **yaml);
+
+/* 64-bit FNV-1a hash of the canonical YAML, for provenance and checkpoints.
+ * Returns 0 if the YAML cannot be built (out of memory, or a config that did
+ * not come from otd_config_parse). Not collective. */
+uint64_t otd_config_hash(const otd_config *cfg);
+
+/* Print the options table (key, type, default, allowed values, help) for
+ * `otd run --help`. */
+void otd_config_print_help(FILE *out);
+
+/* Names of enum values, for banners: never NULL. */
+const char *otd_target_kind_name(otd_target_kind k);
+const char *otd_param_name(otd_param p);
+const char *otd_algo_name_str(otd_algo_name a);
+const char *otd_engine_name_str(otd_engine_name e);
+
+#endif

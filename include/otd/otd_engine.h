@@ -1,0 +1,67 @@
+/* otd_engine.h: loss and gradient of L(W) = 1/2 ||T(W) - T*||^2 + lambda/2 ||W||^2.
+ *
+ * An engine evaluates L and this rank's rows of grad L at this rank's rows
+ * of W. Implementations are chosen by name from a table (engine.c), so
+ * adding one is one file and one table row:
+ *   implicit  the target known by its components: everything from the Gram
+ *             matrices W^T W (m x m) and W^T U (m x r), one allreduce per step.
+ *
+ * Layout: W_loc and grad_loc are column-major nrows x m with leading
+ * dimension nrows (this rank's rows of the d x m matrix W). */
+#ifndef OTD_ENGINE_H
+#define OTD_ENGINE_H
+
+#include <stdint.h>
+
+#include "otd/otd_comm.h"
+#include "otd/otd_config.h"
+#include "otd/otd_error.h"
+#include "otd/otd_target.h"
+
+typedef struct {
+    double loss;    /* fit + reg */
+    double fit;     /* 1/2 ||T(W) - T*||_F^2 */
+    double reg;     /* lambda/2 ||W||_F^2 */
+    double rel_err; /* ||T(W) - T*||_F / ||T*||_F */
+    /* Valid until the next evaluation, the same on every rank: */
+    const double *norms; /* m column norms ||w_i|| */
+    const double *WtU;   /* m x r column-major <w_i, u_k> (raw, unnormalized) */
+} otd_eval;
+
+typedef struct otd_engine otd_engine;
+
+/* Collective. The engine keeps pointers to lay, comm and target (which must
+ * outlive it) and owns its work buffers: evaluation allocates nothing. */
+otd_err otd_engine_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                          const otd_target *target, otd_engine **out);
+
+/* Collective. Evaluate at W_loc; when grad_loc is not NULL also write this
+ * rank's rows of the gradient. The loss terms are reduced over all ranks,
+ * so every rank gets the same *ev. */
+otd_err otd_engine_eval(otd_engine *e, const double *W_loc, double *grad_loc, otd_eval *ev);
+
+/* Collective. Accepts NULL. */
+void otd_engine_destroy(otd_engine *e);
+
+/* The engine's name ("implicit"). */
+const char *otd_engine_label(const otd_engine *e);
+
+/* Neumaier-compensated sum: the loss is a difference of sums that cancel when
+ * the fit is good, so its pieces are accumulated with error compensation. */
+typedef struct {
+    double s, c;
+} otd_ksum;
+
+static inline void otd_ksum_add(otd_ksum *k, double x)
+{
+    double t = k->s + x;
+    if (__builtin_fabs(k->s) >= __builtin_fabs(x))
+        k->c += (k->s - t) + x;
+    else
+        k->c += (x - t) + k->s;
+    k->s = t;
+}
+
+static inline double otd_ksum_value(const otd_ksum *k) { return k->s + k->c; }
+
+#endif

@@ -1,0 +1,75 @@
+/* otd_results.h: results.h5, written collectively with parallel HDF5.
+ *
+ * Layout of the file (all float64 unless noted):
+ *   /                 attributes: config (resolved YAML text), config_hash
+ *                     (string, 16 hex digits), otd_version, nranks (int64),
+ *                     blas, plus any extra string attributes passed at create
+ *   /target/U (d, r)  U[j, k] = coordinate j of target component k
+ *   /target/a (r,)
+ *   /init/W (d, m)    the initial factor matrix W0
+ *   /final/W (d, m)   W[j, i] = coordinate j of component i
+ *   /history/<name>   1-D extendible (chunked) datasets, one per scalar column,
+ *                     one row per logged iteration
+ *   /history/<vname>  2-D extendible (n, width) datasets for vector columns
+ *                     (per-target quantities, width r)
+ *   /summary          group with attributes final_rel_err (double), iters
+ *                     (int64), status (string), and any extra numbers
+ *
+ * History rows are buffered in memory on every rank (all ranks hold the same
+ * values) and written at flush time by rank 0 inside a collective extend, so
+ * the step loop never touches the file. */
+#ifndef OTD_RESULTS_H
+#define OTD_RESULTS_H
+
+#include <stdint.h>
+
+#include "otd/otd_comm.h"
+#include "otd/otd_error.h"
+
+typedef struct otd_results otd_results;
+
+typedef struct {
+    const char *name;  /* attribute name */
+    const char *value; /* string value */
+} otd_attr;
+
+/* Collective. Create `path` (which must not exist: results are never
+ * overwritten silently; fails with OTD_ERR_IO naming the path) and write the
+ * root attributes. `attrs` are nattrs extra string attributes. */
+otd_err otd_results_create(const char *path, otd_comm *comm, const otd_attr *attrs, int nattrs,
+                           otd_results **out);
+
+/* Collective. Write a distributed d x ncols matrix as dataset `name` (full
+ * path, groups created as needed) of shape (d, ncols). `local` is this rank's
+ * row block, column-major nrows x ncols with leading dimension lay->nrows. */
+otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_layout *lay,
+                               const double *local, int64_t ncols);
+
+/* Collective. Write a replicated 1-D or 2-D array that every rank holds
+ * identically (rank 0's copy is written). For 2-D, `data` is column-major
+ * rows x cols and the dataset has shape (rows, cols); cols = 0 means 1-D. */
+otd_err otd_results_write_replicated(otd_results *res, const char *name, const double *data,
+                                     int64_t rows, int64_t cols);
+
+/* Collective. Declare the history columns once, before the first append:
+ * nscalar names of 1-D columns, nvec names of 2-D columns of `width`. */
+otd_err otd_results_history_define(otd_results *res, const char *const *scalar_names, int nscalar,
+                                   const char *const *vec_names, int nvec, int64_t width);
+
+/* Not collective (but every rank must append the same rows): buffer one row,
+ * nscalar values and nvec*width values (vector v at [v*width, (v+1)*width)). */
+otd_err otd_results_history_append(otd_results *res, const double *scalars, const double *vecs);
+
+/* Collective. Write the buffered rows and flush the file. */
+otd_err otd_results_history_flush(otd_results *res);
+
+/* Collective. Write /summary attributes: status string, the named doubles and
+ * int64s. Flushes history first. */
+otd_err otd_results_write_summary(otd_results *res, const char *status, const otd_attr *strs,
+                                  int nstrs, const char *const *dnames, const double *dvals,
+                                  int nd, const char *const *inames, const int64_t *ivals, int ni);
+
+/* Collective. Flush and close; accepts NULL. Returns the first error. */
+otd_err otd_results_close(otd_results *res);
+
+#endif

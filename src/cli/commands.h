@@ -1,0 +1,32 @@
+/* commands.h: the sub-commands of `otd`, one file each under src/cli/.
+ *
+ * Each takes the arguments after "otd" (argv[0] is the sub-command name) and
+ * returns the process exit status. main() initializes MPI before calling one
+ * and finalizes after. */
+#ifndef OTD_COMMANDS_H
+#define OTD_COMMANDS_H
+
+#include <stdio.h>
+
+/* `otd info FILE.h5`: summarize any otd HDF5 file (results, checkpoint)
+ * on stdout. Not collective: reads with HDF5's serial driver, so run it on
+ * one rank. Returns 0 on success, 2 on a usage error, 1 if the file cannot be
+ * read (message on stderr). */
+int otd_cmd_info(int argc, char **argv);
+
+/* Exit statuses of every sub-command (documented in `otd --help`). */
+enum {
+    OTD_EXIT_OK = 0,        /* finished: converged or step budget spent */
+    OTD_EXIT_FAILURE = 1,   /* runtime failure (I/O, MPI, library) */
+    OTD_EXIT_USAGE = 2,     /* bad command line, configuration or input file: nothing written */
+    OTD_EXIT_NONFINITE = 3, /* the loss or gradient became NaN/Inf: results kept */
+};
+
+/* `otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]`. Collective: every
+ * rank of the job calls it. */
+int otd_cmd_run(int argc, char **argv);
+
+/* Print the run usage (with the options table) to out. */
+void otd_cmd_run_usage(FILE *out);
+
+#endif

@@ -1,0 +1,193 @@
+/* emit.c: the canonical YAML of a config, its hash, and the help text.
+ *
+ * The canonical YAML is the config's identity: it goes into results files,
+ * and its FNV-1a hash into checkpoints, so a resumed run can refuse a
+ * checkpoint of another configuration. It lists every key, in table order,
+ * nested by section, with reals in "%.17g" so that parsing it back gives
+ * the same doubles bit for bit. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+/* Append printf-style text. Formats straight into the free space and
+ * only on overflow grows and formats again: most appends are a few bytes. */
+otd_err otd_cfg_buf_printf(otd_cfg_buf *b, const char *fmt, ...)
+{
+    otd_err err = OTD_OK;
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        OTD_FAIL(OTD_ERR_INTERNAL, "vsnprintf failed formatting the configuration");
+    if (b->data == NULL || b->len + (size_t)n >= b->cap) {
+        /* Too small (or nothing yet): grow geometrically and format again. */
+        size_t cap = b->cap ? b->cap : 1024;
+        char *p;
+        while (cap <= b->len + (size_t)n)
+            cap *= 2;
+        p = realloc(b->data, cap);
+        if (p == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory formatting the configuration (%zu bytes)", cap);
+        b->data = p;
+        b->cap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+done:
+    return err;
+}
+
+void otd_cfg_buf_free(otd_cfg_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Length of the section part of key ("problem" in "problem.order"); 0 for
+ * a top-level key. */
+static size_t section_len(const char *key)
+{
+    const char *dot = strchr(key, '.');
+    return dot ? (size_t)(dot - key) : 0;
+}
+
+static int same_section(const char *a, const char *b, size_t n)
+{
+    return section_len(b) == n && strncmp(a, b, n) == 0;
+}
+
+/* Emit all keys of the section of option i: one "section:" line, then
+ * "  name: value" for each of its keys in table order. */
+static otd_err emit_section(const otd_config *cfg, size_t i, otd_cfg_buf *out)
+{
+    otd_err err = OTD_OK;
+    const char *key = otd_cfg_options[i].key;
+    size_t n = section_len(key);
+    OTD_CHECK(otd_cfg_buf_printf(out, "%.*s:\n", (int)n, key));
+    for (size_t j = i; j < otd_cfg_noptions; j++) {
+        if (!same_section(key, otd_cfg_options[j].key, n))
+            continue;
+        OTD_CHECK(otd_cfg_buf_printf(out, "  %s: ", otd_cfg_options[j].key + n + 1));
+        OTD_CHECK(otd_cfg_format(&otd_cfg_options[j], cfg, out));
+        OTD_CHECK(otd_cfg_buf_printf(out, "\n"));
+    }
+done:
+    return err;
+}
+
+otd_err otd_config_to_yaml(const otd_config *cfg, char **yaml)
+{
+    otd_err err = OTD_OK;
+    otd_cfg_buf out = {0};
+    if (yaml != NULL)
+        *yaml = NULL;
+    if (yaml == NULL || cfg == NULL)
+        OTD_FAIL(OTD_ERR_ARG, "otd_config_to_yaml: NULL argument");
+    for (size_t i = 0; i < otd_cfg_noptions; i++) {
+        const char *key = otd_cfg_options[i].key;
+        size_t n = section_len(key);
+        int done_before = 0;
+        if (n == 0) {
+            OTD_CHECK(otd_cfg_buf_printf(&out, "%s: ", key));
+            OTD_CHECK(otd_cfg_format(&otd_cfg_options[i], cfg, &out));
+            OTD_CHECK(otd_cfg_buf_printf(&out, "\n"));
+            continue;
+        }
+        /* A section is written whole at its first key, so even a table
+         * whose rows of one section got separated stays valid YAML. */
+        for (size_t j = 0; j < i && !done_before; j++)
+            done_before = same_section(key, otd_cfg_options[j].key, n);
+        if (!done_before)
+            OTD_CHECK(emit_section(cfg, i, &out));
+    }
+    *yaml = out.data;
+    out.data = NULL;
+done:
+    otd_cfg_buf_free(&out);
+    return err;
+}
+
+/* Hashing the canonical text rather than the struct makes the hash
+ * independent of padding, pointers and field order in memory, and lets
+ * anyone recompute it from the YAML stored in a results file. */
+uint64_t otd_config_hash(const otd_config *cfg)
+{
+    char *yaml = NULL;
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
+    if (otd_config_to_yaml(cfg, &yaml) != OTD_OK)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)yaml; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL; /* FNV-1a 64 prime */
+    }
+    free(yaml);
+    return h;
+}
+
+static const char *type_name(otd_opt_type t)
+{
+    switch (t) {
+    case OTD_OPT_INT:
+        return "integer";
+    case OTD_OPT_REAL:
+        return "real";
+    case OTD_OPT_BOOL:
+        return "boolean";
+    case OTD_OPT_ENUM:
+        return "choice";
+    case OTD_OPT_STRING:
+        return "string";
+    case OTD_OPT_WEIGHTS:
+        return "weights";
+    }
+    return "?";
+}
+
+/* Print text word-wrapped to WRAP_COLS columns, each line indented. */
+#define WRAP_COLS 79
+static void print_wrapped(FILE *out, const char *text, int indent)
+{
+    const char *p = text;
+    while (*p) {
+        const char *end = p, *brk = NULL;
+        /* Take words while they fit; a word longer than the line goes alone. */
+        while (*end && end - p < WRAP_COLS - indent) {
+            if (*end == ' ')
+                brk = end;
+            end++;
+        }
+        if (*end && brk != NULL)
+            end = brk;
+        else if (*end)
+            while (*end && *end != ' ')
+                end++;
+        fprintf(out, "%*s%.*s\n", indent, "", (int)(end - p), p);
+        p = end;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void otd_config_print_help(FILE *out)
+{
+    char allowed[256];
+    fprintf(out, "Configuration keys. Write them in the YAML file nested or dotted (the same\n"
+                 "key: \"problem:\" with \"  order: 4\" under it, or \"problem.order: 4\"), or\n"
+                 "give --set KEY=VALUE, applied after the file in order (the last one wins).\n");
+    for (size_t i = 0; i < otd_cfg_noptions; i++) {
+        const otd_option *o = &otd_cfg_options[i];
+        otd_cfg_allowed(o, allowed, sizeof allowed);
+        fprintf(out, "\n  %s  (%s, default: %s)\n", o->key, type_name(o->type),
+                o->def[0] ? o->def : "\"\"");
+        fprintf(out, "      allowed: %s\n", allowed);
+        print_wrapped(out, o->help, 6);
+    }
+}

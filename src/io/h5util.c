@@ -1,0 +1,224 @@
+/* h5util.c: HDF5 helpers (see h5util.h). */
+#include "io/h5util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+otd_err otd_h5_quiet(void)
+{
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
+        return OTD_ERROR(OTD_ERR_HDF5, "H5Eset_auto2 failed: cannot silence HDF5 error printing");
+    return OTD_OK;
+}
+
+/* The outermost entry says what the API call was doing ("unable to create
+ * file"), the innermost why (often with errno text): keep both. */
+typedef struct {
+    char outer[256];
+    char inner[256];
+    int n;
+} stack_summary;
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    stack_summary *s = data;
+    (void)n;
+    if (e->desc == NULL || e->desc[0] == '\0')
+        return 0;
+    if (s->n == 0)
+        snprintf(s->outer, sizeof s->outer, "%s", e->desc);
+    snprintf(s->inner, sizeof s->inner, "%s", e->desc);
+    s->n++;
+    return 0;
+}
+
+/* "id = H5Dopen2(f, name, H5P_DEFAULT)" -> "H5Dopen2": the function name is
+ * what a reader needs next to the path. Writes at most cap bytes. */
+static void call_name(const char *call, char *out, size_t cap)
+{
+    const char *paren = strchr(call, '(');
+    const char *start = paren != NULL ? paren : call + strlen(call);
+    while (start > call && (start[-1] == '_' || isalnum((unsigned char)start[-1])))
+        start--;
+    if (paren == NULL || paren == start)
+        snprintf(out, cap, "%s", call);
+    else
+        snprintf(out, cap, "%.*s", (int)(paren - start), start);
+}
+
+otd_err otd_h5_raise(const char *call_text, const char *path, const char *file, int line)
+{
+    stack_summary s = {.n = 0};
+    char call[64];
+    call_name(call_text, call, sizeof call);
+    /* H5E functions do not clear the stack on entry, so this still sees the
+     * failure being reported. A walk failure only loses the detail. */
+    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &s) < 0)
+        s.n = 0;
+    H5Eclear2(H5E_DEFAULT);
+    if (s.n == 0)
+        return otd_error_raise(OTD_ERR_HDF5, file, line, "%s failed on '%s'", call, path);
+    if (s.n == 1 || strcmp(s.outer, s.inner) == 0)
+        return otd_error_raise(OTD_ERR_HDF5, file, line, "%s failed on '%s': %s", call, path,
+                               s.outer);
+    return otd_error_raise(OTD_ERR_HDF5, file, line, "%s failed on '%s': %s (%s)", call, path,
+                           s.outer, s.inner);
+}
+
+void otd_h5_close(hid_t *id, otd_err *err)
+{
+    herr_t rc = 0;
+    if (*id < 0)
+        return;
+    switch (H5Iget_type(*id)) {
+    case H5I_FILE: rc = H5Fclose(*id); break;
+    case H5I_GROUP: rc = H5Gclose(*id); break;
+    case H5I_DATASET: rc = H5Dclose(*id); break;
+    case H5I_DATASPACE: rc = H5Sclose(*id); break;
+    case H5I_DATATYPE: rc = H5Tclose(*id); break;
+    case H5I_ATTR: rc = H5Aclose(*id); break;
+    case H5I_GENPROP_LST: rc = H5Pclose(*id); break;
+    default: rc = -1; break;
+    }
+    if (rc < 0 && *err == OTD_OK)
+        *err = otd_h5_raise("closing an HDF5 object", "(id)", __FILE__, __LINE__);
+    else if (rc < 0)
+        H5Eclear2(H5E_DEFAULT);
+    *id = H5I_INVALID_HID;
+}
+
+otd_err otd_h5_group(hid_t loc, const char *path, hid_t *out)
+{
+    otd_err err = OTD_OK;
+    hid_t g = H5I_INVALID_HID;
+    char *prefix = NULL;
+    size_t len = strlen(path);
+    *out = H5I_INVALID_HID;
+    OTD_ALLOC(prefix, len + 1);
+    /* H5Lexists needs every parent to exist, so walk the path one component
+     * at a time, creating what is missing. */
+    for (size_t i = 1; i <= len; i++) {
+        if (i < len && path[i] != '/')
+            continue;
+        if (path[i - 1] == '/')
+            continue; /* leading or doubled slash */
+        htri_t there = -1;
+        memcpy(prefix, path, i);
+        prefix[i] = '\0';
+        OTD_H5(there = H5Lexists(loc, prefix, H5P_DEFAULT), prefix);
+        if (!there) {
+            OTD_H5(g = H5Gcreate2(loc, prefix, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), prefix);
+            otd_h5_close(&g, &err);
+            if (err != OTD_OK)
+                goto done;
+        }
+    }
+    OTD_H5(*out = H5Gopen2(loc, path, H5P_DEFAULT), path);
+done:
+    otd_h5_close(&g, &err);
+    free(prefix);
+    return err;
+}
+
+/* Shared by the scalar attribute writers: replace, create, write. ftype is
+ * the stored type, mtype the type of *buf in memory. */
+static otd_err attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *buf)
+{
+    otd_err err = OTD_OK;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    htri_t there = -1;
+    /* Replacing rather than failing lets a summary be rewritten. */
+    OTD_H5(there = H5Aexists(loc, name), name);
+    if (there)
+        OTD_H5(H5Adelete(loc, name), name);
+    OTD_H5(space = H5Screate(H5S_SCALAR), name);
+    OTD_H5(attr = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT), name);
+    OTD_H5(H5Awrite(attr, mtype, buf), name);
+done:
+    otd_h5_close(&attr, &err);
+    otd_h5_close(&space, &err);
+    return err;
+}
+
+otd_err otd_h5_attr_string(hid_t loc, const char *name, const char *value)
+{
+    otd_err err = OTD_OK;
+    hid_t type = H5I_INVALID_HID;
+    /* Variable-length so that any length fits in the object header (the
+     * text lives in the global heap) and h5py returns a str, not bytes. */
+    OTD_H5(type = H5Tcopy(H5T_C_S1), name);
+    OTD_H5(H5Tset_size(type, H5T_VARIABLE), name);
+    OTD_H5(H5Tset_cset(type, H5T_CSET_UTF8), name);
+    OTD_CHECK(attr_write(loc, name, type, type, &value));
+done:
+    otd_h5_close(&type, &err);
+    return err;
+}
+
+/* Numbers are stored little-endian whatever the host, like h5py does. */
+otd_err otd_h5_attr_double(hid_t loc, const char *name, double value)
+{
+    return attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+otd_err otd_h5_attr_int64(hid_t loc, const char *name, int64_t value)
+{
+    return attr_write(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+otd_err otd_h5_attr_read_string(hid_t loc, const char *name, char **out)
+{
+    otd_err err = OTD_OK;
+    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    hid_t space = H5I_INVALID_HID;
+    hssize_t npoints = -1;
+    htri_t vlen = -1;
+    char *vbuf = NULL, *copy = NULL;
+    size_t size = 0;
+    H5T_class_t cls = H5T_NO_CLASS;
+    H5T_cset_t cset = H5T_CSET_ERROR;
+    *out = NULL;
+    OTD_H5(attr = H5Aopen(loc, name, H5P_DEFAULT), name);
+    OTD_H5(ftype = H5Aget_type(attr), name);
+    OTD_H5(space = H5Aget_space(attr), name);
+    OTD_H5(npoints = H5Sget_simple_extent_npoints(space), name);
+    OTD_H5(cls = H5Tget_class(ftype), name);
+    if (cls != H5T_STRING || npoints != 1)
+        OTD_FAIL(OTD_ERR_FORMAT, "attribute '%s' is not a single string", name);
+    OTD_H5(vlen = H5Tis_variable_str(ftype), name);
+    OTD_H5(cset = H5Tget_cset(ftype), name);
+    OTD_H5(mtype = H5Tcopy(H5T_C_S1), name);
+    OTD_H5(H5Tset_cset(mtype, cset), name);
+    if (vlen) {
+        OTD_H5(H5Tset_size(mtype, H5T_VARIABLE), name);
+        OTD_H5(H5Aread(attr, mtype, &vbuf), name);
+        size = vbuf == NULL ? 0 : strlen(vbuf);
+        OTD_ALLOC(copy, size + 1);
+        if (size > 0)
+            memcpy(copy, vbuf, size);
+    } else {
+        /* H5Tget_size signals failure by 0, not a negative value. */
+        if ((size = H5Tget_size(ftype)) == 0) {
+            err = otd_h5_raise("H5Tget_size(ftype)", name, __FILE__, __LINE__);
+            goto done;
+        }
+        /* One extra byte: a NULLPAD/SPACEPAD string may fill its width. */
+        OTD_ALLOC(copy, size + 1);
+        OTD_H5(H5Tset_size(mtype, size), name);
+        OTD_H5(H5Tset_strpad(mtype, H5T_STR_NULLPAD), name);
+        OTD_H5(H5Aread(attr, mtype, copy), name);
+    }
+    *out = copy;
+    copy = NULL;
+done:
+    if (vbuf != NULL)
+        H5free_memory(vbuf);
+    free(copy);
+    otd_h5_close(&mtype, &err);
+    otd_h5_close(&space, &err);
+    otd_h5_close(&ftype, &err);
+    otd_h5_close(&attr, &err);
+    return err;
+}

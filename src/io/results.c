@@ -1,0 +1,588 @@
+/* results.c: results.h5 written collectively with parallel HDF5 (see
+ * otd_results.h for the layout).
+ *
+ * Every collective function follows one pattern so that a failure on one rank
+ * cannot leave the others waiting inside HDF5: first the local work that can
+ * fail differently on different ranks (argument checks, allocation, the file
+ * system check), then otd_comm_agree, then the collective HDF5 calls (whose
+ * failures are the same everywhere because their inputs are), and a final
+ * otd_comm_agree so that all ranks return the same verdict. */
+#include "otd/otd_results.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "comm/comm_mpi.h"
+#include "io/h5util.h"
+
+/* History datasets grow by at most this many rows per chunk: a flush every
+ * few hundred rows touches one or two chunks, and a long run of 1e6 logged
+ * rows stays at ~1000 chunks per column. */
+#define HIST_CHUNK_ROWS 1024
+/* ...and a vector-column chunk stays below ~1 MiB whatever the width. */
+#define HIST_CHUNK_BYTES (1 << 20)
+
+struct otd_results {
+    otd_comm *comm;
+    char *path;
+    hid_t file;
+    hid_t dxpl; /* collective transfers */
+    /* History: defined once, then rows are buffered and written at flush. */
+    int hist_defined;
+    int nscalar, nvec;
+    int64_t width;
+    int ncol;      /* nscalar + nvec datasets */
+    char **names;  /* [ncol] column names */
+    hid_t *dsets;  /* [ncol] open /history datasets */
+    int64_t nfile; /* rows already in the file */
+    int64_t nbuf;  /* rows buffered in `rows` */
+    int64_t cap;   /* capacity of `rows`, in rows */
+    double *rows;  /* nbuf rows of stride() values each */
+};
+
+/* A valid buffer for ranks that select nothing: HDF5 rejects NULL there. */
+static const double no_data[1] = {0.0};
+
+static int64_t stride(const otd_results *res) { return res->nscalar + res->nvec * res->width; }
+
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* Rank 0's check before H5Fcreate: results are never overwritten, and a
+ * missing or read-only directory deserves a message naming it rather than
+ * HDF5's generic "unable to open file". */
+static otd_err check_new_path(const char *path)
+{
+    struct stat st;
+    char *dir = NULL;
+    char *slash = NULL;
+    otd_err err = OTD_OK;
+    /* lstat: a dangling symbolic link also blocks an exclusive create. */
+    if (lstat(path, &st) == 0)
+        return OTD_ERROR(OTD_ERR_IO,
+                         "results file '%s' already exists: otd never overwrites results (use a "
+                         "new run directory or remove the file)",
+                         path);
+    if (errno != ENOENT)
+        return OTD_ERROR(OTD_ERR_IO, "cannot create results file '%s': %s", path,
+                         strerror(errno));
+    if ((dir = dup_string(path)) == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory copying a path");
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        err = OTD_ERROR(OTD_ERR_IO, "cannot create results file '%s': directory '%s': %s", path,
+                        dir, strerror(errno));
+    free(dir);
+    return err;
+}
+
+/* Close every HDF5 id and free the handle, recording the first failure in
+ * *err. Collective when the file is open (H5Fclose). Does not flush. */
+static void results_free(otd_results *res, otd_err *err)
+{
+    if (res == NULL)
+        return;
+    for (int k = 0; res->dsets != NULL && k < res->ncol; k++)
+        otd_h5_close(&res->dsets[k], err);
+    otd_h5_close(&res->dxpl, err);
+    otd_h5_close(&res->file, err);
+    for (int k = 0; res->names != NULL && k < res->ncol; k++)
+        free(res->names[k]);
+    free(res->names);
+    free(res->dsets);
+    free(res->rows);
+    free(res->path);
+    free(res);
+}
+
+/* Local part of create: argument checks and the handle. */
+static otd_err create_prepare(const char *path, otd_comm *comm, const otd_attr *attrs,
+                              int nattrs, otd_results **out)
+{
+    otd_err err = OTD_OK;
+    otd_results *res = NULL;
+    *out = NULL;
+    OTD_CHECK(otd_h5_quiet());
+    if (path == NULL || path[0] == '\0')
+        OTD_FAIL(OTD_ERR_ARG, "results file name is empty");
+    if (nattrs < 0 || (nattrs > 0 && attrs == NULL))
+        OTD_FAIL(OTD_ERR_ARG, "results attributes: bad list (%d entries)", nattrs);
+    for (int k = 0; k < nattrs; k++)
+        if (attrs[k].name == NULL || attrs[k].name[0] == '\0' || attrs[k].value == NULL)
+            OTD_FAIL(OTD_ERR_ARG, "results attribute %d has no name or no value", k);
+    OTD_ALLOC(res, 1);
+    res->comm = comm;
+    res->file = H5I_INVALID_HID;
+    res->dxpl = H5I_INVALID_HID;
+    if ((res->path = dup_string(path)) == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory copying the results path");
+    *out = res;
+    res = NULL;
+done:
+    results_free(res, &err);
+    return err;
+}
+
+/* Collective part of create: the file, the transfer list, the attributes. */
+static otd_err create_file(otd_results *res, const otd_attr *attrs, int nattrs)
+{
+    otd_err err = OTD_OK;
+    hid_t fapl = H5I_INVALID_HID, root = H5I_INVALID_HID;
+    int have_version = 0;
+    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), res->path);
+    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(res->comm), MPI_INFO_NULL), res->path);
+    /* Metadata written by one collective call instead of many small writes
+     * from every rank: matters on parallel file systems. */
+    OTD_H5(H5Pset_coll_metadata_write(fapl, 1), res->path);
+    /* EXCL as well as rank 0's check: a file created in between is still
+     * never overwritten. */
+    OTD_H5(res->file = H5Fcreate(res->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl), res->path);
+    OTD_H5(res->dxpl = H5Pcreate(H5P_DATASET_XFER), res->path);
+    OTD_H5(H5Pset_dxpl_mpio(res->dxpl, H5FD_MPIO_COLLECTIVE), res->path);
+    OTD_H5(root = H5Gopen2(res->file, "/", H5P_DEFAULT), res->path);
+    for (int k = 0; k < nattrs; k++) {
+        /* nranks is stored as an integer (below), which is what readers
+         * compute with; a string of the same name would collide with it. */
+        if (strcmp(attrs[k].name, "nranks") == 0)
+            continue;
+        if (strcmp(attrs[k].name, "otd_version") == 0)
+            have_version = 1;
+        OTD_CHECK(otd_h5_attr_string(root, attrs[k].name, attrs[k].value));
+    }
+    OTD_CHECK(otd_h5_attr_int64(root, "nranks", otd_comm_size(res->comm)));
+#ifdef OTD_VERSION_STRING
+    /* Provenance even when the caller forgot it. */
+    if (!have_version)
+        OTD_CHECK(otd_h5_attr_string(root, "otd_version", OTD_VERSION_STRING));
+#else
+    (void)have_version;
+#endif
+done:
+    otd_h5_close(&root, &err);
+    otd_h5_close(&fapl, &err);
+    return err;
+}
+
+otd_err otd_results_create(const char *path, otd_comm *comm, const otd_attr *attrs, int nattrs,
+                           otd_results **out)
+{
+    otd_err err = OTD_OK;
+    otd_results *res = NULL;
+    *out = NULL;
+    err = create_prepare(path, comm, attrs, nattrs, &res);
+    OTD_CHECK(otd_comm_agree(comm, err));
+    /* Rank 0 checks the path; every rank returns its verdict (its code, and
+     * a message naming rank 0 whose own message says which path). */
+    OTD_CHECK(otd_comm_agree(comm, otd_comm_rank(comm) == 0 ? check_new_path(res->path) : OTD_OK));
+    err = create_file(res, attrs, nattrs);
+    OTD_CHECK(otd_comm_agree(comm, err));
+    *out = res;
+    res = NULL;
+done:
+    /* On failure all ranks arrive here together, so the collective close
+     * inside results_free is safe. */
+    results_free(res, &err);
+    return err;
+}
+
+/* Create dataset `name` (float64, shape dims[0..rank)) with missing parent
+ * groups, and write the block start/count of it from the row-major `buf`;
+ * a zero count selects nothing (this rank still joins the collective write).
+ * Collective. */
+static otd_err write_block(otd_results *res, const char *name, int rank, const hsize_t *dims,
+                           const hsize_t *start, const hsize_t *count, const double *buf)
+{
+    otd_err err = OTD_OK;
+    hid_t lcpl = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hid_t dset = H5I_INVALID_HID;
+    hsize_t total = 1, mine = 1, one = 1;
+    for (int k = 0; k < rank; k++) {
+        total *= dims[k];
+        mine *= count[k];
+    }
+    OTD_H5(lcpl = H5Pcreate(H5P_LINK_CREATE), name);
+    OTD_H5(H5Pset_create_intermediate_group(lcpl, 1), name);
+    OTD_H5(fspace = H5Screate_simple(rank, dims, NULL), name);
+    OTD_H5(dset = H5Dcreate2(res->file, name, H5T_IEEE_F64LE, fspace, lcpl, H5P_DEFAULT,
+                             H5P_DEFAULT),
+           name);
+    /* An empty dataset has nothing to write; every rank sees the same dims. */
+    if (total == 0)
+        goto done;
+    if (mine > 0) {
+        OTD_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), name);
+        OTD_H5(mspace = H5Screate_simple(rank, count, NULL), name);
+    } else {
+        OTD_H5(H5Sselect_none(fspace), name);
+        OTD_H5(mspace = H5Screate_simple(1, &one, NULL), name);
+        OTD_H5(H5Sselect_none(mspace), name);
+        buf = no_data;
+    }
+    OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, res->dxpl, buf), name);
+done:
+    otd_h5_close(&dset, &err);
+    otd_h5_close(&mspace, &err);
+    otd_h5_close(&fspace, &err);
+    otd_h5_close(&lcpl, &err);
+    return err;
+}
+
+/* Column-major rows x cols (leading dimension ld) into a new row-major
+ * buffer: HDF5 and h5py read C order, element [j][i] = row j, column i. */
+static otd_err to_row_major(const double *a, int64_t rows, int64_t cols, int64_t ld, double **out)
+{
+    otd_err err = OTD_OK;
+    double *b = NULL;
+    *out = NULL;
+    if (rows > 0 && cols > INT64_MAX / rows)
+        OTD_FAIL(OTD_ERR_NOMEM, "a %lld x %lld matrix is too large", (long long)rows,
+                 (long long)cols);
+    OTD_ALLOC(b, rows * cols);
+    for (int64_t j = 0; j < rows; j++)
+        for (int64_t i = 0; i < cols; i++)
+            b[j * cols + i] = a[i * ld + j];
+    *out = b;
+done:
+    return err;
+}
+
+static otd_err check_name(const char *name)
+{
+    if (name == NULL || name[0] == '\0')
+        return OTD_ERROR(OTD_ERR_ARG, "results dataset name is empty");
+    return OTD_OK;
+}
+
+static otd_err rows_prepare(otd_results *res, const char *name, const otd_layout *lay,
+                            const double *local, int64_t ncols, double **buf)
+{
+    otd_err err = OTD_OK;
+    *buf = NULL;
+    OTD_CHECK(check_name(name));
+    if (ncols < 0 || lay->nrows < 0 || lay->row0 < 0 || lay->row0 + lay->nrows > lay->d ||
+        lay->nranks != otd_comm_size(res->comm))
+        OTD_FAIL(OTD_ERR_ARG,
+                 "%s: bad layout (d = %lld, rows [%lld, +%lld), %d ranks for a %d-rank job, "
+                 "%lld columns)",
+                 name, (long long)lay->d, (long long)lay->row0, (long long)lay->nrows,
+                 lay->nranks, otd_comm_size(res->comm), (long long)ncols);
+    if (lay->nrows > 0 && ncols > 0 && local == NULL)
+        OTD_FAIL(OTD_ERR_ARG, "%s: no data", name);
+    OTD_CHECK(to_row_major(local, lay->nrows, ncols, lay->nrows, buf));
+done:
+    return err;
+}
+
+otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_layout *lay,
+                               const double *local, int64_t ncols)
+{
+    otd_err err = OTD_OK;
+    double *buf = NULL;
+    hsize_t dims[2], start[2], count[2];
+    err = rows_prepare(res, name, lay, local, ncols, &buf);
+    OTD_CHECK(otd_comm_agree(res->comm, err));
+    dims[0] = (hsize_t)lay->d;
+    dims[1] = (hsize_t)ncols;
+    start[0] = (hsize_t)lay->row0;
+    start[1] = 0;
+    count[0] = (hsize_t)lay->nrows;
+    count[1] = (hsize_t)ncols;
+    err = write_block(res, name, 2, dims, start, count, buf);
+    OTD_CHECK(otd_comm_agree(res->comm, err));
+done:
+    free(buf);
+    return err;
+}
+
+otd_err otd_results_write_replicated(otd_results *res, const char *name, const double *data,
+                                     int64_t rows, int64_t cols)
+{
+    otd_err err = OTD_OK;
+    double *buf = NULL;
+    int rank = cols == 0 ? 1 : 2, root = otd_comm_rank(res->comm) == 0;
+    hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols}, start[2] = {0, 0}, count[2] = {0, 0};
+    err = check_name(name);
+    if (err == OTD_OK && (rows < 0 || cols < 0 || (rows > 0 && data == NULL)))
+        err = OTD_ERROR(OTD_ERR_ARG, "%s: bad array (%lld x %lld)", name, (long long)rows,
+                        (long long)cols);
+    /* Only rank 0 writes, so only rank 0 needs the C-order copy. */
+    if (err == OTD_OK && root)
+        err = to_row_major(data, rows, cols == 0 ? 1 : cols, rows, &buf);
+    OTD_CHECK(otd_comm_agree(res->comm, err));
+    if (root) {
+        count[0] = dims[0];
+        count[1] = dims[1];
+    }
+    err = write_block(res, name, rank, dims, start, count, buf);
+    OTD_CHECK(otd_comm_agree(res->comm, err));
+done:
+    free(buf);
+    return err;
+}
+
+/* Local part of history_define: check names, allocate the column tables. */
+static otd_err define_prepare(otd_results *res, const char *const *scalar_names, int nscalar,
+                              const char *const *vec_names, int nvec, int64_t width)
+{
+    otd_err err = OTD_OK;
+    int ncol = 0;
+    if (res->hist_defined)
+        OTD_FAIL(OTD_ERR_ARG, "results history of '%s' is already defined", res->path);
+    if (nscalar < 0 || nvec < 0 || nscalar + nvec == 0 || (nvec > 0 && width < 1) ||
+        (nscalar > 0 && scalar_names == NULL) || (nvec > 0 && vec_names == NULL))
+        OTD_FAIL(OTD_ERR_ARG,
+                 "results history: bad columns (%d scalar, %d vector of width %lld)", nscalar,
+                 nvec, (long long)width);
+    ncol = nscalar + nvec;
+    OTD_ALLOC(res->names, ncol);
+    OTD_ALLOC(res->dsets, ncol);
+    res->ncol = ncol;
+    for (int k = 0; k < ncol; k++)
+        res->dsets[k] = H5I_INVALID_HID;
+    for (int k = 0; k < ncol; k++) {
+        const char *n = k < nscalar ? scalar_names[k] : vec_names[k - nscalar];
+        /* A slash would silently nest groups; a duplicate would collide. */
+        if (n == NULL || n[0] == '\0' || strchr(n, '/') != NULL)
+            OTD_FAIL(OTD_ERR_ARG, "results history: bad column name '%s'",
+                     n == NULL ? "(null)" : n);
+        for (int q = 0; q < k; q++)
+            if (strcmp(res->names[q], n) == 0)
+                OTD_FAIL(OTD_ERR_ARG, "results history: column '%s' given twice", n);
+        if ((res->names[k] = dup_string(n)) == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory copying history column names");
+    }
+    res->nscalar = nscalar;
+    res->nvec = nvec;
+    res->width = nvec > 0 ? width : 0;
+done:
+    return err;
+}
+
+/* One extendible history dataset: (0,) of max (inf,) or (0, w) of max
+ * (inf, w), chunked so that extending never rewrites old rows. Collective. */
+static otd_err define_column(hid_t group, const char *name, int64_t width, hid_t *out)
+{
+    otd_err err = OTD_OK;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    int rank = width > 0 ? 2 : 1;
+    hsize_t dims[2] = {0, (hsize_t)width}, maxdims[2] = {H5S_UNLIMITED, (hsize_t)width};
+    hsize_t chunk[2] = {HIST_CHUNK_ROWS, (hsize_t)width};
+    if (width > 0) {
+        int64_t r = HIST_CHUNK_BYTES / (8 * width);
+        chunk[0] = (hsize_t)(r < 1 ? 1 : r > HIST_CHUNK_ROWS ? HIST_CHUNK_ROWS : r);
+    }
+    OTD_H5(space = H5Screate_simple(rank, dims, maxdims), name);
+    OTD_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE), name);
+    OTD_H5(H5Pset_chunk(dcpl, rank, chunk), name);
+    /* Every row is written before it can be read: no fill pass. */
+    OTD_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), name);
+    OTD_H5(*out = H5Dcreate2(group, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+           name);
+done:
+    otd_h5_close(&dcpl, &err);
+    otd_h5_close(&space, &err);
+    return err;
+}
+
+otd_err otd_results_history_define(otd_results *res, const char *const *scalar_names, int nscalar,
+                                   const char *const *vec_names, int nvec, int64_t width)
+{
+    otd_err err = OTD_OK;
+    hid_t group = H5I_INVALID_HID;
+    err = define_prepare(res, scalar_names, nscalar, vec_names, nvec, width);
+    OTD_CHECK(otd_comm_agree(res->comm, err));
+    OTD_CHECK(otd_h5_group(res->file, "/history", &group));
+    for (int k = 0; k < res->ncol; k++)
+        OTD_CHECK(define_column(group, res->names[k], k < res->nscalar ? 0 : res->width,
+                                &res->dsets[k]));
+    res->hist_defined = 1;
+done:
+    otd_h5_close(&group, &err);
+    return otd_comm_agree(res->comm, err);
+}
+
+otd_err otd_results_history_append(otd_results *res, const double *scalars, const double *vecs)
+{
+    otd_err err = OTD_OK;
+    int64_t s = 0;
+    if (!res->hist_defined)
+        OTD_FAIL(OTD_ERR_ARG, "results history of '%s' appended before it was defined",
+                 res->path);
+    if ((res->nscalar > 0 && scalars == NULL) || (res->nvec > 0 && vecs == NULL))
+        OTD_FAIL(OTD_ERR_ARG, "results history: a row without values");
+    s = stride(res);
+    if (res->nbuf == res->cap) {
+        /* Doubling: the buffer lives between flushes, usually short. */
+        int64_t cap = res->cap == 0 ? 64 : 2 * res->cap;
+        double *p = NULL;
+        if ((uint64_t)cap * (uint64_t)s > SIZE_MAX / sizeof(double))
+            OTD_FAIL(OTD_ERR_NOMEM, "results history buffer of %lld rows is too large",
+                     (long long)cap);
+        p = realloc(res->rows, (size_t)(cap * s) * sizeof(double));
+        if (p == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory buffering %lld history rows", (long long)cap);
+        res->rows = p;
+        res->cap = cap;
+    }
+    if (res->nscalar > 0)
+        memcpy(res->rows + res->nbuf * s, scalars, (size_t)res->nscalar * sizeof(double));
+    if (res->nvec > 0)
+        memcpy(res->rows + res->nbuf * s + res->nscalar, vecs,
+               (size_t)(res->nvec * res->width) * sizeof(double));
+    res->nbuf++;
+done:
+    return err;
+}
+
+/* Column k of the buffered rows, contiguous (nbuf values, or nbuf x width
+ * in C order for a vector column). */
+static void gather_column(const otd_results *res, int k, double *out)
+{
+    int64_t s = stride(res);
+    int64_t off = k < res->nscalar ? k : res->nscalar + (k - res->nscalar) * res->width;
+    int64_t w = k < res->nscalar ? 1 : res->width;
+    for (int64_t r = 0; r < res->nbuf; r++)
+        memcpy(out + r * w, res->rows + r * s + off, (size_t)w * sizeof(double));
+}
+
+/* Local part of a flush: all ranks must hold the same number of rows (they
+ * append identical rows), and rank 0 needs a column buffer. */
+static otd_err flush_prepare(otd_results *res, double **col)
+{
+    otd_err err = OTD_OK;
+    int64_t n[2] = {res->nbuf, -res->nbuf};
+    *col = NULL;
+    OTD_CHECK(otd_comm_max_i64(res->comm, n, 2));
+    if (n[0] != res->nbuf || -n[1] != res->nbuf)
+        OTD_FAIL(OTD_ERR_INTERNAL,
+                 "results history: ranks buffered different numbers of rows (%lld here, %lld to "
+                 "%lld overall)",
+                 (long long)res->nbuf, (long long)-n[1], (long long)n[0]);
+    if (otd_comm_rank(res->comm) == 0 && res->nbuf > 0)
+        OTD_ALLOC(*col, res->nbuf * (res->width > 1 ? res->width : 1));
+done:
+    return err;
+}
+
+/* Extend column k by the buffered rows and write them from rank 0 (the
+ * others select nothing but join the collective calls). Collective. */
+static otd_err flush_column(otd_results *res, int k, double *col)
+{
+    otd_err err = OTD_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    const char *name = res->names[k];
+    int rank = k < res->nscalar ? 1 : 2;
+    hsize_t w = k < res->nscalar ? 1 : (hsize_t)res->width;
+    hsize_t dims[2] = {(hsize_t)(res->nfile + res->nbuf), w};
+    hsize_t start[2] = {(hsize_t)res->nfile, 0}, count[2] = {(hsize_t)res->nbuf, w}, one = 1;
+    const double *buf = no_data;
+    OTD_H5(H5Dset_extent(res->dsets[k], dims), name);
+    OTD_H5(fspace = H5Dget_space(res->dsets[k]), name);
+    if (col != NULL) {
+        gather_column(res, k, col);
+        buf = col;
+        OTD_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), name);
+        OTD_H5(mspace = H5Screate_simple(rank, count, NULL), name);
+    } else {
+        OTD_H5(H5Sselect_none(fspace), name);
+        OTD_H5(mspace = H5Screate_simple(1, &one, NULL), name);
+        OTD_H5(H5Sselect_none(mspace), name);
+    }
+    OTD_H5(H5Dwrite(res->dsets[k], H5T_NATIVE_DOUBLE, mspace, fspace, res->dxpl, buf), name);
+done:
+    otd_h5_close(&mspace, &err);
+    otd_h5_close(&fspace, &err);
+    return err;
+}
+
+otd_err otd_results_history_flush(otd_results *res)
+{
+    otd_err err = OTD_OK;
+    double *col = NULL;
+    err = flush_prepare(res, &col);
+    OTD_CHECK(otd_comm_agree(res->comm, err));
+    if (res->nbuf > 0) {
+        for (int k = 0; k < res->ncol; k++)
+            OTD_CHECK(flush_column(res, k, col));
+        res->nfile += res->nbuf;
+        res->nbuf = 0;
+    }
+    /* Rows on disk survive a later crash (as far as the file system's own
+     * caching allows). */
+    OTD_H5(H5Fflush(res->file, H5F_SCOPE_GLOBAL), res->path);
+done:
+    free(col);
+    return otd_comm_agree(res->comm, err);
+}
+
+static otd_err summary_check(const char *status, const otd_attr *strs, int nstrs,
+                             const char *const *dnames, const double *dvals, int nd,
+                             const char *const *inames, const int64_t *ivals, int ni)
+{
+    if (status == NULL || nstrs < 0 || nd < 0 || ni < 0 || (nstrs > 0 && strs == NULL) ||
+        (nd > 0 && (dnames == NULL || dvals == NULL)) ||
+        (ni > 0 && (inames == NULL || ivals == NULL)))
+        return OTD_ERROR(OTD_ERR_ARG, "results summary: bad argument lists");
+    for (int k = 0; k < nstrs; k++)
+        if (strs[k].name == NULL || strs[k].value == NULL)
+            return OTD_ERROR(OTD_ERR_ARG, "results summary: string %d has no name or value", k);
+    for (int k = 0; k < nd; k++)
+        if (dnames[k] == NULL)
+            return OTD_ERROR(OTD_ERR_ARG, "results summary: number %d has no name", k);
+    for (int k = 0; k < ni; k++)
+        if (inames[k] == NULL)
+            return OTD_ERROR(OTD_ERR_ARG, "results summary: integer %d has no name", k);
+    return OTD_OK;
+}
+
+otd_err otd_results_write_summary(otd_results *res, const char *status, const otd_attr *strs,
+                                  int nstrs, const char *const *dnames, const double *dvals,
+                                  int nd, const char *const *inames, const int64_t *ivals, int ni)
+{
+    otd_err err = OTD_OK;
+    hid_t group = H5I_INVALID_HID;
+    /* The arguments are the same on every rank, so is this verdict. */
+    OTD_CHECK(summary_check(status, strs, nstrs, dnames, dvals, nd, inames, ivals, ni));
+    OTD_CHECK(otd_results_history_flush(res));
+    OTD_CHECK(otd_h5_group(res->file, "/summary", &group));
+    OTD_CHECK(otd_h5_attr_string(group, "status", status));
+    for (int k = 0; k < nstrs; k++)
+        OTD_CHECK(otd_h5_attr_string(group, strs[k].name, strs[k].value));
+    for (int k = 0; k < nd; k++)
+        OTD_CHECK(otd_h5_attr_double(group, dnames[k], dvals[k]));
+    for (int k = 0; k < ni; k++)
+        OTD_CHECK(otd_h5_attr_int64(group, inames[k], ivals[k]));
+    OTD_H5(H5Fflush(res->file, H5F_SCOPE_GLOBAL), res->path);
+done:
+    otd_h5_close(&group, &err);
+    return otd_comm_agree(res->comm, err);
+}
+
+otd_err otd_results_close(otd_results *res)
+{
+    otd_err err = OTD_OK;
+    otd_comm *comm = NULL;
+    if (res == NULL)
+        return OTD_OK;
+    comm = res->comm;
+    /* Rows still buffered belong in the file; close even if that fails. */
+    err = otd_results_history_flush(res);
+    results_free(res, &err);
+    return otd_comm_agree(comm, err);
+}

@@ -1,0 +1,72 @@
+"""Shared helpers for the integration tests: run the real `otd` under the
+real mpiexec and read what it wrote with h5py.
+
+CTest passes OTD_BIN, OTD_MPIEXEC and OTD_SOURCE_DIR in the environment
+(tests/CMakeLists.txt); the Open MPI root/oversubscribe variables come from
+there too."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+OTD = os.environ.get("OTD_BIN", "otd")
+MPIEXEC = os.environ.get("OTD_MPIEXEC", "mpiexec")
+SOURCE = os.environ.get("OTD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+# Every otd process is bounded: a hang fails the test instead of stalling CI.
+TIMEOUT = 240
+
+
+def run(args, nranks=1, timeout=TIMEOUT, env=None):
+    """Run `mpiexec -n nranks otd ARGS`; return CompletedProcess (text)."""
+    cmd = [MPIEXEC, "-n", str(nranks), OTD] + list(args)
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def run_serial(args, timeout=60):
+    """Run `otd ARGS` directly (no mpiexec), as a user would for info/help."""
+    return subprocess.run([OTD] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def sets(**kv):
+    """--set arguments from keyword arguments: sets(problem__dim=10)."""
+    out = []
+    for k, v in kv.items():
+        out += ["--set", "%s=%s" % (k.replace("__", "."), v)]
+    return out
+
+
+def read(path):
+    """The parts of a results.h5 the tests compare, as numpy arrays / dicts."""
+    with h5py.File(path, "r") as f:
+        out = {
+            "attrs": {k: f.attrs[k] for k in f.attrs},
+            "summary": {k: f["summary"].attrs[k] for k in f["summary"].attrs},
+            "history": {k: f["history"][k][()] for k in f["history"]},
+        }
+        for name in ("target/U", "target/a", "init/W", "final/W"):
+            out[name] = f[name][()]
+    return out
+
+
+class TmpTestCase(unittest.TestCase):
+    """A test case with a fresh temporary directory self.tmp."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="otd-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def out(self, name):
+        return os.path.join(self.tmp, name)
+
+    def assertOk(self, proc):
+        self.assertEqual(proc.returncode, 0,
+                         "otd failed (%d)\nstdout:\n%s\nstderr:\n%s"
+                         % (proc.returncode, proc.stdout, proc.stderr))

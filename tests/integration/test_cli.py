@@ -1,0 +1,105 @@
+"""The command line: help texts, `otd info`, and configuration errors that
+must stop every rank with a message naming the key, before anything is
+written."""
+import os
+import unittest
+
+from otdtest import TmpTestCase, run, run_serial, sets
+
+
+class Help(TmpTestCase):
+    def test_help(self):
+        proc = run_serial(["--help"])
+        self.assertEqual(proc.returncode, 0)
+        for word in ("run", "info", "exit status"):
+            self.assertIn(word, proc.stdout)
+        self.assertEqual(run_serial([]).returncode, 2)
+        self.assertEqual(run_serial(["frobnicate"]).returncode, 2)
+
+    def test_run_help_lists_every_key(self):
+        proc = run(["run", "--help"])
+        self.assertEqual(proc.returncode, 0)
+        for key in ("problem.order", "problem.dim", "problem.rank", "problem.target",
+                    "problem.weights", "problem.components_file", "model.m", "model.param",
+                    "model.init_scale", "model.init_file", "algo.name", "algo.lr",
+                    "algo.max_iters", "algo.lambda", "algo.reinit_threshold", "algo.epoch_len",
+                    "algo.epoch_growth", "algo.target_rel_err", "run.seed", "run.log_every",
+                    "engine"):
+            self.assertIn(key, proc.stdout)
+
+    def test_info(self):
+        out = self.out("r")
+        proc = run(["run", "--out", out] + sets(algo__max_iters=30, algo__target_rel_err=0))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        info = run_serial(["info", os.path.join(out, "results.h5")])
+        self.assertEqual(info.returncode, 0, info.stderr)
+        for word in ("final_rel_err", "max_iters", "/final/W", "(10, 12)", "rel_err", "problem:"):
+            self.assertIn(word, info.stdout)
+        bad = run_serial(["info", self.out("nope.h5")])
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("nope.h5", bad.stderr)
+
+
+class ConfigErrors(TmpTestCase):
+    """Each bad input: non-zero exit on every rank count, a message naming
+    the key (and value or suggestion), and no output directory."""
+
+    CASES = [
+        (sets(algo__lrr=0.1), ["algo.lrr", "algo.lr"]),                 # unknown key, suggestion
+        (sets(model__m="twelve"), ["model.m", "twelve"]),                # bad type
+        (sets(problem__order=1), ["problem.order", "1", "[2, 12]"]),     # out of range
+        (sets(algo__lr="0.1x"), ["algo.lr", "0.1x"]),                    # trailing garbage
+        (sets(algo__lr=-1), ["algo.lr", "-1"]),                          # step <= 0
+        (sets(algo__max_iters=-5), ["algo.max_iters", "-5"]),
+        (sets(problem__target="orthogonal"), ["problem.target", "orthogonal", "orthonormal"]),
+        (sets(problem__rank=11, problem__dim=10), ["problem.rank", "problem.dim"]),
+        (sets(problem__dim=3), ["problem.dim", "3", "ranks"]),           # more ranks than rows
+    ]
+
+    def test_errors_every_rank_count(self):
+        for p in (1, 2, 3, 4):
+            for args, words in self.CASES:
+                if "problem.dim=3" in args and p < 4:
+                    continue  # only an error when P > d
+                out = self.out("never")
+                proc = run(["run", "--out", out] + args, nranks=p, timeout=60)
+                self.assertEqual(proc.returncode, 2, "P=%d %s: %s" % (p, args, proc.stderr))
+                for w in words:
+                    self.assertIn(w, proc.stderr, "P=%d %s" % (p, args))
+                self.assertFalse(os.path.exists(os.path.join(out, "results.h5")))
+                if "problem.dim=3" not in args:
+                    self.assertFalse(os.path.exists(out), "output written for %s" % args)
+
+    def test_yaml_file_errors(self):
+        bad = self.out("bad.yaml")
+        with open(bad, "w") as f:
+            f.write("problem:\n  order: 3\n  dim: [10\nmodel:\n  m: 12\n")
+        proc = run(["run", bad, "--out", self.out("never")], nranks=2)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("bad.yaml", proc.stderr)
+        self.assertIn("YAML", proc.stderr)
+        typo = self.out("typo.yaml")
+        with open(typo, "w") as f:
+            f.write("problem:\n  ordr: 3\n")
+        proc = run(["run", typo, "--out", self.out("never")], nranks=3)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("problem.ordr", proc.stderr)
+        self.assertIn("problem.order", proc.stderr)
+        proc = run(["run", self.out("missing.yaml")], nranks=2)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("missing.yaml", proc.stderr)
+        self.assertFalse(os.path.exists(self.out("never")))
+
+    def test_file_and_set(self):
+        cfg = self.out("c.yaml")
+        with open(cfg, "w") as f:
+            f.write("problem:\n  dim: 8\nalgo:\n  max_iters: 20\n  target_rel_err: 0\n")
+        out = self.out("r")
+        proc = run(["run", cfg, "--set", "algo.max_iters=30", "--out", out], nranks=2)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("d = 8", proc.stdout)
+        self.assertIn("after 30 steps", proc.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
