@@ -28,24 +28,24 @@ typedef enum { OTD_ENGINE_IMPLICIT } otd_engine_name;
 
 typedef struct {
     struct {
-        int order;              /* l >= 2 */
-        int64_t dim;            /* d >= 1 */
-        int64_t rank;           /* r >= 1 */
+        int order;    /* l >= 2 */
+        int64_t dim;  /* d >= 1 */
+        int64_t rank; /* r >= 1 */
         otd_target_kind target;
         /* Weights a_k, always resolved to r values (equal -> all 1, geometric
          * -> ratio^k, list -> as given); scaled by the target module when
          * normalize is set. Owned by the config. */
         double *weights;
-        double weight_ratio;     /* ratio of `geometric` weights, in (0, 1]; kept
-                                  * for the canonical YAML once weights are resolved */
-        int normalize;           /* scale so that ||T*||_F = 1 */
-        char *components_file;   /* "" = generate; else HDF5 with /U (d,r), /a (r,) */
+        double weight_ratio;   /* ratio of `geometric` weights, in (0, 1]; kept
+                                * for the canonical YAML once weights are resolved */
+        int normalize;         /* scale so that ||T*||_F = 1 */
+        char *components_file; /* "" = generate; else HDF5 with /U (d,r), /a (r,) */
     } problem;
     struct {
-        int64_t m;               /* components, >= 1 */
-        otd_param param;         /* resolved: "auto" becomes plain or homogeneous */
-        double init_scale;       /* sigma for gd, delta_0 for bl/tdp */
-        char *init_file;         /* "" = generate; else HDF5 with /W (d,m) */
+        int64_t m;         /* components, >= 1 */
+        otd_param param;   /* resolved: "auto" becomes plain or homogeneous */
+        double init_scale; /* sigma for gd, delta_0 for bl/tdp */
+        char *init_file;   /* "" = generate; else HDF5 with /W (d,m) */
     } model;
     struct {
         otd_algo_name name;
@@ -65,7 +65,7 @@ typedef struct {
     struct {
         /* A component is "large" when its coefficient in T(W) (||w||^2
          * homogeneous, ||w||^l plain) is at least this fraction of the
-         * smallest |a_k|. (Key metrics.large_fraction, added with metrics.) */
+         * smallest |a_k|. */
         double large_fraction;
     } metrics;
     otd_engine_name engine;
@@ -79,8 +79,8 @@ typedef struct {
  * On success *cfg is fully resolved and owns its strings/arrays (free with
  * otd_config_free). On failure returns OTD_ERR_CONFIG with a message, and *cfg
  * is left zeroed. Not collective; deterministic in its inputs. */
-otd_err otd_config_parse(const char *text, size_t len, const char *source,
-                         const char *const *sets, int nsets, otd_config *cfg);
+otd_err otd_config_parse(const char *text, size_t len, const char *source, const char *const *sets,
+                         int nsets, otd_config *cfg);
 
 /* Release what otd_config_parse allocated; accepts a zeroed config. */
 void otd_config_free(otd_config *cfg);

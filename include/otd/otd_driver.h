@@ -22,10 +22,10 @@ typedef enum {
 
 typedef struct {
     otd_status status;
-    int64_t iters;        /* gradient steps taken */
+    int64_t iters; /* gradient steps taken */
     double final_rel_err;
     double final_loss;
-    double wall_seconds;  /* step loop only */
+    double wall_seconds; /* step loop only */
     double steps_per_s;
 } otd_run_summary;
 

@@ -62,6 +62,9 @@ static inline void otd_ksum_add(otd_ksum *k, double x)
     k->s = t;
 }
 
-static inline double otd_ksum_value(const otd_ksum *k) { return k->s + k->c; }
+static inline double otd_ksum_value(const otd_ksum *k)
+{
+    return k->s + k->c;
+}
 
 #endif

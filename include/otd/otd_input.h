@@ -17,7 +17,8 @@
  * column-major: out[j + i*rows] = dataset[j][i]. Rank 0 reads and checks
  * (HDF5 file, dataset present, floating-point type, shape, every value
  * finite: the first bad index is reported), then broadcasts. Errors:
- * OTD_ERR_FORMAT on every rank, the message (on rank 0) naming `key`. Small arrays only: every rank holds the whole thing. */
+ * OTD_ERR_FORMAT on every rank, the message (on rank 0) naming `key`. Small arrays only: every rank
+ * holds the whole thing. */
 otd_err otd_input_read(otd_comm *comm, const char *path, const char *name, const char *key,
                        int64_t rows, int64_t cols, double *out);
 

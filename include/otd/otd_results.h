@@ -66,8 +66,8 @@ otd_err otd_results_history_flush(otd_results *res);
 /* Collective. Write /summary attributes: status string, the named doubles and
  * int64s. Flushes history first. */
 otd_err otd_results_write_summary(otd_results *res, const char *status, const otd_attr *strs,
-                                  int nstrs, const char *const *dnames, const double *dvals,
-                                  int nd, const char *const *inames, const int64_t *ivals, int ni);
+                                  int nstrs, const char *const *dnames, const double *dvals, int nd,
+                                  const char *const *inames, const int64_t *ivals, int ni);
 
 /* Collective. Flush and close; accepts NULL. Returns the first error. */
 otd_err otd_results_close(otd_results *res);

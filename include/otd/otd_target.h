@@ -15,7 +15,7 @@
 #include "otd/otd_error.h"
 
 typedef struct {
-    int order;    /* l */
+    int order; /* l */
     int64_t d, r;
     double *U;    /* d x r column-major: U[j + k*d] = coordinate j of u_k */
     double *a;    /* r weights, normalized when problem.normalize is set */

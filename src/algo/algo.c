@@ -91,8 +91,8 @@ otd_err otd_algo_init(otd_algo *a, double *W)
             continue;
         }
         for (int64_t j = 0; j < lay->nrows; j++)
-            col[j] = sigma * otd_rng_normal(cfg->run.seed, stream, (uint32_t)i,
-                                            (uint64_t)(lay->row0 + j));
+            col[j] = sigma *
+                     otd_rng_normal(cfg->run.seed, stream, (uint32_t)i, (uint64_t)(lay->row0 + j));
     }
     return OTD_OK;
 }

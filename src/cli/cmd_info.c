@@ -176,12 +176,18 @@ static const char *type_name(hid_t type, char *buf, size_t cap)
     H5T_class_t cls = H5Tget_class(type);
     size_t size = H5Tget_size(type);
     switch (cls) {
-    case H5T_FLOAT: snprintf(buf, cap, "float%zu", 8 * size); break;
+    case H5T_FLOAT:
+        snprintf(buf, cap, "float%zu", 8 * size);
+        break;
     case H5T_INTEGER:
         snprintf(buf, cap, "%sint%zu", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", 8 * size);
         break;
-    case H5T_STRING: snprintf(buf, cap, "string"); break;
-    default: snprintf(buf, cap, "type class %d", (int)cls); break;
+    case H5T_STRING:
+        snprintf(buf, cap, "string");
+        break;
+    default:
+        snprintf(buf, cap, "type class %d", (int)cls);
+        break;
     }
     return buf;
 }
@@ -384,8 +390,7 @@ int otd_cmd_info(int argc, char **argv)
             return OTD_EXIT_USAGE;
         }
         if (file != NULL) {
-            fprintf(stderr, "otd info: one file at a time ('%s' and '%s' given)\n", file,
-                    argv[k]);
+            fprintf(stderr, "otd info: one file at a time ('%s' and '%s' given)\n", file, argv[k]);
             return OTD_EXIT_USAGE;
         }
         file = argv[k];

@@ -21,25 +21,24 @@ typedef struct {
 
 void otd_cmd_run_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]\n"
-            "\n"
-            "Run one experiment. CONFIG.yaml holds any of the keys below, nested\n"
-            "(problem:\\n  order: 3) or dotted (problem.order: 3); --set overrides them,\n"
-            "later ones win. Every rank reads the same configuration (rank 0 reads the\n"
-            "file); a bad key or value stops all ranks before anything is written.\n"
-            "\n"
-            "  --set KEY=VALUE   override one key (VALUE in YAML: 0.01, bl, [1, 0.5])\n"
-            "  --out DIR         output directory (created; default otd-run-<config hash>);\n"
-            "                    DIR/results.h5 must not exist yet\n"
-            "  -h, --help        this help\n"
-            "\n"
-            "Output: DIR/results.h5 (resolved config, provenance, /history/<metric>,\n"
-            "/target, /init/W, /final/W, /summary); see `otd info DIR/results.h5`.\n"
-            "Exit status: 0 finished, 1 runtime failure, 2 bad usage or configuration,\n"
-            "3 loss or gradient became non-finite.\n"
-            "\n"
-            "Configuration keys:\n");
+    fprintf(out, "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]\n"
+                 "\n"
+                 "Run one experiment. CONFIG.yaml holds any of the keys below, nested\n"
+                 "(problem:\\n  order: 3) or dotted (problem.order: 3); --set overrides them,\n"
+                 "later ones win. Every rank reads the same configuration (rank 0 reads the\n"
+                 "file); a bad key or value stops all ranks before anything is written.\n"
+                 "\n"
+                 "  --set KEY=VALUE   override one key (VALUE in YAML: 0.01, bl, [1, 0.5])\n"
+                 "  --out DIR         output directory (created; default otd-run-<config hash>);\n"
+                 "                    DIR/results.h5 must not exist yet\n"
+                 "  -h, --help        this help\n"
+                 "\n"
+                 "Output: DIR/results.h5 (resolved config, provenance, /history/<metric>,\n"
+                 "/target, /init/W, /final/W, /summary); see `otd info DIR/results.h5`.\n"
+                 "Exit status: 0 finished, 1 runtime failure, 2 bad usage or configuration,\n"
+                 "3 loss or gradient became non-finite.\n"
+                 "\n"
+                 "Configuration keys:\n");
     otd_config_print_help(out);
 }
 
@@ -193,7 +192,8 @@ int otd_cmd_run(int argc, char **argv)
     OTD_CHECK(otd_config_parse(text, len, args.config ? args.config : "<defaults>", args.sets,
                                args.nsets, &cfg));
     if (args.out == NULL) {
-        snprintf(outbuf, sizeof outbuf, "otd-run-%016llx", (unsigned long long)otd_config_hash(&cfg));
+        snprintf(outbuf, sizeof outbuf, "otd-run-%016llx",
+                 (unsigned long long)otd_config_hash(&cfg));
         args.out = outbuf;
     }
     local = otd_comm_rank(comm) == 0 ? make_dirs(args.out) : OTD_OK;

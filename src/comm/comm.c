@@ -13,7 +13,10 @@ struct otd_comm {
     int failed_rank; /* lowest rank whose failure an agreement reported, or -1 */
 };
 
-MPI_Comm otd_comm_raw(const otd_comm *c) { return c->comm; }
+MPI_Comm otd_comm_raw(const otd_comm *c)
+{
+    return c->comm;
+}
 
 void otd_layout_range(int64_t d, int nranks, int p, int64_t *row0, int64_t *nrows)
 {
@@ -44,7 +47,10 @@ done:
     return err;
 }
 
-void otd_comm_finalize(void) { MPI_Finalize(); }
+void otd_comm_finalize(void)
+{
+    MPI_Finalize();
+}
 
 otd_err otd_comm_create(otd_comm **out)
 {
@@ -75,8 +81,14 @@ void otd_comm_destroy(otd_comm *c)
     free(c);
 }
 
-int otd_comm_rank(const otd_comm *c) { return c->rank; }
-int otd_comm_size(const otd_comm *c) { return c->size; }
+int otd_comm_rank(const otd_comm *c)
+{
+    return c->rank;
+}
+int otd_comm_size(const otd_comm *c)
+{
+    return c->size;
+}
 
 /* MPI counts are int: reductions of more elements go in pieces. */
 static otd_err reduce(otd_comm *c, void *buf, size_t n, MPI_Datatype type, size_t elsize, MPI_Op op)
@@ -166,7 +178,8 @@ otd_err otd_comm_allgather_rows(otd_comm *c, const otd_layout *lay, const double
     OTD_ALLOC(counts, c->size);
     OTD_ALLOC(displs, c->size);
     if (lay->d > INT_MAX)
-        OTD_FAIL(OTD_ERR_NOMEM, "allgather of %lld rows exceeds MPI's int counts", (long long)lay->d);
+        OTD_FAIL(OTD_ERR_NOMEM, "allgather of %lld rows exceeds MPI's int counts",
+                 (long long)lay->d);
     for (int p = 0; p < c->size; p++) {
         int64_t r0, nr;
         otd_layout_range(lay->d, c->size, p, &r0, &nr);
@@ -183,9 +196,15 @@ done:
     return err;
 }
 
-int otd_comm_failed_rank(const otd_comm *c) { return c->failed_rank; }
+int otd_comm_failed_rank(const otd_comm *c)
+{
+    return c->failed_rank;
+}
 
-double otd_comm_wtime(void) { return MPI_Wtime(); }
+double otd_comm_wtime(void)
+{
+    return MPI_Wtime();
+}
 
 otd_err otd_comm_barrier(otd_comm *c)
 {

@@ -123,8 +123,9 @@ static const char *node_kind(const yaml_node_t *n)
 {
     if (n == NULL)
         return "nothing";
-    return n->type == YAML_SCALAR_NODE ? "a scalar" : n->type == YAML_SEQUENCE_NODE ? "a list"
-                                                                                     : "a mapping";
+    return n->type == YAML_SCALAR_NODE     ? "a scalar"
+           : n->type == YAML_SEQUENCE_NODE ? "a list"
+                                           : "a mapping";
 }
 
 /* Line and column (1-based) of byte offset off in text, for reader errors,
@@ -169,8 +170,8 @@ static otd_err syntax_error(const yaml_parser_t *p, const char *text, size_t len
  * caller when *loaded). A stream without any document gives a document
  * without a root node; a second document is an error, since it would
  * otherwise be silently ignored. */
-static otd_err load_document(const char *text, size_t len, const char *source,
-                             yaml_document_t *doc, int *loaded)
+static otd_err load_document(const char *text, size_t len, const char *source, yaml_document_t *doc,
+                             int *loaded)
 {
     otd_err err = OTD_OK;
     yaml_parser_t parser;
@@ -196,8 +197,8 @@ static otd_err load_document(const char *text, size_t len, const char *source,
     if (yaml_document_get_root_node(&extra) != NULL) {
         size_t line = extra.start_mark.line + 1;
         yaml_document_delete(&extra);
-        OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu: a second YAML document; a config is one document",
-                 source, line);
+        OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu: a second YAML document; a config is one document", source,
+                 line);
     }
     yaml_document_delete(&extra);
 done:
@@ -235,8 +236,8 @@ static otd_err node_value(yaml_document_t *doc, yaml_node_t *node, const char *k
         for (int64_t k = 0; k < n; k++) {
             yaml_node_t *item = yaml_document_get_node(doc, it[k]);
             if (item == NULL || item->type != YAML_SCALAR_NODE)
-                OTD_FAIL(OTD_ERR_CONFIG, "%s[%lld]: expected a single value, got %s (in %s)",
-                         key, (long long)k, item ? node_kind(item) : "nothing", origin);
+                OTD_FAIL(OTD_ERR_CONFIG, "%s[%lld]: expected a single value, got %s (in %s)", key,
+                         (long long)k, item ? node_kind(item) : "nothing", origin);
             (*items)[k].text = (const char *)item->data.scalar.value;
             (*items)[k].len = item->data.scalar.length;
         }
@@ -262,8 +263,8 @@ static otd_err set_key(otd_cfg_build *b, const char *key, yaml_document_t *doc, 
         if (line > 0 && is_null_scalar(node))
             goto done;
         OTD_FAIL(OTD_ERR_CONFIG,
-                 "%s: is a section, expected a mapping of its keys (e.g. %s), got %s (in %s)",
-                 key, ex->key, node_kind(node), origin);
+                 "%s: is a section, expected a mapping of its keys (e.g. %s), got %s (in %s)", key,
+                 ex->key, node_kind(node), origin);
     }
     if (opt == NULL)
         OTD_CHECK(unknown_key(key, origin));
@@ -363,8 +364,8 @@ static otd_err walk_mapping(walker *w, yaml_node_t *map, const char *prefix, int
         name = (const char *)k->data.scalar.value;
         len = k->data.scalar.length;
         if (memchr(name, '\0', len) != NULL)
-            OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu:%zu: key '%s...' contains a NUL character",
-                     w->source, k->start_mark.line + 1, k->start_mark.column + 1, name);
+            OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu:%zu: key '%s...' contains a NUL character", w->source,
+                     k->start_mark.line + 1, k->start_mark.column + 1, name);
         /* Keys are joined as written, so "a.b" inside "x:" is "x.a.b":
          * dotted and nested forms mix freely. */
         key = join_key(prefix, name, len);
@@ -398,8 +399,8 @@ static otd_err apply_text(otd_cfg_build *b, const char *text, size_t len, const 
         goto done;
     if (root->type != YAML_MAPPING_NODE)
         OTD_FAIL(OTD_ERR_CONFIG,
-                 "%s:%zu:%zu: the top level must be a mapping of keys (key: value), got %s",
-                 source, root->start_mark.line + 1, root->start_mark.column + 1, node_kind(root));
+                 "%s:%zu:%zu: the top level must be a mapping of keys (key: value), got %s", source,
+                 root->start_mark.line + 1, root->start_mark.column + 1, node_kind(root));
     OTD_CHECK(walk_mapping(&w, root, NULL, 0));
 done:
     if (loaded)
@@ -534,8 +535,8 @@ done:
     return err;
 }
 
-otd_err otd_config_parse(const char *text, size_t len, const char *source,
-                         const char *const *sets, int nsets, otd_config *cfg)
+otd_err otd_config_parse(const char *text, size_t len, const char *source, const char *const *sets,
+                         int nsets, otd_config *cfg)
 {
     otd_err err = OTD_OK;
     otd_cfg_build b;

@@ -34,8 +34,8 @@ typedef enum { OTD_VAL_SCALAR, OTD_VAL_LIST, OTD_VAL_MAP } otd_val_kind;
 /* A value on its way to an option, with where it was written. */
 typedef struct {
     otd_val_kind kind;
-    otd_cfg_scalar scalar;        /* OTD_VAL_SCALAR */
-    const otd_cfg_scalar *items;  /* OTD_VAL_LIST */
+    otd_cfg_scalar scalar;       /* OTD_VAL_SCALAR */
+    const otd_cfg_scalar *items; /* OTD_VAL_LIST */
     int64_t nitems;
     const char *origin; /* "file.yaml:3:5", "--set 'k=v'" or "defaults" */
 } otd_cfg_value;
@@ -63,15 +63,15 @@ typedef struct {
 } otd_cfg_buf;
 
 struct otd_option {
-    const char *key;   /* dotted name; the part before the first dot is its section */
+    const char *key; /* dotted name; the part before the first dot is its section */
     otd_opt_type type;
-    const char *def;   /* default, written as it would be in YAML */
-    int64_t imin, imax;            /* OTD_OPT_INT: closed range */
-    double rmin, rmax;             /* OTD_OPT_REAL: bounds, +-HUGE_VAL = none */
-    int rmin_open, rmax_open;      /* 1: bound excluded */
-    const char *const *choices;    /* OTD_OPT_ENUM: NULL-terminated names */
-    const char *allowed;           /* overrides the generated "allowed" text */
-    size_t offset, size;           /* the field in otd_config */
+    const char *def;            /* default, written as it would be in YAML */
+    int64_t imin, imax;         /* OTD_OPT_INT: closed range */
+    double rmin, rmax;          /* OTD_OPT_REAL: bounds, +-HUGE_VAL = none */
+    int rmin_open, rmax_open;   /* 1: bound excluded */
+    const char *const *choices; /* OTD_OPT_ENUM: NULL-terminated names */
+    const char *allowed;        /* overrides the generated "allowed" text */
+    size_t offset, size;        /* the field in otd_config */
     /* Keys whose written value is not simply stored (model.param, weights)
      * bring their own conversion and canonical formatting. */
     otd_err (*apply)(const otd_option *opt, const otd_cfg_value *v, otd_cfg_build *b);

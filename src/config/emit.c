@@ -3,7 +3,7 @@
  * The canonical YAML is the config's identity: it goes into results files,
  * and its FNV-1a hash into checkpoints, so a resumed run can refuse a
  * checkpoint of another configuration. It lists every key, in table order,
- * nested by section, with reals in "%.17g" so that parsing it back gives
+ * nested by section, with reals in the shortest "%.Ng" that parsing back gives
  * the same doubles bit for bit. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -46,88 +46,162 @@ static otd_err weights_format(const otd_option *opt, const otd_config *cfg, otd_
 
 const otd_option otd_cfg_options[] = {
     /* --- the target tensor T* = sum_k a_k u_k^{(x)l} --- */
-    {.key = "problem.order", INT_RANGE(2, OTD_MAX_ORDER), .def = "3", FIELD(problem.order),
+    {.key = "problem.order",
+     INT_RANGE(2, OTD_MAX_ORDER),
+     .def = "3",
+     FIELD(problem.order),
      .help = "Order l of the symmetric target tensor T* = sum_k a_k u_k^{(x)l} and of the model."},
-    {.key = "problem.dim", INT_RANGE(1, SIZE_MAX_KEY), .def = "10", FIELD(problem.dim),
+    {.key = "problem.dim",
+     INT_RANGE(1, SIZE_MAX_KEY),
+     .def = "10",
+     FIELD(problem.dim),
      .help = "Dimension d: every target component u_k and model component w_i is in R^d."},
-    {.key = "problem.rank", INT_RANGE(1, SIZE_MAX_KEY), .def = "3", FIELD(problem.rank),
+    {.key = "problem.rank",
+     INT_RANGE(1, SIZE_MAX_KEY),
+     .def = "3",
+     FIELD(problem.rank),
      .help = "Rank r: number of target components (at most problem.dim for orthonormal and "
              "basis)."},
-    {.key = "problem.target", ENUM_OF(target_choices), .def = "orthonormal",
+    {.key = "problem.target",
+     ENUM_OF(target_choices),
+     .def = "orthonormal",
      FIELD(problem.target),
      .help = "Target components: orthonormal = first r columns of a Haar-random orthogonal "
              "matrix, basis = e_1..e_r, gaussian = u_k ~ N(0, I/d)."},
-    {.key = "problem.weights", .type = OTD_OPT_WEIGHTS, .def = "equal",
+    {.key = "problem.weights",
+     .type = OTD_OPT_WEIGHTS,
+     .def = "equal",
      .allowed = "equal, geometric, or a list of problem.rank finite nonzero reals",
-     .apply = weights_apply, .format = weights_format,
+     .apply = weights_apply,
+     .format = weights_format,
      .help = "Target weights a_k: equal (all 1), geometric (a_k = weight_ratio^k, k = 0..r-1) "
              "or a list such as [1, 0.8, 0.6]; written back as the resolved list."},
-    {.key = "problem.weight_ratio", REAL_RANGE(0.0, 1, 1.0, 0), .def = "0.5",
+    {.key = "problem.weight_ratio",
+     REAL_RANGE(0.0, 1, 1.0, 0),
+     .def = "0.5",
      FIELD(problem.weight_ratio),
      .help = "Ratio of geometric weights, a_k = ratio^k (used when problem.weights = "
              "geometric)."},
-    {.key = "problem.normalize", .type = OTD_OPT_BOOL, .def = "true", FIELD(problem.normalize),
+    {.key = "problem.normalize",
+     .type = OTD_OPT_BOOL,
+     .def = "true",
+     FIELD(problem.normalize),
      .help = "Scale the weights so that ||T*||_F = 1 (the relative error is unaffected)."},
-    {.key = "problem.components_file", .type = OTD_OPT_STRING, .def = "",
+    {.key = "problem.components_file",
+     .type = OTD_OPT_STRING,
+     .def = "",
      .allowed = "an HDF5 file path, or \"\" to generate the target",
      FIELD(problem.components_file),
      .help = "Read the target from this HDF5 file (/U of shape (d, r), /a of shape (r,)) "
              "instead of generating it."},
 
     /* --- the model T(W), W = [w_1 .. w_m] --- */
-    {.key = "model.m", INT_RANGE(1, INT64_MAX), .def = "12", FIELD(model.m),
+    {.key = "model.m",
+     INT_RANGE(1, INT64_MAX),
+     .def = "12",
+     FIELD(model.m),
      .help = "Number m of model components w_i (columns of W); over-parameterized when m > r."},
-    {.key = "model.param", ENUM_OF(otd_cfg_param_choices), .def = "auto", FIELD(model.param),
-     .apply = param_apply, .format = param_format,
+    {.key = "model.param",
+     ENUM_OF(otd_cfg_param_choices),
+     .def = "auto",
+     FIELD(model.param),
+     .apply = param_apply,
+     .format = param_format,
      .help = "Model: plain = sum_i w_i^{(x)l}; homogeneous = sum_i ||w_i||^2 "
              "(w_i/||w_i||)^{(x)l}; auto = homogeneous for bl and tdp, plain for gd."},
-    {.key = "model.init_scale", REAL_RANGE(0.0, 1, HUGE_VAL, 1), .def = "1e-3",
+    {.key = "model.init_scale",
+     REAL_RANGE(0.0, 1, HUGE_VAL, 1),
+     .def = "1e-3",
      FIELD(model.init_scale),
      .help = "Initial scale: sigma of w_i ~ N(0, sigma^2 I/d) for gd; delta_0, the norm of "
              "every initial and re-initialized w_i, for bl and tdp."},
-    {.key = "model.init_file", .type = OTD_OPT_STRING, .def = "",
-     .allowed = "an HDF5 file path, or \"\" to generate W0", FIELD(model.init_file),
+    {.key = "model.init_file",
+     .type = OTD_OPT_STRING,
+     .def = "",
+     .allowed = "an HDF5 file path, or \"\" to generate W0",
+     FIELD(model.init_file),
      .help = "Start from W0 read from this HDF5 file (/W of shape (d, m)) instead of a random "
              "one."},
 
     /* --- the algorithm --- */
-    {.key = "algo.name", ENUM_OF(algo_choices), .def = "bl", FIELD(algo.name),
+    {.key = "algo.name",
+     ENUM_OF(algo_choices),
+     .def = "bl",
+     FIELD(algo.name),
      .help = "gd = plain gradient descent; bl = beyond-lazy GD (small init, re-initialization "
              "of small components, regularizer); tdp = bl read as tensor deflation."},
-    {.key = "algo.lr", REAL_RANGE(0.0, 1, HUGE_VAL, 1), .def = "0.01", FIELD(algo.lr),
+    {.key = "algo.lr",
+     REAL_RANGE(0.0, 1, HUGE_VAL, 1),
+     .def = "0.01",
+     FIELD(algo.lr),
      .help = "Step size eta of every gradient step."},
-    {.key = "algo.max_iters", INT_RANGE(0, INT64_MAX), .def = "20000", FIELD(algo.max_iters),
+    {.key = "algo.max_iters",
+     INT_RANGE(0, INT64_MAX),
+     .def = "20000",
+     FIELD(algo.max_iters),
      .help = "Step budget: stop after this many gradient steps (0 = only evaluate W0)."},
-    {.key = "algo.lambda", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "1e-3", FIELD(algo.lambda),
+    {.key = "algo.lambda",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "1e-3",
+     FIELD(algo.lambda),
      .help = "Regularizer lambda in L(W) = 1/2 ||T(W) - T*||_F^2 + lambda/2 ||W||_F^2."},
-    {.key = "algo.reinit_threshold", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "1e-3",
+    {.key = "algo.reinit_threshold",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "1e-3",
      FIELD(algo.reinit_threshold),
      .help = "delta_1: at the start of each bl/tdp epoch every w_i with ||w_i|| <= delta_1 is "
              "re-initialized to norm delta_0."},
-    {.key = "algo.epoch_len", INT_RANGE(1, INT64_MAX), .def = "2000", FIELD(algo.epoch_len),
+    {.key = "algo.epoch_len",
+     INT_RANGE(1, INT64_MAX),
+     .def = "2000",
+     FIELD(algo.epoch_len),
      .help = "H_0: steps of the first bl epoch; epoch s lasts ceil(H_0 (1+gamma)^s)."},
-    {.key = "algo.epoch_growth", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "0.5",
+    {.key = "algo.epoch_growth",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "0.5",
      FIELD(algo.epoch_growth),
      .help = "gamma: growth of the bl/tdp epoch length, H_s = ceil(H_0 (1+gamma)^s); 0 keeps "
              "epochs equal."},
-    {.key = "algo.target_rel_err", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "1e-3",
+    {.key = "algo.target_rel_err",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "1e-3",
      FIELD(algo.target_rel_err),
      .help = "epsilon: stop once ||T(W) - T*||_F / ||T*||_F <= epsilon; 0 runs the whole step "
              "budget."},
 
     /* --- the run --- */
-    {.key = "run.seed", INT_RANGE(0, INT64_MAX), .def = "0", FIELD(run.seed),
+    {.key = "run.seed",
+     INT_RANGE(0, INT64_MAX),
+     .def = "0",
+     FIELD(run.seed),
      .allowed = "integer in [0, 2^63-1]",
      .help = "Seed of every random number (target, W0, re-initializations): the same seed "
              "gives the same run on any rank count."},
-    {.key = "run.log_every", INT_RANGE(1, INT64_MAX), .def = "100", FIELD(run.log_every),
+    {.key = "run.log_every",
+     INT_RANGE(1, INT64_MAX),
+     .def = "100",
+     FIELD(run.log_every),
      .help = "Record one history row of metrics every this many iterations."},
-    {.key = "run.progress_seconds", REAL_RANGE(0.0, 1, HUGE_VAL, 1), .def = "2.0",
+    {.key = "run.progress_seconds",
+     REAL_RANGE(0.0, 1, HUGE_VAL, 1),
+     .def = "2.0",
      FIELD(run.progress_seconds),
      .help = "Wall-clock seconds between progress lines printed by rank 0."},
 
+    /* --- diagnostics --- */
+    {.key = "metrics.large_fraction",
+     REAL_RANGE(0.0, 1, HUGE_VAL, 1),
+     .def = "0.1",
+     FIELD(metrics.large_fraction),
+     .help = "A component counts as large (n_large, best correlation, out-of-span mass) when "
+             "its coefficient in T(W) (||w||^2 homogeneous, ||w||^l plain) is at least this "
+             "fraction of the smallest |a_k|."},
+
     /* --- top level --- */
-    {.key = "engine", ENUM_OF(engine_choices), .def = "implicit", FIELD(engine),
+    {.key = "engine",
+     ENUM_OF(engine_choices),
+     .def = "implicit",
+     FIELD(engine),
      .help = "Loss and gradient evaluation: implicit = from the target's components through "
              "Gram matrices, nothing of size d^l is formed."},
 };
@@ -161,8 +235,8 @@ static otd_err weights_apply(const otd_option *opt, const otd_cfg_value *v, otd_
     double *list = NULL;
     char what[64];
     if (v->kind == OTD_VAL_MAP)
-        OTD_FAIL(OTD_ERR_CONFIG, "%s: expected %s, got a mapping (in %s)", opt->key,
-                 opt->allowed, v->origin);
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: expected %s, got a mapping (in %s)", opt->key, opt->allowed,
+                 v->origin);
     if (v->kind == OTD_VAL_SCALAR) {
         int k = otd_cfg_choice(weights_words, &v->scalar);
         if (k < 0)
@@ -200,8 +274,10 @@ static otd_err weights_format(const otd_option *opt, const otd_config *cfg, otd_
 {
     otd_err err = OTD_OK;
     if (cfg->problem.weights == NULL && cfg->problem.rank > 0)
-        OTD_FAIL(OTD_ERR_ARG, "%s: not resolved (the config did not come from "
-                              "otd_config_parse)", opt->key);
+        OTD_FAIL(OTD_ERR_ARG,
+                 "%s: not resolved (the config did not come from "
+                 "otd_config_parse)",
+                 opt->key);
     OTD_CHECK(otd_cfg_buf_printf(out, "["));
     for (int64_t k = 0; k < cfg->problem.rank; k++) {
         if (k > 0)
@@ -223,10 +299,22 @@ static const char *choice_name(const char *const *choices, int v)
     return "unknown";
 }
 
-const char *otd_target_kind_name(otd_target_kind k) { return choice_name(target_choices, (int)k); }
+const char *otd_target_kind_name(otd_target_kind k)
+{
+    return choice_name(target_choices, (int)k);
+}
 
-const char *otd_param_name(otd_param p) { return choice_name(otd_cfg_param_choices + 1, (int)p); }
+const char *otd_param_name(otd_param p)
+{
+    return choice_name(otd_cfg_param_choices + 1, (int)p);
+}
 
-const char *otd_algo_name_str(otd_algo_name a) { return choice_name(algo_choices, (int)a); }
+const char *otd_algo_name_str(otd_algo_name a)
+{
+    return choice_name(algo_choices, (int)a);
+}
 
-const char *otd_engine_name_str(otd_engine_name e) { return choice_name(engine_choices, (int)e); }
+const char *otd_engine_name_str(otd_engine_name e)
+{
+    return choice_name(engine_choices, (int)e);
+}

@@ -20,7 +20,10 @@
  * room for the key, the range and the trace. */
 #define SHOW_MAX 120
 
-int otd_cfg_show_len(const otd_cfg_scalar *s) { return s->len > SHOW_MAX ? SHOW_MAX : (int)s->len; }
+int otd_cfg_show_len(const otd_cfg_scalar *s)
+{
+    return s->len > SHOW_MAX ? SHOW_MAX : (int)s->len;
+}
 
 /* Compare by length first: "tru" must not match "true", nor may a value
  * with a NUL after "gd" match "gd". */
@@ -212,7 +215,10 @@ done:
 }
 
 /* The field of opt inside cfg. */
-static void *field(const otd_option *opt, otd_config *cfg) { return (char *)cfg + opt->offset; }
+static void *field(const otd_option *opt, otd_config *cfg)
+{
+    return (char *)cfg + opt->offset;
+}
 
 /* Integers, booleans and enums live in int or int64_t slots (run.seed is a
  * uint64_t holding a value <= INT64_MAX, which has the same bytes). */
@@ -294,7 +300,19 @@ done:
     return err;
 }
 
-otd_err otd_cfg_format_real(otd_cfg_buf *out, double x) { return otd_cfg_buf_printf(out, "%.17g", x); }
+/* The shortest "%.Ng" that reads back to the same double: 0.1 stays "0.1"
+ * for the people reading the config, and the round trip stays exact
+ * ("%.17g" always is). */
+otd_err otd_cfg_format_real(otd_cfg_buf *out, double x)
+{
+    char buf[40];
+    for (int prec = 1; prec < 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            return otd_cfg_buf_printf(out, "%s", buf);
+    }
+    return otd_cfg_buf_printf(out, "%.17g", x);
+}
 
 /* A YAML double-quoted string: escapes for the quote, the backslash and
  * control bytes; UTF-8 passes through (YAML reads it as is). */

@@ -17,7 +17,10 @@ void openblas_set_num_threads(int n);
 /* Set in the re-executed process so that it never loops. */
 #define REEXEC_MARK "OTD_BLAS_REEXEC"
 
-const char *otd_blas_corename(void) { return openblas_get_corename(); }
+const char *otd_blas_corename(void)
+{
+    return openblas_get_corename();
+}
 
 /* Best OpenBLAS kernel family this CPU can run, from cpuid and XCR0 (the OS
  * must also save the AVX/AVX-512 register state). NULL if nothing better than
@@ -47,9 +50,9 @@ static const char *best_core(void)
 /* Kernels weaker than every family best_core() can return. */
 static int is_generic(const char *core)
 {
-    static const char *const weak[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
-                                       "Atom", "Katmai", "Coppermine", "Northwood", "Banias",
-                                       "Generic", "Unknown"};
+    static const char *const weak[] = {"Prescott",  "Core2",  "Penryn",  "Dunnington",
+                                       "Nehalem",   "Atom",   "Katmai",  "Coppermine",
+                                       "Northwood", "Banias", "Generic", "Unknown"};
     for (size_t i = 0; i < sizeof weak / sizeof *weak; i++)
         if (strcasecmp(core, weak[i]) == 0)
             return 1;

@@ -51,9 +51,15 @@ void otd_error_trace(const char *file, int line)
         snprintf(msg + len, sizeof msg - len, "\n  from %s:%d", file, line);
 }
 
-const char *otd_error_message(void) { return msg; }
+const char *otd_error_message(void)
+{
+    return msg;
+}
 
-void otd_error_clear(void) { msg[0] = '\0'; }
+void otd_error_clear(void)
+{
+    msg[0] = '\0';
+}
 
 void *otd_calloc(size_t n, size_t size)
 {

@@ -97,8 +97,8 @@ static otd_err open_results(const otd_config *cfg, otd_comm *comm, const char *p
         {"algo", otd_algo_name_str(cfg->algo.name)},
         {"layout", "contiguous row blocks"},
     };
-    OTD_CHECK(otd_results_create(path, comm, attrs, (int)(sizeof attrs / sizeof *attrs),
-                                 &s->results));
+    OTD_CHECK(
+        otd_results_create(path, comm, attrs, (int)(sizeof attrs / sizeof *attrs), &s->results));
     OTD_CHECK(otd_results_write_replicated(s->results, "/target/U", s->target->U, s->lay.d,
                                            s->target->r));
     OTD_CHECK(otd_results_write_replicated(s->results, "/target/a", s->target->a, s->target->r, 0));
@@ -128,8 +128,10 @@ static otd_err step_loop(const otd_config *cfg, otd_comm *comm, run_state *s, ot
         OTD_CHECK(otd_engine_eval(s->engine, s->W, s->grad, &ev));
         if (!isfinite(ev.loss)) {
             sum->status = OTD_STATUS_NONFINITE;
-            OTD_FAIL(OTD_ERR_NUMERIC, "non-finite loss at iteration %lld (last logged rel_err %g); "
-                     "try a smaller algo.lr", (long long)it, last_good);
+            OTD_FAIL(OTD_ERR_NUMERIC,
+                     "non-finite loss at iteration %lld (last logged rel_err %g); "
+                     "try a smaller algo.lr",
+                     (long long)it, last_good);
         }
         if (ev.rel_err <= cfg->algo.target_rel_err)
             stop = OTD_STATUS_CONVERGED;
@@ -175,8 +177,7 @@ static otd_err write_final(const otd_config *cfg, run_state *s, const otd_run_su
 {
     otd_err err = OTD_OK;
     const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds", "steps_per_s"};
-    const double dv[] = {sum->final_rel_err, sum->final_loss, sum->wall_seconds,
-                         sum->steps_per_s};
+    const double dv[] = {sum->final_rel_err, sum->final_loss, sum->wall_seconds, sum->steps_per_s};
     const char *in[] = {"iters"};
     const int64_t iv[] = {sum->iters};
     OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));

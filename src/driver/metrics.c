@@ -35,12 +35,12 @@ struct otd_metrics {
     const otd_layout *lay;
     otd_comm *comm;
     const otd_target *t;
-    double *W0;       /* this rank's rows of W_0 */
-    double w0_norm2;  /* ||W_0||_F^2 (set on the first compute: needs a collective) */
+    double *W0;      /* this rank's rows of W_0 */
+    double w0_norm2; /* ||W_0||_F^2 (set on the first compute: needs a collective) */
     int have_w0;
-    double *L;        /* Cholesky factor of U^T U (r x r), or NULL if singular */
-    double *y;        /* r scratch */
-    double large_min; /* coefficient threshold for "large" */
+    double *L;         /* Cholesky factor of U^T U (r x r), or NULL if singular */
+    double *y;         /* r scratch */
+    double large_min;  /* coefficient threshold for "large" */
     double *target_tt; /* <T*, u_k^l> for each k */
 };
 

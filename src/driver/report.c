@@ -24,7 +24,8 @@ void otd_report_banner(const otd_config *cfg, const otd_comm *comm, const otd_la
                        const char *engine, const char *outdir)
 {
     char blas[256], mem[32];
-    int64_t m = cfg->model.m, r = cfg->problem.rank, rows_max = (lay->d + lay->nranks - 1) / lay->nranks;
+    int64_t m = cfg->model.m, r = cfg->problem.rank,
+            rows_max = (lay->d + lay->nranks - 1) / lay->nranks;
     if (otd_comm_rank(comm) != 0)
         return;
     otd_blas_describe(blas, sizeof blas);

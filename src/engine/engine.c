@@ -45,4 +45,7 @@ void otd_engine_destroy(otd_engine *e)
     free(e);
 }
 
-const char *otd_engine_label(const otd_engine *e) { return e->ops->name; }
+const char *otd_engine_label(const otd_engine *e)
+{
+    return e->ops->name;
+}

@@ -62,8 +62,8 @@ static otd_err implicit_create(const otd_config *cfg, const otd_layout *lay, otd
     *out = NULL;
     /* BLAS takes int dimensions. */
     if (m > 46340 || lay->d > INT_MAX || r > INT_MAX)
-        OTD_FAIL(OTD_ERR_CONFIG, "model.m = %lld: the implicit engine needs m^2 < 2^31 (m <= 46340)",
-                 (long long)m);
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "model.m = %lld: the implicit engine needs m^2 < 2^31 (m <= 46340)", (long long)m);
     OTD_ALLOC(st, 1);
     st->l = cfg->problem.order;
     st->homogeneous = cfg->model.param == OTD_PARAM_HOMOGENEOUS;
@@ -162,8 +162,8 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
     const int m = st->m, r = st->r, n = st->nrows;
     double *Graw = st->red, *Craw = st->red + (size_t)m * m, reg = 0.0;
     cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, m, n, 1.0, W, n, 0.0, Graw, m);
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, r, n, 1.0, W, n, st->U_loc, st->d,
-                0.0, Craw, m);
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, r, n, 1.0, W, n, st->U_loc, st->d, 0.0,
+                Craw, m);
     /* Only the upper triangle is meaningful; reducing the whole square keeps
      * the buffer contiguous with W^T U for a single collective. */
     OTD_CHECK(otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * r));

@@ -73,14 +73,30 @@ void otd_h5_close(hid_t *id, otd_err *err)
     if (*id < 0)
         return;
     switch (H5Iget_type(*id)) {
-    case H5I_FILE: rc = H5Fclose(*id); break;
-    case H5I_GROUP: rc = H5Gclose(*id); break;
-    case H5I_DATASET: rc = H5Dclose(*id); break;
-    case H5I_DATASPACE: rc = H5Sclose(*id); break;
-    case H5I_DATATYPE: rc = H5Tclose(*id); break;
-    case H5I_ATTR: rc = H5Aclose(*id); break;
-    case H5I_GENPROP_LST: rc = H5Pclose(*id); break;
-    default: rc = -1; break;
+    case H5I_FILE:
+        rc = H5Fclose(*id);
+        break;
+    case H5I_GROUP:
+        rc = H5Gclose(*id);
+        break;
+    case H5I_DATASET:
+        rc = H5Dclose(*id);
+        break;
+    case H5I_DATASPACE:
+        rc = H5Sclose(*id);
+        break;
+    case H5I_DATATYPE:
+        rc = H5Tclose(*id);
+        break;
+    case H5I_ATTR:
+        rc = H5Aclose(*id);
+        break;
+    case H5I_GENPROP_LST:
+        rc = H5Pclose(*id);
+        break;
+    default:
+        rc = -1;
+        break;
     }
     if (rc < 0 && *err == OTD_OK)
         *err = otd_h5_raise("closing an HDF5 object", "(id)", __FILE__, __LINE__);

@@ -43,9 +43,11 @@ static otd_err read_local(const char *path, const char *name, const char *key, i
         if (want == 1)
             OTD_FAIL(OTD_ERR_FORMAT, "%s = '%s': dataset '%s' has shape (%llu,), expected (%lld,)",
                      key, path, name, (unsigned long long)dims[0], (long long)rows);
-        OTD_FAIL(OTD_ERR_FORMAT, "%s = '%s': dataset '%s' has shape (%llu, %llu), expected "
-                 "(%lld, %lld)", key, path, name, (unsigned long long)dims[0],
-                 (unsigned long long)dims[1], (long long)rows, (long long)cols);
+        OTD_FAIL(OTD_ERR_FORMAT,
+                 "%s = '%s': dataset '%s' has shape (%llu, %llu), expected "
+                 "(%lld, %lld)",
+                 key, path, name, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                 (long long)rows, (long long)cols);
     }
     OTD_ALLOC(buf, n);
     OTD_H5(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), name);

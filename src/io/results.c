@@ -47,7 +47,10 @@ struct otd_results {
 /* A valid buffer for ranks that select nothing: HDF5 rejects NULL there. */
 static const double no_data[1] = {0.0};
 
-static int64_t stride(const otd_results *res) { return res->nscalar + res->nvec * res->width; }
+static int64_t stride(const otd_results *res)
+{
+    return res->nscalar + res->nvec * res->width;
+}
 
 static char *dup_string(const char *s)
 {
@@ -74,8 +77,7 @@ static otd_err check_new_path(const char *path)
                          "new run directory or remove the file)",
                          path);
     if (errno != ENOENT)
-        return OTD_ERROR(OTD_ERR_IO, "cannot create results file '%s': %s", path,
-                         strerror(errno));
+        return OTD_ERROR(OTD_ERR_IO, "cannot create results file '%s': %s", path, strerror(errno));
     if ((dir = dup_string(path)) == NULL)
         return OTD_ERROR(OTD_ERR_NOMEM, "out of memory copying a path");
     slash = strrchr(dir, '/');
@@ -112,8 +114,8 @@ static void results_free(otd_results *res, otd_err *err)
 }
 
 /* Local part of create: argument checks and the handle. */
-static otd_err create_prepare(const char *path, otd_comm *comm, const otd_attr *attrs,
-                              int nattrs, otd_results **out)
+static otd_err create_prepare(const char *path, otd_comm *comm, const otd_attr *attrs, int nattrs,
+                              otd_results **out)
 {
     otd_err err = OTD_OK;
     otd_results *res = NULL;
@@ -219,8 +221,8 @@ static otd_err write_block(otd_results *res, const char *name, int rank, const h
     OTD_H5(lcpl = H5Pcreate(H5P_LINK_CREATE), name);
     OTD_H5(H5Pset_create_intermediate_group(lcpl, 1), name);
     OTD_H5(fspace = H5Screate_simple(rank, dims, NULL), name);
-    OTD_H5(dset = H5Dcreate2(res->file, name, H5T_IEEE_F64LE, fspace, lcpl, H5P_DEFAULT,
-                             H5P_DEFAULT),
+    OTD_H5(dset =
+               H5Dcreate2(res->file, name, H5T_IEEE_F64LE, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT),
            name);
     /* An empty dataset has nothing to write; every rank sees the same dims. */
     if (total == 0)
@@ -280,8 +282,8 @@ static otd_err rows_prepare(otd_results *res, const char *name, const otd_layout
         OTD_FAIL(OTD_ERR_ARG,
                  "%s: bad layout (d = %lld, rows [%lld, +%lld), %d ranks for a %d-rank job, "
                  "%lld columns)",
-                 name, (long long)lay->d, (long long)lay->row0, (long long)lay->nrows,
-                 lay->nranks, otd_comm_size(res->comm), (long long)ncols);
+                 name, (long long)lay->d, (long long)lay->row0, (long long)lay->nrows, lay->nranks,
+                 otd_comm_size(res->comm), (long long)ncols);
     if (lay->nrows > 0 && ncols > 0 && local == NULL)
         OTD_FAIL(OTD_ERR_ARG, "%s: no data", name);
     OTD_CHECK(to_row_major(local, lay->nrows, ncols, lay->nrows, buf));
@@ -346,9 +348,8 @@ static otd_err define_prepare(otd_results *res, const char *const *scalar_names,
         OTD_FAIL(OTD_ERR_ARG, "results history of '%s' is already defined", res->path);
     if (nscalar < 0 || nvec < 0 || nscalar + nvec == 0 || (nvec > 0 && width < 1) ||
         (nscalar > 0 && scalar_names == NULL) || (nvec > 0 && vec_names == NULL))
-        OTD_FAIL(OTD_ERR_ARG,
-                 "results history: bad columns (%d scalar, %d vector of width %lld)", nscalar,
-                 nvec, (long long)width);
+        OTD_FAIL(OTD_ERR_ARG, "results history: bad columns (%d scalar, %d vector of width %lld)",
+                 nscalar, nvec, (long long)width);
     ncol = nscalar + nvec;
     OTD_ALLOC(res->names, ncol);
     OTD_ALLOC(res->dsets, ncol);
@@ -409,8 +410,8 @@ otd_err otd_results_history_define(otd_results *res, const char *const *scalar_n
     OTD_CHECK(otd_comm_agree(res->comm, err));
     OTD_CHECK(otd_h5_group(res->file, "/history", &group));
     for (int k = 0; k < res->ncol; k++)
-        OTD_CHECK(define_column(group, res->names[k], k < res->nscalar ? 0 : res->width,
-                                &res->dsets[k]));
+        OTD_CHECK(
+            define_column(group, res->names[k], k < res->nscalar ? 0 : res->width, &res->dsets[k]));
     res->hist_defined = 1;
 done:
     otd_h5_close(&group, &err);
@@ -422,8 +423,7 @@ otd_err otd_results_history_append(otd_results *res, const double *scalars, cons
     otd_err err = OTD_OK;
     int64_t s = 0;
     if (!res->hist_defined)
-        OTD_FAIL(OTD_ERR_ARG, "results history of '%s' appended before it was defined",
-                 res->path);
+        OTD_FAIL(OTD_ERR_ARG, "results history of '%s' appended before it was defined", res->path);
     if ((res->nscalar > 0 && scalars == NULL) || (res->nvec > 0 && vecs == NULL))
         OTD_FAIL(OTD_ERR_ARG, "results history: a row without values");
     s = stride(res);
@@ -552,8 +552,8 @@ static otd_err summary_check(const char *status, const otd_attr *strs, int nstrs
 }
 
 otd_err otd_results_write_summary(otd_results *res, const char *status, const otd_attr *strs,
-                                  int nstrs, const char *const *dnames, const double *dvals,
-                                  int nd, const char *const *inames, const int64_t *ivals, int ni)
+                                  int nstrs, const char *const *dnames, const double *dvals, int nd,
+                                  const char *const *inames, const int64_t *ivals, int ni)
 {
     otd_err err = OTD_OK;
     hid_t group = H5I_INVALID_HID;

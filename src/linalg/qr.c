@@ -62,7 +62,8 @@ otd_err otd_linalg_orthonormalize(otd_comm *comm, int64_t d, int64_t r, double *
     otd_err err = OTD_OK, local = OTD_OK;
     int handle = -1, ctx = -1, nprow = 0, npcol = 0, myrow = -1, mycol = -1, usermap[1] = {0};
     if (r > d || d > INT_MAX || (int64_t)d * r > INT_MAX)
-        OTD_FAIL(OTD_ERR_CONFIG, "orthonormal target needs r <= d and d*r < 2^31 (d = %lld, r = %lld)",
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "orthonormal target needs r <= d and d*r < 2^31 (d = %lld, r = %lld)",
                  (long long)d, (long long)r);
     /* Grid creation is collective over the communicator, membership or not. */
     handle = Csys2blacs_handle(otd_comm_raw(comm));

@@ -36,10 +36,10 @@ static otd_err components(const otd_config *cfg, otd_comm *comm, otd_target *t)
     otd_err err = OTD_OK;
     int64_t d = t->d, r = t->r;
     if (cfg->problem.components_file[0] != '\0') {
-        OTD_CHECK(otd_input_read(comm, cfg->problem.components_file, "/U", "problem.components_file",
-                                 d, r, t->U));
-        OTD_CHECK(otd_input_read(comm, cfg->problem.components_file, "/a", "problem.components_file",
-                                 r, 0, t->a));
+        OTD_CHECK(otd_input_read(comm, cfg->problem.components_file, "/U",
+                                 "problem.components_file", d, r, t->U));
+        OTD_CHECK(otd_input_read(comm, cfg->problem.components_file, "/a",
+                                 "problem.components_file", r, 0, t->a));
         return OTD_OK;
     }
     memcpy(t->a, cfg->problem.weights, (size_t)r * sizeof *t->a);
@@ -87,8 +87,10 @@ otd_err otd_target_create(const otd_config *cfg, otd_comm *comm, otd_target **ou
     otd_gram_exact(d, r, r, t->U, t->U, t->UtU);
     t->norm2 = target_norm2(t);
     if (!(t->norm2 > 0.0) || !isfinite(t->norm2))
-        OTD_FAIL(OTD_ERR_CONFIG, "the target tensor has norm^2 = %g: problem.weights or the "
-                 "components give T* = 0", t->norm2);
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "the target tensor has norm^2 = %g: problem.weights or the "
+                 "components give T* = 0",
+                 t->norm2);
     if (cfg->problem.normalize) {
         double s = 1.0 / sqrt(t->norm2);
         for (int64_t k = 0; k < r; k++)

@@ -8,7 +8,10 @@
 
 static otd_comm *test_comm;
 
-otd_comm *otd_test_comm(void) { return test_comm; }
+otd_comm *otd_test_comm(void)
+{
+    return test_comm;
+}
 
 double otd_test_reldiff(double a, double b)
 {

@@ -2,9 +2,10 @@
 must stop every rank with a message naming the key, before anything is
 written."""
 import os
+import subprocess
 import unittest
 
-from otdtest import TmpTestCase, run, run_serial, sets
+from otdtest import MPIEXEC, OTD, SOURCE, TmpTestCase, run, run_serial, sets
 
 
 class Help(TmpTestCase):
@@ -38,6 +39,58 @@ class Help(TmpTestCase):
         bad = run_serial(["info", self.out("nope.h5")])
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("nope.h5", bad.stderr)
+
+
+class Blas(TmpTestCase):
+    """otd runs the BLAS kernels this CPU supports without the user setting
+    anything (Debian's OpenBLAS may fall back to generic SSE kernels on
+    virtual CPUs), one thread per rank, and says so in its banner."""
+
+    def test_fast_kernels_by_default(self):
+        flags = set()
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+        if {"avx512f", "avx512vl", "avx512bw", "avx512dq"} <= flags:
+            want = "SkylakeX"
+        elif {"avx2", "fma"} <= flags:
+            want = "Haswell"
+        else:
+            want = None
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+        proc = subprocess.run([MPIEXEC, "-n", "2", OTD, "run", "--out", self.out("b")] +
+                              sets(algo__max_iters=5), capture_output=True, text=True,
+                              timeout=120, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        banner = [l for l in proc.stdout.splitlines() if "BLAS:" in l]
+        self.assertEqual(len(banner), 1, proc.stdout)
+        self.assertIn("threads=1", banner[0])
+        if want is not None:
+            self.assertIn("core=%s" % want, banner[0])
+        # a user's explicit choice is respected
+        env["OPENBLAS_CORETYPE"] = "Prescott"
+        proc = subprocess.run([MPIEXEC, "-n", "1", OTD, "run", "--out", self.out("c")] +
+                              sets(algo__max_iters=5), capture_output=True, text=True,
+                              timeout=120, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("core=Prescott", proc.stdout)
+
+
+class Analysis(TmpTestCase):
+    def test_plot_run(self):
+        out = self.out("r")
+        self.assertEqual(run(["run", "--out", out] + sets(run__log_every=10)).returncode, 0)
+        png = self.out("fig.png")
+        proc = subprocess.run(["/usr/bin/python3", os.path.join(SOURCE, "analysis", "plot_run.py"),
+                               out, "-o", png], capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(png, "rb") as f:
+            data = f.read()
+        self.assertTrue(data.startswith(b"\x89PNG"))
+        self.assertGreater(len(data), 10000)
 
 
 class ConfigErrors(TmpTestCase):

@@ -36,8 +36,8 @@ static int setup(fixture *f, int l, const char *param, int64_t d, int64_t m, int
     snprintf(s_m, sizeof s_m, "model.m=%lld", (long long)m);
     snprintf(s_r, sizeof s_r, "problem.rank=%lld", (long long)r);
     snprintf(s_p, sizeof s_p, "model.param=%s", param);
-    const char *sets[] = {s_l, s_d, s_m, s_r, s_p, "problem.target=gaussian",
-                          "algo.lambda=0.01", s_w, "run.seed=5"};
+    const char *sets[] = {
+        s_l, s_d, s_m, s_r, s_p, "problem.target=gaussian", "algo.lambda=0.01", s_w, "run.seed=5"};
     otd_comm *c = otd_test_comm();
     memset(f, 0, sizeof *f);
     int nsets = (int)(sizeof sets / sizeof *sets);

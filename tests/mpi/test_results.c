@@ -26,15 +26,24 @@
 
 static char path[256];
 
-static double w_value(int64_t j, int64_t i) { return 1000.0 * (double)j + (double)i + 0.25; }
-static double u_value(int64_t j, int64_t k) { return -((double)j + 0.5 * (double)k); }
+static double w_value(int64_t j, int64_t i)
+{
+    return 1000.0 * (double)j + (double)i + 0.25;
+}
+static double u_value(int64_t j, int64_t k)
+{
+    return -((double)j + 0.5 * (double)k);
+}
 static const double a_values[R] = {1.5, -0.5};
 
 static double hist_scalar(int64_t t, int c)
 {
     return c == 0 ? (double)t : c == 1 ? 0.5 * (double)t : (double)t + 0.125;
 }
-static double hist_vec(int64_t t, int k) { return k == 0 ? 2.0 * (double)t : -(double)t; }
+static double hist_vec(int64_t t, int k)
+{
+    return k == 0 ? 2.0 * (double)t : -(double)t;
+}
 
 static const char *config_yaml = "problem:\n  order: 3\n  dim: 7\nalgo:\n  name: bl\n";
 
@@ -99,8 +108,8 @@ static void test_write(void)
         }
     }
     /* write_summary flushes the second batch. */
-    OTD_TEST_OK(otd_results_write_summary(res, "converged", sstr, 1, dnames, dvals, 2, inames,
-                                          ivals, 1));
+    OTD_TEST_OK(
+        otd_results_write_summary(res, "converged", sstr, 1, dnames, dvals, 2, inames, ivals, 1));
 
     /* A failing collective gives the same verdict on every rank. */
     CU_ASSERT_EQUAL(otd_results_write_rows(res, "/final/W", &lay, local, NCOLS), OTD_ERR_HDF5);

@@ -56,7 +56,10 @@ static void expect_fail_at(int line, const char *text, const char *set, const ch
 #define EXPECT_FAIL(text, set, ...)                                                                \
     expect_fail_at(__LINE__, (text), (set), (const char *const[]){__VA_ARGS__, NULL})
 
-static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
 
 /* Field-by-field equality, doubles bitwise. */
 static int config_equal(const otd_config *a, const otd_config *b)
@@ -233,8 +236,8 @@ static void test_weights(void)
         CU_ASSERT_EQUAL(c.problem.weights[k], 1.0);
     otd_config_free(&c);
 
-    OTD_TEST_OK(parse("problem:\n  rank: 4\n  weights: geometric\n  weight_ratio: 0.25\n", NULL,
-                      0, &c));
+    OTD_TEST_OK(
+        parse("problem:\n  rank: 4\n  weights: geometric\n  weight_ratio: 0.25\n", NULL, 0, &c));
     CU_ASSERT_EQUAL(c.problem.weights[0], 1.0);
     CU_ASSERT_EQUAL(c.problem.weights[1], 0.25);
     CU_ASSERT_EQUAL(c.problem.weights[2], 0.0625);
@@ -328,6 +331,8 @@ static void test_canonical_yaml(void)
                               "  seed: 0\n"
                               "  log_every: 100\n"
                               "  progress_seconds: 2\n"
+                              "metrics:\n"
+                              "  large_fraction: 0.1\n"
                               "engine: implicit\n");
     free(y);
     check_round_trip(&c);
@@ -339,27 +344,28 @@ static void test_round_trip(void)
     /* Values chosen so that a lossy printer ("%g", "%.15g") would change
      * them: 0.1, 1/3, 1e-300, a subnormal, the largest seed and dimension,
      * and strings that need escaping. */
-    const char *text = "problem:\n"
-                       "  order: 5\n"
-                       "  dim: 1099511627776\n"
-                       "  rank: 3\n"
-                       "  target: gaussian\n"
-                       "  weights: [0.1, -0.33333333333333331, 4.9406564584124654e-324]\n"
-                       "  weight_ratio: 0.70000000000000007\n"
-                       "  normalize: no\n"
-                       "  components_file: \"dir with space/\\\"q\\\" \\\\ tab\\tnl\\n\xc3\xa9.h5\"\n"
-                       "model: {m: 1600, param: plain, init_scale: 0.33333333333333331, "
-                       "init_file: 'w0: x.h5'}\n"
-                       "algo:\n"
-                       "  name: gd\n"
-                       "  lr: 0.1\n"
-                       "  max_iters: 0\n"
-                       "  lambda: 1e-300\n"
-                       "  reinit_threshold: 0\n"
-                       "  epoch_len: 1\n"
-                       "  epoch_growth: 2.5e-7\n"
-                       "  target_rel_err: 0\n"
-                       "run: {seed: 9223372036854775807, log_every: 1, progress_seconds: 1e-9}\n";
+    const char *text =
+        "problem:\n"
+        "  order: 5\n"
+        "  dim: 1099511627776\n"
+        "  rank: 3\n"
+        "  target: gaussian\n"
+        "  weights: [0.1, -0.33333333333333331, 4.9406564584124654e-324]\n"
+        "  weight_ratio: 0.70000000000000007\n"
+        "  normalize: no\n"
+        "  components_file: \"dir with space/\\\"q\\\" \\\\ tab\\tnl\\n\xc3\xa9.h5\"\n"
+        "model: {m: 1600, param: plain, init_scale: 0.33333333333333331, "
+        "init_file: 'w0: x.h5'}\n"
+        "algo:\n"
+        "  name: gd\n"
+        "  lr: 0.1\n"
+        "  max_iters: 0\n"
+        "  lambda: 1e-300\n"
+        "  reinit_threshold: 0\n"
+        "  epoch_len: 1\n"
+        "  epoch_growth: 2.5e-7\n"
+        "  target_rel_err: 0\n"
+        "run: {seed: 9223372036854775807, log_every: 1, progress_seconds: 1e-9}\n";
     otd_config c;
     OTD_TEST_OK(parse(text, NULL, 0, &c));
     CU_ASSERT_TRUE(same_bits(c.algo.lr, 0.1));
@@ -473,8 +479,7 @@ static void test_ranges(void)
     EXPECT_FAIL("algo.lr: 0\n", NULL, "algo.lr = 0: out of range (allowed: real > 0)");
     EXPECT_FAIL("algo.lr: -1\n", NULL, "algo.lr = -1: out of range (allowed: real > 0)");
     EXPECT_FAIL("algo.max_iters: -1\n", NULL, "algo.max_iters = -1: out of range");
-    EXPECT_FAIL("algo.lambda: -1e-9\n", NULL, "algo.lambda = -1e-9: out of range",
-                "real >= 0");
+    EXPECT_FAIL("algo.lambda: -1e-9\n", NULL, "algo.lambda = -1e-9: out of range", "real >= 0");
     EXPECT_FAIL("algo.reinit_threshold: -1\n", NULL, "algo.reinit_threshold = -1");
     EXPECT_FAIL("algo.epoch_len: 0\n", NULL, "algo.epoch_len = 0: out of range");
     EXPECT_FAIL("algo.epoch_growth: -0.5\n", NULL, "algo.epoch_growth = -0.5: out of range");
@@ -483,8 +488,7 @@ static void test_ranges(void)
                 "real in (0, 1]");
     EXPECT_FAIL("problem.weight_ratio: 1.5\n", NULL, "problem.weight_ratio = 1.5");
     EXPECT_FAIL("model.init_scale: 0\n", NULL, "model.init_scale = 0: out of range");
-    EXPECT_FAIL("run.seed: -1\n", NULL, "run.seed = -1: out of range",
-                "integer in [0, 2^63-1]");
+    EXPECT_FAIL("run.seed: -1\n", NULL, "run.seed = -1: out of range", "integer in [0, 2^63-1]");
     EXPECT_FAIL("run.log_every: 0\n", NULL, "run.log_every = 0: out of range");
     EXPECT_FAIL("run.progress_seconds: 0\n", NULL, "run.progress_seconds = 0: out of range");
     /* The edges themselves are allowed. */
@@ -512,8 +516,7 @@ static void test_enums_and_bools(void)
     EXPECT_FAIL("engine: dense\n", NULL, "engine = 'dense': not one of implicit");
     EXPECT_FAIL("model.param: automatic\n", NULL,
                 "model.param = 'automatic': not one of auto, plain, homogeneous");
-    EXPECT_FAIL("problem.normalize: maybe\n", NULL, "problem.normalize = 'maybe'",
-                "not a boolean");
+    EXPECT_FAIL("problem.normalize: maybe\n", NULL, "problem.normalize = 'maybe'", "not a boolean");
     EXPECT_FAIL("problem.normalize: 1\n", NULL, "problem.normalize = '1'", "not a boolean");
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         snprintf(text, sizeof text, "problem.normalize: %s\n", yes[i]);
@@ -602,8 +605,7 @@ static void test_cross_rules(void)
                 "problem.weights[1] = -0.5", "problem.order = 4", "homogeneous");
     EXPECT_FAIL("problem: {order: 4, rank: 2, weights: [1, -0.5]}\nalgo.name: tdp\n", NULL,
                 "problem.weights", "problem.order = 4");
-    EXPECT_FAIL("problem: {rank: 2, weights: [1, 0]}\n", NULL, "problem.weights[1] = 0",
-                "nonzero");
+    EXPECT_FAIL("problem: {rank: 2, weights: [1, 0]}\n", NULL, "problem.weights[1] = 0", "nonzero");
     EXPECT_FAIL("problem: {rank: 2, weights: [1, nan]}\n", NULL, "problem.weights[1] = 'nan'",
                 "not a finite");
     EXPECT_FAIL("problem: {rank: 2, weights: [1, 2x]}\n", NULL, "problem.weights[1] = '2x'",
@@ -652,15 +654,30 @@ static void test_help(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "model.param  (choice, default: auto)"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "problem.components_file  (string, default: \"\")"));
     {
-        static const char *const keys[] = {
-            "problem.order",    "problem.dim",          "problem.rank",
-            "problem.target",   "problem.weights",      "problem.weight_ratio",
-            "problem.normalize", "problem.components_file", "model.m",
-            "model.param",      "model.init_scale",     "model.init_file",
-            "algo.name",        "algo.lr",              "algo.max_iters",
-            "algo.lambda",      "algo.reinit_threshold", "algo.epoch_len",
-            "algo.epoch_growth", "algo.target_rel_err", "run.seed",
-            "run.log_every",    "run.progress_seconds", "engine"};
+        static const char *const keys[] = {"problem.order",
+                                           "problem.dim",
+                                           "problem.rank",
+                                           "problem.target",
+                                           "problem.weights",
+                                           "problem.weight_ratio",
+                                           "problem.normalize",
+                                           "problem.components_file",
+                                           "model.m",
+                                           "model.param",
+                                           "model.init_scale",
+                                           "model.init_file",
+                                           "algo.name",
+                                           "algo.lr",
+                                           "algo.max_iters",
+                                           "algo.lambda",
+                                           "algo.reinit_threshold",
+                                           "algo.epoch_len",
+                                           "algo.epoch_growth",
+                                           "algo.target_rel_err",
+                                           "run.seed",
+                                           "run.log_every",
+                                           "run.progress_seconds",
+                                           "engine"};
         char want[64];
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             snprintf(want, sizeof want, "\n  %s  (", keys[i]);
