@@ -43,6 +43,10 @@ otd_err otd_comm_create(otd_comm **out);
 /* Collective. Accepts NULL. */
 void otd_comm_destroy(otd_comm *c);
 
+/* Collective: a communicator of the ranks [0, n) of c (same order); ranks
+ * outside get *out = NULL. For measurements on fewer ranks in one job. */
+otd_err otd_comm_subset(otd_comm *c, int n, otd_comm **out);
+
 int otd_comm_rank(const otd_comm *c);
 int otd_comm_size(const otd_comm *c);
 
@@ -74,7 +78,8 @@ int otd_comm_failed_rank(const otd_comm *c);
 
 /* Collective: gather the row blocks of a column-major nrows x ncols local
  * matrix (leading dimension nrows) into the full column-major d x ncols
- * matrix on every rank. */
+ * matrix on every rank. One MPI_Allgatherv; its receive buffer is kept in
+ * the handle, so repeated calls of the same size allocate nothing. */
 otd_err otd_comm_allgather_rows(otd_comm *c, const otd_layout *lay, const double *local,
                                 int64_t ncols, double *full);
 

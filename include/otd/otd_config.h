@@ -21,7 +21,7 @@
 typedef enum { OTD_TARGET_ORTHONORMAL, OTD_TARGET_BASIS, OTD_TARGET_GAUSSIAN } otd_target_kind;
 typedef enum { OTD_PARAM_PLAIN, OTD_PARAM_HOMOGENEOUS } otd_param;
 typedef enum { OTD_ALGO_GD, OTD_ALGO_BL, OTD_ALGO_TDP } otd_algo_name;
-typedef enum { OTD_ENGINE_IMPLICIT } otd_engine_name;
+typedef enum { OTD_ENGINE_IMPLICIT, OTD_ENGINE_DENSE } otd_engine_name;
 
 /* Largest supported order l: d^l and the powers in the engine stay sane. */
 #define OTD_MAX_ORDER 12
@@ -40,6 +40,9 @@ typedef struct {
                                 * for the canonical YAML once weights are resolved */
         int normalize;         /* scale so that ||T*||_F = 1 */
         char *components_file; /* "" = generate; else HDF5 with /U (d,r), /a (r,) */
+        double noise;          /* Frobenius norm of added symmetric noise (dense only) */
+        char *tensor_file;     /* "" = generate; else HDF5 with /T (d,...,d) (dense only) */
+        double symmetry_tol;   /* tensor_file: allowed asymmetry, relative to max |T| */
     } problem;
     struct {
         int64_t m;         /* components, >= 1 */

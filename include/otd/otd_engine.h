@@ -23,9 +23,10 @@ typedef struct {
     double fit;     /* 1/2 ||T(W) - T*||_F^2 */
     double reg;     /* lambda/2 ||W||_F^2 */
     double rel_err; /* ||T(W) - T*||_F / ||T*||_F */
+    double t_norm2; /* ||T*||_F^2 as this engine sees it (noise included) */
     /* Valid until the next evaluation, the same on every rank: */
     const double *norms; /* m column norms ||w_i|| */
-    const double *WtU;   /* m x r column-major <w_i, u_k> (raw, unnormalized) */
+    const double *WtU;   /* m x r column-major <w_i, u_k> (raw); NULL when r = 0 */
 } otd_eval;
 
 typedef struct otd_engine otd_engine;
@@ -42,6 +43,9 @@ otd_err otd_engine_eval(otd_engine *e, const double *W_loc, double *grad_loc, ot
 
 /* Collective. Accepts NULL. */
 void otd_engine_destroy(otd_engine *e);
+
+/* One line for the banner: storage format, rows and bytes per rank. */
+void otd_engine_describe(const otd_engine *e, char *buf, size_t n);
 
 /* The engine's name ("implicit"). */
 const char *otd_engine_label(const otd_engine *e);

@@ -15,12 +15,12 @@
 #include "otd/otd_error.h"
 
 typedef struct {
-    int order; /* l */
-    int64_t d, r;
+    int order;    /* l */
+    int64_t d, r; /* r = 0: a tensor read from problem.tensor_file (no components) */
     double *U;    /* d x r column-major: U[j + k*d] = coordinate j of u_k */
     double *a;    /* r weights, normalized when problem.normalize is set */
     double *UtU;  /* r x r Gram matrix of the components */
-    double norm2; /* ||T*||_F^2 (1 when normalized) */
+    double norm2; /* ||T*||_F^2 of sum_k a_k u_k^l (1 when normalized); NaN if r = 0 */
 } otd_target;
 
 /* Collective. Generate (from run.seed) or read (problem.components_file) the

@@ -26,6 +26,15 @@ enum {
  * rank of the job calls it. */
 int otd_cmd_run(int argc, char **argv);
 
+/* `otd bench [--case ENGINE:l:d:m[:r]]...`: time the engines' steps against
+ * this machine's DGEMM rate and read bandwidth. Collective. */
+int otd_cmd_bench(int argc, char **argv);
+
+/* `otd tensor [CONFIG.yaml] [--set KEY=VALUE]... --out FILE.h5`: write the
+ * generated target tensor (with problem.noise) as /T of a new HDF5 file, for
+ * problem.tensor_file. Collective. */
+int otd_cmd_tensor(int argc, char **argv);
+
 /* Print the run usage (with the options table) to out. */
 void otd_cmd_run_usage(FILE *out);
 

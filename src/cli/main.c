@@ -10,30 +10,47 @@
 #define OTD_VERSION_STRING "unknown"
 #endif
 
+/* One row per sub-command: dispatch and the command list of --help. */
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+    const char *summary;
+} commands[] = {
+    {"run", otd_cmd_run, "mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]",
+     "run one experiment (gd, bl, tdp) over MPI; writes DIR/results.h5"},
+    {"tensor", otd_cmd_tensor,
+     "mpirun -n P otd tensor [CONFIG.yaml] [--set KEY=VALUE]... --out FILE.h5",
+     "write a generated target tensor (with noise) to FILE.h5 for problem.tensor_file"},
+    {"bench", otd_cmd_bench, "mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]...",
+     "time the engines' steps against this machine's DGEMM rate and bandwidth"},
+    {"info", otd_cmd_info, "otd info FILE.h5",
+     "summarize an otd HDF5 file (config, provenance, datasets, summary)"},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "otd %s: over-parameterized tensor decomposition experiments on MPI\n"
-            "\n"
-            "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]\n"
-            "       otd info FILE.h5\n"
-            "       otd --help | --version\n"
-            "\n"
-            "commands:\n"
-            "  run    run one experiment (gd, bl, tdp) over MPI; writes DIR/results.h5\n"
-            "  info   summarize an otd HDF5 file (config, provenance, datasets, summary)\n"
-            "\n"
-            "`otd COMMAND --help` describes a command; `otd run --help` lists every\n"
-            "configuration key with its default and allowed values.\n"
-            "\n"
-            "exit status: 0 finished, 1 runtime failure, 2 bad usage or configuration\n"
-            "(nothing written), 3 loss or gradient became non-finite (results kept).\n",
+    fprintf(out, "otd %s: over-parameterized tensor decomposition experiments on MPI\n\n",
             OTD_VERSION_STRING);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "%s %s\n", i == 0 ? "usage:" : "      ", commands[i].usage);
+    fprintf(out, "       otd --help | --version\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n"
+                 "`otd COMMAND --help` describes a command; `otd run --help` lists every\n"
+                 "configuration key with its default and allowed values.\n"
+                 "\n"
+                 "exit status: 0 finished, 1 runtime failure, 2 bad usage, configuration or\n"
+                 "input file (nothing written), 3 loss or gradient became non-finite (results\n"
+                 "kept).\n");
 }
 
 int main(int argc, char **argv)
 {
     int status;
+    size_t c = 0;
     /* Before anything loads BLAS work or MPI: may re-execute this process. */
     otd_blas_select(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -45,7 +62,9 @@ int main(int argc, char **argv)
         printf("otd %s\n", OTD_VERSION_STRING);
         return OTD_EXIT_OK;
     }
-    if (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "info") != 0) {
+    while (c < NCOMMANDS && strcmp(argv[1], commands[c].name) != 0)
+        c++;
+    if (c == NCOMMANDS) {
         fprintf(stderr, "otd: unknown command '%s'\n\n", argv[1]);
         usage(stderr);
         return OTD_EXIT_USAGE;
@@ -54,10 +73,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "otd: cannot start MPI: %s\n", otd_error_message());
         return OTD_EXIT_FAILURE;
     }
-    if (strcmp(argv[1], "run") == 0)
-        status = otd_cmd_run(argc - 1, argv + 1);
-    else
-        status = otd_cmd_info(argc - 1, argv + 1);
+    status = commands[c].fn(argc - 1, argv + 1);
     otd_comm_finalize();
     return status;
 }

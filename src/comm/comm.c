@@ -11,6 +11,11 @@ struct otd_comm {
     int rank;
     int size;
     int failed_rank; /* lowest rank whose failure an agreement reported, or -1 */
+    /* allgather_rows: counts/offsets per rank and a receive buffer, kept so
+     * that the per-step gather allocates nothing after its first call. */
+    int *counts, *displs;
+    double *gather;
+    size_t gather_cap;
 };
 
 MPI_Comm otd_comm_raw(const otd_comm *c)
@@ -52,15 +57,20 @@ void otd_comm_finalize(void)
     MPI_Finalize();
 }
 
-otd_err otd_comm_create(otd_comm **out)
+/* Take ownership of an MPI communicator (freed by otd_comm_destroy, also on
+ * failure here). */
+static otd_err wrap(MPI_Comm comm, otd_comm **out)
 {
     otd_err err = OTD_OK;
     otd_comm *c = NULL;
     *out = NULL;
-    OTD_ALLOC(c, 1);
-    c->comm = MPI_COMM_NULL;
+    c = otd_calloc(1, sizeof *c);
+    if (c == NULL) {
+        MPI_Comm_free(&comm);
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory for a communicator handle");
+    }
+    c->comm = comm;
     c->failed_rank = -1;
-    OTD_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &c->comm));
     /* Errors come back as codes, never as an abort inside MPI. */
     OTD_MPI(MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN));
     OTD_MPI(MPI_Comm_rank(c->comm, &c->rank));
@@ -72,12 +82,38 @@ done:
     return err;
 }
 
+otd_err otd_comm_create(otd_comm **out)
+{
+    otd_err err = OTD_OK;
+    MPI_Comm dup = MPI_COMM_NULL;
+    *out = NULL;
+    OTD_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &dup));
+    OTD_CHECK(wrap(dup, out));
+done:
+    return err;
+}
+
+otd_err otd_comm_subset(otd_comm *c, int n, otd_comm **out)
+{
+    otd_err err = OTD_OK;
+    MPI_Comm sub = MPI_COMM_NULL;
+    *out = NULL;
+    OTD_MPI(MPI_Comm_split(c->comm, c->rank < n ? 0 : MPI_UNDEFINED, c->rank, &sub));
+    if (sub != MPI_COMM_NULL)
+        OTD_CHECK(wrap(sub, out));
+done:
+    return err;
+}
+
 void otd_comm_destroy(otd_comm *c)
 {
     if (c == NULL)
         return;
     if (c->comm != MPI_COMM_NULL)
         MPI_Comm_free(&c->comm);
+    free(c->counts);
+    free(c->displs);
+    free(c->gather);
     free(c);
 }
 
@@ -174,25 +210,39 @@ otd_err otd_comm_allgather_rows(otd_comm *c, const otd_layout *lay, const double
                                 int64_t ncols, double *full)
 {
     otd_err err = OTD_OK;
-    int *counts = NULL, *displs = NULL;
-    OTD_ALLOC(counts, c->size);
-    OTD_ALLOC(displs, c->size);
-    if (lay->d > INT_MAX)
-        OTD_FAIL(OTD_ERR_NOMEM, "allgather of %lld rows exceeds MPI's int counts",
-                 (long long)lay->d);
+    size_t need = (size_t)(lay->d * ncols);
+    if (lay->d * ncols > INT_MAX)
+        OTD_FAIL(OTD_ERR_NOMEM, "allgather of %lld x %lld values exceeds MPI's int counts",
+                 (long long)lay->d, (long long)ncols);
+    if (c->counts == NULL) {
+        OTD_ALLOC(c->counts, c->size);
+        OTD_ALLOC(c->displs, c->size);
+    }
+    if (c->gather_cap < need) {
+        free(c->gather);
+        c->gather = NULL;
+        c->gather_cap = 0;
+        OTD_ALLOC(c->gather, need);
+        c->gather_cap = need;
+    }
+    /* One collective: each rank's whole block (nrows_p x ncols, column-major)
+     * lands contiguously, then is copied into place in the d x ncols matrix. */
     for (int p = 0; p < c->size; p++) {
         int64_t r0, nr;
         otd_layout_range(lay->d, c->size, p, &r0, &nr);
-        counts[p] = (int)nr;
-        displs[p] = (int)r0;
+        c->counts[p] = (int)(nr * ncols);
+        c->displs[p] = (int)(r0 * ncols);
     }
-    /* Column by column: the local block is column-major with ld = nrows. */
-    for (int64_t j = 0; j < ncols; j++)
-        OTD_MPI(MPI_Allgatherv(local + j * lay->nrows, (int)lay->nrows, MPI_DOUBLE,
-                               full + j * lay->d, counts, displs, MPI_DOUBLE, c->comm));
+    OTD_MPI(MPI_Allgatherv(local, (int)(lay->nrows * ncols), MPI_DOUBLE, c->gather, c->counts,
+                           c->displs, MPI_DOUBLE, c->comm));
+    for (int p = 0; p < c->size; p++) {
+        int64_t r0, nr;
+        otd_layout_range(lay->d, c->size, p, &r0, &nr);
+        const double *blk = c->gather + r0 * ncols;
+        for (int64_t j = 0; j < ncols; j++)
+            memcpy(full + j * lay->d + r0, blk + j * nr, (size_t)nr * sizeof *full);
+    }
 done:
-    free(counts);
-    free(displs);
     return err;
 }
 

@@ -519,6 +519,17 @@ static otd_err resolve(otd_cfg_build *b)
                  "has at most d orthonormal components",
                  (long long)c->problem.rank, (long long)c->problem.dim,
                  otd_target_kind_name(c->problem.target));
+    if (c->engine != OTD_ENGINE_DENSE && c->problem.noise > 0)
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "problem.noise = %g needs engine = dense (the implicit engine knows T* only "
+                 "by its components)",
+                 c->problem.noise);
+    if (c->engine != OTD_ENGINE_DENSE && c->problem.tensor_file[0] != '\0')
+        OTD_FAIL(OTD_ERR_CONFIG, "problem.tensor_file = '%s' needs engine = dense",
+                 c->problem.tensor_file);
+    if (c->problem.tensor_file[0] != '\0' && c->problem.components_file[0] != '\0')
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "problem.tensor_file and problem.components_file are both set: give one target");
     OTD_CHECK(resolve_weights(b));
     /* Even order: every homogeneous component adds ||w||^2 w_bar^{(x)l}, a
      * non-negative multiple of an even power, so a_k <= 0 can never be fit. */

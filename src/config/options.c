@@ -23,7 +23,7 @@ _Static_assert(sizeof(otd_param) == sizeof(int), "enum size");
 /* Names in enum order: index i is the enum value i. */
 static const char *const target_choices[] = {"orthonormal", "basis", "gaussian", NULL};
 static const char *const algo_choices[] = {"gd", "bl", "tdp", NULL};
-static const char *const engine_choices[] = {"implicit", NULL};
+static const char *const engine_choices[] = {"implicit", "dense", NULL};
 /* model.param: "auto" comes first, so enum value p is choice p + 1. */
 const char *const otd_cfg_param_choices[] = {"auto", "plain", "homogeneous", NULL};
 /* problem.weights as a word: index is the otd_weights_kind. */
@@ -94,6 +94,20 @@ const otd_option otd_cfg_options[] = {
      FIELD(problem.components_file),
      .help = "Read the target from this HDF5 file (/U of shape (d, r), /a of shape (r,)) "
              "instead of generating it."},
+
+    {.key = "problem.noise", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "0",
+     FIELD(problem.noise),
+     .help = "engine dense: add a symmetric Gaussian noise tensor of this Frobenius norm to "
+             "T* (after normalization; drawn from run.seed, the same for any rank count)."},
+    {.key = "problem.tensor_file", .type = OTD_OPT_STRING, .def = "",
+     .allowed = "an HDF5 file path, or \"\" to generate T*", FIELD(problem.tensor_file),
+     .help = "engine dense: read T* from this HDF5 file (dataset /T of shape (d, ..., d), "
+             "float64, symmetric), each rank only its mode-1 slices; problem.dim and "
+             "problem.order must match it. Written by `otd tensor`."},
+    {.key = "problem.symmetry_tol", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "1e-10",
+     FIELD(problem.symmetry_tol),
+     .help = "problem.tensor_file: largest allowed |T[..i..j..] - T[..j..i..]| relative to "
+             "max |T|; a less symmetric tensor is refused."},
 
     /* --- the model T(W), W = [w_1 .. w_m] --- */
     {.key = "model.m",
@@ -203,7 +217,8 @@ const otd_option otd_cfg_options[] = {
      .def = "implicit",
      FIELD(engine),
      .help = "Loss and gradient evaluation: implicit = from the target's components through "
-             "Gram matrices, nothing of size d^l is formed."},
+             "Gram matrices, nothing of size d^l is formed; dense = against the explicit "
+             "tensor, sharded by mode-1 slices over the ranks, symmetric-packed."},
 };
 
 const size_t otd_cfg_noptions = sizeof otd_cfg_options / sizeof otd_cfg_options[0];

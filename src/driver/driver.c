@@ -99,12 +99,18 @@ static otd_err open_results(const otd_config *cfg, otd_comm *comm, const char *p
     };
     OTD_CHECK(
         otd_results_create(path, comm, attrs, (int)(sizeof attrs / sizeof *attrs), &s->results));
-    OTD_CHECK(otd_results_write_replicated(s->results, "/target/U", s->target->U, s->lay.d,
-                                           s->target->r));
-    OTD_CHECK(otd_results_write_replicated(s->results, "/target/a", s->target->a, s->target->r, 0));
+    /* The target's components, when it has any (not for a tensor file, whose
+     * path is in the config). */
+    if (s->target->r > 0) {
+        OTD_CHECK(otd_results_write_replicated(s->results, "/target/U", s->target->U, s->lay.d,
+                                               s->target->r));
+        OTD_CHECK(
+            otd_results_write_replicated(s->results, "/target/a", s->target->a, s->target->r, 0));
+    }
     OTD_CHECK(otd_results_write_rows(s->results, "/init/W", &s->lay, s->W, cfg->model.m));
     OTD_CHECK(otd_results_history_define(s->results, otd_metrics_scalar_names, OTD_M_NSCALAR,
-                                         otd_metrics_vector_names, OTD_V_NVEC, s->target->r));
+                                         otd_metrics_vector_names,
+                                         s->target->r > 0 ? OTD_V_NVEC : 0, s->target->r));
 done:
     return err;
 }
@@ -192,7 +198,7 @@ otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, const char *outdir
 {
     otd_err err = OTD_OK, loop_err = OTD_OK;
     run_state s = {0};
-    char path[4096];
+    char path[4096], storage[512];
     int64_t m = cfg->model.m;
     memset(sum, 0, sizeof *sum);
     snprintf(path, sizeof path, "%s/results.h5", outdir);
@@ -207,7 +213,8 @@ otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, const char *outdir
     OTD_CHECK(otd_engine_create(cfg, &s.lay, comm, s.target, &s.engine));
     OTD_CHECK(otd_metrics_create(cfg, &s.lay, comm, s.target, s.W, &s.metrics));
     OTD_CHECK(open_results(cfg, comm, path, &s));
-    otd_report_banner(cfg, comm, &s.lay, otd_engine_label(s.engine), outdir);
+    otd_engine_describe(s.engine, storage, sizeof storage);
+    otd_report_banner(cfg, comm, &s.lay, otd_engine_label(s.engine), storage, outdir);
     loop_err = step_loop(cfg, comm, &s, sum);
     /* A non-finite run still records how far it got; other failures in the
      * loop are collective failures with nothing sensible to add. */

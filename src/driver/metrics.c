@@ -95,7 +95,9 @@ otd_err otd_metrics_create(const otd_config *cfg, const otd_layout *lay, otd_com
             s += target->a[q] * otd_ipow(target->UtU[q + k * r], target->order);
         mt->target_tt[k] = s;
     }
-    mt->large_min = cfg->metrics.large_fraction * amin;
+    /* Without components (a tensor file) the scale is ||T*||, set on the
+     * first evaluation. */
+    mt->large_min = r > 0 ? cfg->metrics.large_fraction * amin : NAN;
     *out = mt;
     mt = NULL;
 done:
@@ -153,6 +155,8 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
         mt->w0_norm2 = red[2];
         mt->have_w0 = 1;
     }
+    if (isnan(mt->large_min))
+        mt->large_min = mt->cfg->metrics.large_fraction * sqrt(ev->t_norm2);
     sc[OTD_M_LOSS] = ev->loss;
     sc[OTD_M_FIT] = ev->fit;
     sc[OTD_M_REL_ERR] = ev->rel_err;
@@ -180,7 +184,8 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
         }
         if (ni > 0 && coef >= mt->large_min) {
             nlarge++;
-            count[kbest] += 1.0;
+            if (r > 0)
+                count[kbest] += 1.0;
             min_best = fmin(min_best, best);
             max_out = fmax(max_out, out_of_span(mt, ev->WtU, m, i, n2));
         }
@@ -193,8 +198,9 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
     sc[OTD_M_N_LARGE] = nlarge;
     sc[OTD_M_SUM_SQ_NORM] = ssq;
     sc[OTD_M_MAX_NORM] = nmax;
-    sc[OTD_M_MIN_BEST_CORR] = nlarge > 0 ? min_best : NAN;
-    sc[OTD_M_MAX_OUT_OF_SPAN] = nlarge > 0 ? max_out : NAN;
+    /* Correlations need target components (none for a tensor file). */
+    sc[OTD_M_MIN_BEST_CORR] = nlarge > 0 && r > 0 ? min_best : NAN;
+    sc[OTD_M_MAX_OUT_OF_SPAN] = nlarge > 0 && r > 0 ? max_out : NAN;
 done:
     return err;
 }

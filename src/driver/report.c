@@ -21,7 +21,7 @@ static void human_bytes(double b, char *buf, size_t n)
 }
 
 void otd_report_banner(const otd_config *cfg, const otd_comm *comm, const otd_layout *lay,
-                       const char *engine, const char *outdir)
+                       const char *engine, const char *storage, const char *outdir)
 {
     char blas[256], mem[32];
     int64_t m = cfg->model.m, r = cfg->problem.rank,
@@ -34,10 +34,16 @@ void otd_report_banner(const otd_config *cfg, const otd_comm *comm, const otd_la
                 sizeof mem);
     printf("otd %s | %s on %s engine | P = %d ranks\n", OTD_VERSION_STRING,
            otd_algo_name_str(cfg->algo.name), engine, lay->nranks);
-    printf("  problem: l = %d, d = %lld, r = %lld, target %s | model: m = %lld, %s, init %.3g\n",
-           cfg->problem.order, (long long)lay->d, (long long)r,
-           otd_target_kind_name(cfg->problem.target), (long long)m,
-           otd_param_name(cfg->model.param), cfg->model.init_scale);
+    if (cfg->problem.tensor_file[0] != '\0')
+        printf("  problem: l = %d, d = %lld, T* from %s", cfg->problem.order, (long long)lay->d,
+               cfg->problem.tensor_file);
+    else
+        printf("  problem: l = %d, d = %lld, r = %lld, target %s", cfg->problem.order,
+               (long long)lay->d, (long long)r, otd_target_kind_name(cfg->problem.target));
+    if (cfg->problem.noise > 0)
+        printf(" + noise %.3g", cfg->problem.noise);
+    printf(" | model: m = %lld, %s, init %.3g\n", (long long)m, otd_param_name(cfg->model.param),
+           cfg->model.init_scale);
     printf("  algo: lr %.3g, lambda %.3g, max_iters %lld, target rel_err %.3g", cfg->algo.lr,
            cfg->algo.lambda, (long long)cfg->algo.max_iters, cfg->algo.target_rel_err);
     if (cfg->algo.name != OTD_ALGO_GD)
@@ -46,6 +52,7 @@ void otd_report_banner(const otd_config *cfg, const otd_comm *comm, const otd_la
     printf("\n  layout: rows per rank %lld..%lld, about %s per rank | seed %llu | config %016llx\n",
            (long long)(lay->d / lay->nranks), (long long)rows_max, mem,
            (unsigned long long)cfg->run.seed, (unsigned long long)otd_config_hash(cfg));
+    printf("  %s\n", storage);
     printf("  BLAS: %s\n  output: %s/results.h5\n", blas, outdir);
     fflush(stdout);
 }

@@ -1,10 +1,12 @@
 /* engine.c: the engine table and the dispatch around it. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/engine_impl.h"
 
 /* One row per engine. */
-static const otd_engine_ops *const engines[] = {&otd_engine_implicit};
+static const otd_engine_ops *const engines[] = {&otd_engine_implicit, &otd_engine_dense};
 
 struct otd_engine {
     const otd_engine_ops *ops;
@@ -45,7 +47,31 @@ void otd_engine_destroy(otd_engine *e)
     free(e);
 }
 
+void otd_engine_describe(const otd_engine *e, char *buf, size_t n)
+{
+    if (e->ops->describe != NULL)
+        e->ops->describe(e->state, buf, n);
+    else
+        snprintf(buf, n, "%s", e->ops->name);
+}
+
 const char *otd_engine_label(const otd_engine *e)
 {
     return e->ops->name;
+}
+
+void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double reg,
+                          const double *norms, const double *WtU)
+{
+    otd_ksum fit = {0, 0};
+    otd_ksum_add(&fit, tt);
+    otd_ksum_add(&fit, -2.0 * ts);
+    otd_ksum_add(&fit, t2);
+    ev->fit = 0.5 * otd_ksum_value(&fit);
+    ev->reg = reg;
+    ev->loss = ev->fit + reg;
+    ev->rel_err = sqrt(fmax(0.0, 2.0 * ev->fit) / t2);
+    ev->t_norm2 = t2;
+    ev->norms = norms;
+    ev->WtU = WtU;
 }

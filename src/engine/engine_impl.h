@@ -11,8 +11,16 @@ typedef struct {
                       const otd_target *target, void **state);
     otd_err (*eval)(void *state, const double *W_loc, double *grad_loc, otd_eval *ev);
     void (*destroy)(void *state);
+    /* One banner line on storage (rank 0's view); may be NULL. */
+    void (*describe)(const void *state, char *buf, size_t n);
 } otd_engine_ops;
 
 extern const otd_engine_ops otd_engine_implicit;
+extern const otd_engine_ops otd_engine_dense;
+
+/* Fill the loss fields of ev from ||T(W)||^2 (tt), <T(W), T*> (ts) and
+ * ||T*||^2 (t2): fit = (tt - 2 ts + t2)/2 with compensated summation. */
+void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double reg,
+                          const double *norms, const double *WtU);
 
 #endif

@@ -79,6 +79,13 @@ otd_err otd_target_create(const otd_config *cfg, otd_comm *comm, otd_target **ou
     OTD_ALLOC(t, 1);
     t->order = cfg->problem.order;
     t->d = d;
+    /* A tensor read from a file has no known components: r = 0, and the
+     * dense engine supplies ||T*||. */
+    if (cfg->problem.tensor_file[0] != '\0') {
+        t->norm2 = NAN;
+        *out = t;
+        return OTD_OK;
+    }
     t->r = r;
     OTD_ALLOC(t->U, d * r);
     OTD_ALLOC(t->a, r);

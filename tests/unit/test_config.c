@@ -68,7 +68,10 @@ static int config_equal(const otd_config *a, const otd_config *b)
         a->problem.rank != b->problem.rank || a->problem.target != b->problem.target ||
         !same_bits(a->problem.weight_ratio, b->problem.weight_ratio) ||
         a->problem.normalize != b->problem.normalize ||
-        strcmp(a->problem.components_file, b->problem.components_file) != 0)
+        strcmp(a->problem.components_file, b->problem.components_file) != 0 ||
+        !same_bits(a->problem.noise, b->problem.noise) ||
+        strcmp(a->problem.tensor_file, b->problem.tensor_file) != 0 ||
+        !same_bits(a->problem.symmetry_tol, b->problem.symmetry_tol))
         return 0;
     for (int64_t k = 0; k < a->problem.rank; k++)
         if (!same_bits(a->problem.weights[k], b->problem.weights[k]))
@@ -85,7 +88,9 @@ static int config_equal(const otd_config *a, const otd_config *b)
         !same_bits(a->algo.target_rel_err, b->algo.target_rel_err))
         return 0;
     return a->run.seed == b->run.seed && a->run.log_every == b->run.log_every &&
-           same_bits(a->run.progress_seconds, b->run.progress_seconds) && a->engine == b->engine;
+           same_bits(a->run.progress_seconds, b->run.progress_seconds) &&
+           same_bits(a->metrics.large_fraction, b->metrics.large_fraction) &&
+           a->engine == b->engine;
 }
 
 /* parse(to_yaml(cfg)) must give cfg back, and the same YAML again. */
@@ -313,6 +318,9 @@ static void test_canonical_yaml(void)
                               "  weight_ratio: 0.5\n"
                               "  normalize: true\n"
                               "  components_file: \"\"\n"
+                           "  noise: 0\n"
+                           "  tensor_file: \"\"\n"
+                           "  symmetry_tol: 1e-10\n"
                               "model:\n"
                               "  m: 12\n"
                               "  param: homogeneous\n"
@@ -513,7 +521,14 @@ static void test_enums_and_bools(void)
     EXPECT_FAIL("problem.target: orthogonal\n", NULL,
                 "problem.target = 'orthogonal': not one of orthonormal, basis, gaussian");
     EXPECT_FAIL("algo.name: sgd\n", NULL, "algo.name = 'sgd': not one of gd, bl, tdp");
-    EXPECT_FAIL("engine: dense\n", NULL, "engine = 'dense': not one of implicit");
+    EXPECT_FAIL("engine: sparse\n", NULL, "engine = 'sparse': not one of implicit, dense");
+    /* keys that only the dense engine can honour */
+    EXPECT_FAIL("problem.noise: 0.1\n", NULL, "problem.noise = 0.1", "engine = dense");
+    EXPECT_FAIL("problem.tensor_file: t.h5\n", NULL, "problem.tensor_file = 't.h5'",
+                "engine = dense");
+    EXPECT_FAIL("engine: dense\nproblem.tensor_file: t.h5\nproblem.components_file: c.h5\n",
+                NULL, "problem.tensor_file and problem.components_file");
+    EXPECT_FAIL("problem.noise: -1\n", NULL, "problem.noise = -1");
     EXPECT_FAIL("model.param: automatic\n", NULL,
                 "model.param = 'automatic': not one of auto, plain, homogeneous");
     EXPECT_FAIL("problem.normalize: maybe\n", NULL, "problem.normalize = 'maybe'", "not a boolean");

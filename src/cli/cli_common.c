@@ -1,0 +1,142 @@
+/* cli_common.c: arguments, configuration and failure handling shared by the
+ * collective sub-commands (see cli_common.h). */
+#include "cli/cli_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+otd_err otd_cli_parse_args(int argc, char **argv, const char *cmd, otd_cli_args *a)
+{
+    otd_err err = OTD_OK;
+    OTD_ALLOC(a->sets, argc);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            a->help = 1;
+        } else if (strcmp(s, "--set") == 0 || strcmp(s, "--out") == 0) {
+            if (i + 1 >= argc)
+                OTD_FAIL(OTD_ERR_ARG, "%s needs a value", s);
+            if (s[2] == 's')
+                a->sets[a->nsets++] = argv[++i];
+            else
+                a->out = argv[++i];
+        } else if (strncmp(s, "--set=", 6) == 0) {
+            a->sets[a->nsets++] = s + 6;
+        } else if (strncmp(s, "--out=", 6) == 0) {
+            a->out = s + 6;
+        } else if (s[0] == '-') {
+            OTD_FAIL(OTD_ERR_ARG, "unknown option '%s' (see otd %s --help)", s, cmd);
+        } else if (a->config == NULL) {
+            a->config = s;
+        } else {
+            OTD_FAIL(OTD_ERR_ARG, "more than one configuration file ('%s' and '%s')", a->config, s);
+        }
+    }
+done:
+    return err;
+}
+
+void otd_cli_args_free(otd_cli_args *a)
+{
+    free(a->sets);
+    a->sets = NULL;
+    a->nsets = 0;
+}
+
+/* Rank 0 only: the whole file, NUL-terminated. */
+static otd_err read_file(const char *path, char **text, size_t *len)
+{
+    otd_err err = OTD_OK;
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (f == NULL)
+        OTD_FAIL(OTD_ERR_CONFIG, "cannot open configuration file '%s': %s", path, strerror(errno));
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = 2 * cap + 8192);
+            if (nb == NULL)
+                OTD_FAIL(OTD_ERR_NOMEM, "out of memory reading '%s'", path);
+            buf = nb;
+        }
+        size_t k = fread(buf + n, 1, 4096, f);
+        n += k;
+        if (k < 4096) {
+            if (ferror(f))
+                OTD_FAIL(OTD_ERR_CONFIG, "cannot read configuration file '%s'", path);
+            break;
+        }
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    buf = NULL;
+done:
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return err;
+}
+
+otd_err otd_cli_load_config(otd_comm *comm, const otd_cli_args *a, otd_config *cfg)
+{
+    otd_err err = OTD_OK, local = OTD_OK;
+    char *text = NULL;
+    size_t len = 0;
+    if (a->config != NULL && otd_comm_rank(comm) == 0)
+        local = read_file(a->config, &text, &len);
+    OTD_CHECK(otd_comm_agree(comm, local));
+    if (a->config != NULL)
+        OTD_CHECK(otd_comm_bcast_bytes(comm, &text, &len, 0));
+    /* Every rank parses the same bytes: the same config or the same error. */
+    OTD_CHECK(
+        otd_config_parse(text, len, a->config ? a->config : "<defaults>", a->sets, a->nsets, cfg));
+done:
+    free(text);
+    return err;
+}
+
+/* Errors every rank reaches by itself from the same inputs (argv, the
+ * broadcast configuration, an agreed non-finite loss): never a hang. */
+static int shared_by_construction(otd_err err)
+{
+    return err == OTD_ERR_CONFIG || err == OTD_ERR_ARG || err == OTD_ERR_NUMERIC;
+}
+
+void otd_cli_fail(otd_comm *comm, const char *cmd, otd_err err)
+{
+    int rank = otd_comm_rank(comm), failed = otd_comm_failed_rank(comm);
+    if (err == OTD_OK)
+        return;
+    if (rank == 0 || rank == failed)
+        fprintf(stderr, "otd %s: %s: %s\n", cmd, otd_strerror(err), otd_error_message());
+    else if (failed < 0 && !shared_by_construction(err))
+        fprintf(stderr, "otd %s [rank %d]: %s: %s\n", cmd, rank, otd_strerror(err),
+                otd_error_message());
+    /* An error not known to be shared may leave other ranks waiting in a
+     * collective: end the whole job rather than hang it. */
+    if (!shared_by_construction(err) && failed < 0 && otd_comm_size(comm) > 1) {
+        fflush(stderr);
+        otd_comm_abort(comm, OTD_EXIT_FAILURE);
+    }
+}
+
+int otd_cli_exit_status(otd_err err)
+{
+    switch (err) {
+    case OTD_OK:
+        return OTD_EXIT_OK;
+    case OTD_ERR_CONFIG:
+    case OTD_ERR_ARG:
+    case OTD_ERR_FORMAT:
+        return OTD_EXIT_USAGE;
+    case OTD_ERR_NUMERIC:
+        return OTD_EXIT_NONFINITE;
+    default:
+        return OTD_EXIT_FAILURE;
+    }
+}

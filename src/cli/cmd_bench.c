@@ -1,0 +1,335 @@
+/* cmd_bench.c: `otd bench`: time the step of each engine and measure, in
+ * the same process, what this machine can do (DGEMM rate, read bandwidth),
+ * so that every claim is a ratio of two numbers from one run
+ * (performance.md). Prints one line of key=value fields per case. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "otd/otd_algo.h"
+#include "otd/otd_comm.h"
+#include "otd/otd_config.h"
+#include "otd/otd_engine.h"
+#include "otd/otd_packed.h"
+#include "otd/otd_target.h"
+
+typedef struct {
+    char engine[16];
+    int l;
+    int64_t d, m, r;
+} bench_case;
+
+/* The cases of issue "dense engine": the dense step at l = 3 and 4 over the
+ * memory-bound (m = 10) to compute-bound (m >= 100) range, and the implicit
+ * step at the paper's scale and at a GEMM-sized one. */
+static const bench_case default_cases[] = {
+    {"dense", 3, 300, 10, 3},        {"dense", 3, 300, 100, 3}, {"dense", 3, 300, 1000, 3},
+    {"dense", 4, 100, 10, 3},        {"dense", 4, 100, 100, 3}, {"implicit", 3, 20, 50, 3},
+    {"implicit", 3, 1000, 1000, 10},
+};
+
+typedef struct {
+    bench_case *cases;
+    int ncases;
+    int repeats;
+    double seconds;
+    int single; /* also time on rank 0 alone, for parallel efficiency */
+    int help;
+} bench_args;
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]... [--repeats N]\n"
+        "                             [--seconds S] [--no-single]\n"
+        "\n"
+        "Time one step (loss + gradient + update) of each case, median of N repeats of\n"
+        "about S seconds each (default 5 x 0.3 s), and measure in the same run the DGEMM\n"
+        "rate and read bandwidth of the same ranks. One line per case:\n"
+        "  engine l d m r P ms_per_step steps_per_s\n"
+        "  dense:    gflops_dense (on 2 m d^l) gflops_packed (on 2 m d C(d+l-2, l-1))\n"
+        "            gbps (stored tensor bytes / step time) ratio = gflops_packed / dgemm_gflops\n"
+        "            bw_ratio = gbps / read_gbps\n"
+        "  implicit: gflops (on 3 d m^2 + 4 d m r) ratio = gflops / dgemm_gflops\n"
+        "  dgemm_gflops read_gbps: all P ranks at once (n = 1500 DGEMM; 256 MiB sum)\n"
+        "  with P > 1: ms_per_step_P1 (rank 0 alone) and efficiency = t_1 / (P t_P)\n"
+        "Default cases: dense 3:300:{10,100,1000}, dense 4:100:{10,100},\n"
+        "implicit 3:20:50:3, implicit 3:1000:1000:10. A benchmark, not a test: nothing\n"
+        "is asserted; run it on an otherwise idle machine.\n");
+}
+
+static otd_err parse_case(const char *s, bench_case *c)
+{
+    long long d = 0, m = 0, r = 3;
+    int l = 0, n = 0;
+    const char *colon = strchr(s, ':');
+    if (colon == NULL || (size_t)(colon - s) >= sizeof c->engine)
+        return OTD_ERROR(OTD_ERR_ARG, "--case '%s': expected ENGINE:l:d:m[:r]", s);
+    memcpy(c->engine, s, (size_t)(colon - s));
+    c->engine[colon - s] = '\0';
+    if (sscanf(colon + 1, "%d:%lld:%lld%n:%lld%n", &l, &d, &m, &n, &r, &n) < 3 ||
+        colon[1 + n] != '\0' || l < 2 || d < 1 || m < 1 || r < 1)
+        return OTD_ERROR(OTD_ERR_ARG,
+                         "--case '%s': expected ENGINE:l:d:m[:r] with l >= 2, d, m, r >= 1", s);
+    c->l = l;
+    c->d = d;
+    c->m = m;
+    c->r = r;
+    return OTD_OK;
+}
+
+static otd_err parse_args(int argc, char **argv, bench_args *a)
+{
+    otd_err err = OTD_OK;
+    a->repeats = 5;
+    a->seconds = 0.3;
+    a->single = 1;
+    OTD_ALLOC(a->cases, argc);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        char *end = NULL;
+        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            a->help = 1;
+        } else if (strcmp(s, "--no-single") == 0) {
+            a->single = 0;
+        } else if (i + 1 < argc && strcmp(s, "--case") == 0) {
+            OTD_CHECK(parse_case(argv[++i], &a->cases[a->ncases++]));
+        } else if (i + 1 < argc && strcmp(s, "--repeats") == 0) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 1 || v > 1000)
+                OTD_FAIL(OTD_ERR_ARG, "--repeats '%s': an integer in [1, 1000]", argv[i]);
+            a->repeats = (int)v;
+        } else if (i + 1 < argc && strcmp(s, "--seconds") == 0) {
+            double v = strtod(argv[++i], &end);
+            if (*end != '\0' || !(v > 0 && v <= 60))
+                OTD_FAIL(OTD_ERR_ARG, "--seconds '%s': a number in (0, 60]", argv[i]);
+            a->seconds = v;
+        } else {
+            OTD_FAIL(OTD_ERR_ARG, "unknown or incomplete option '%s' (see otd bench --help)", s);
+        }
+    }
+    if (a->ncases == 0) {
+        a->ncases = (int)(sizeof default_cases / sizeof *default_cases);
+        memcpy(a->cases, default_cases, sizeof default_cases);
+    }
+done:
+    return err;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Everything one timed case holds. */
+typedef struct {
+    otd_config cfg;
+    otd_layout lay;
+    otd_target *target;
+    otd_algo *algo;
+    otd_engine *engine;
+    double *W, *G;
+} bench_run;
+
+static void run_free(bench_run *b)
+{
+    otd_engine_destroy(b->engine);
+    otd_algo_destroy(b->algo);
+    otd_target_destroy(b->target);
+    otd_config_free(&b->cfg);
+    free(b->W);
+    free(b->G);
+}
+
+static otd_err run_setup(const bench_case *bc, otd_comm *comm, bench_run *b)
+{
+    otd_err err = OTD_OK;
+    char s_e[64], s_l[32], s_d[48], s_m[48], s_r[48];
+    snprintf(s_e, sizeof s_e, "engine=%s", bc->engine);
+    snprintf(s_l, sizeof s_l, "problem.order=%d", bc->l);
+    snprintf(s_d, sizeof s_d, "problem.dim=%lld", (long long)bc->d);
+    snprintf(s_m, sizeof s_m, "model.m=%lld", (long long)bc->m);
+    snprintf(s_r, sizeof s_r, "problem.rank=%lld", (long long)bc->r);
+    /* gd from a unit-scale init: every component active, no epochs. */
+    const char *sets[] = {
+        s_e, s_l, s_d, s_m, s_r, "problem.target=gaussian", "algo.name=gd", "model.init_scale=1"};
+    OTD_CHECK(
+        otd_config_parse(NULL, 0, "<bench>", sets, (int)(sizeof sets / sizeof *sets), &b->cfg));
+    OTD_CHECK(otd_layout_init(&b->lay, bc->d, otd_comm_rank(comm), otd_comm_size(comm)));
+    OTD_CHECK(otd_target_create(&b->cfg, comm, &b->target));
+    OTD_ALLOC(b->W, b->lay.nrows * bc->m);
+    OTD_ALLOC(b->G, b->lay.nrows * bc->m);
+    OTD_CHECK(otd_algo_create(&b->cfg, &b->lay, comm, &b->algo));
+    OTD_CHECK(otd_algo_init(b->algo, b->W));
+    OTD_CHECK(otd_engine_create(&b->cfg, &b->lay, comm, b->target, &b->engine));
+done:
+    return err;
+}
+
+/* steps gradient steps; seconds per step, the slowest rank's. */
+static otd_err time_steps(otd_comm *comm, bench_run *b, int64_t steps, double *sec)
+{
+    otd_err err = OTD_OK;
+    otd_eval ev;
+    int n = (int)(b->lay.nrows * b->cfg.model.m);
+    OTD_CHECK(otd_comm_barrier(comm));
+    double t0 = otd_comm_wtime();
+    for (int64_t s = 0; s < steps; s++) {
+        OTD_CHECK(otd_engine_eval(b->engine, b->W, b->G, &ev));
+        /* a negligible step keeps W (and so the flop count) what it was */
+        cblas_daxpy(n, -1e-12, b->G, 1, b->W, 1);
+    }
+    double t = (otd_comm_wtime() - t0) / (double)steps;
+    OTD_CHECK(otd_comm_max(comm, &t, 1));
+    *sec = t;
+done:
+    return err;
+}
+
+/* Median seconds per step over repeats of about `seconds` each. */
+static otd_err time_case(const bench_case *bc, otd_comm *comm, const bench_args *a, double *sec)
+{
+    otd_err err = OTD_OK;
+    bench_run b;
+    double *t = NULL, t1 = 0;
+    memset(&b, 0, sizeof b);
+    OTD_CHECK(run_setup(bc, comm, &b));
+    OTD_ALLOC(t, a->repeats);
+    OTD_CHECK(time_steps(comm, &b, 1, &t1)); /* warm-up and calibration */
+    OTD_CHECK(time_steps(comm, &b, 1, &t1));
+    int64_t steps = (int64_t)ceil(a->seconds / fmax(t1, 1e-9));
+    for (int rep = 0; rep < a->repeats; rep++)
+        OTD_CHECK(time_steps(comm, &b, steps < 1 ? 1 : steps, &t[rep]));
+    qsort(t, (size_t)a->repeats, sizeof *t, cmp_double);
+    *sec = t[a->repeats / 2];
+done:
+    free(t);
+    run_free(&b);
+    return err;
+}
+
+/* DGEMM GFLOP/s of all ranks at once (n x n, each rank its own), and read
+ * bandwidth GB/s of all ranks at once (a sum over 256 MiB per rank). */
+static otd_err machine_rates(otd_comm *comm, double *dgemm, double *read)
+{
+    otd_err err = OTD_OK;
+    const int n = 1500;
+    const int64_t nread = (int64_t)1 << 25;
+    double *A = NULL, *B = NULL, *C = NULL, *X = NULL, best = INFINITY, rates[2];
+    OTD_ALLOC(A, (int64_t)n * n);
+    OTD_ALLOC(B, (int64_t)n * n);
+    OTD_ALLOC(C, (int64_t)n * n);
+    for (int64_t i = 0; i < (int64_t)n * n; i++) {
+        A[i] = 1.0 / (1.0 + (double)(i % 97));
+        B[i] = 1.0 / (2.0 + (double)(i % 89));
+    }
+    for (int rep = 0; rep < 4; rep++) {
+        OTD_CHECK(otd_comm_barrier(comm));
+        double t0 = otd_comm_wtime();
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, A, n, B, n, 0.0, C, n);
+        best = fmin(best, otd_comm_wtime() - t0);
+    }
+    rates[0] = 2.0 * n * (double)n * n / best / 1e9;
+    free(A);
+    free(B);
+    free(C);
+    A = B = C = NULL;
+    OTD_ALLOC(X, nread);
+    for (int64_t i = 0; i < nread; i++)
+        X[i] = (double)(i & 1023);
+    best = INFINITY;
+    volatile double sink = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        OTD_CHECK(otd_comm_barrier(comm));
+        double t0 = otd_comm_wtime(), s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int64_t i = 0; i < nread; i += 4) {
+            s0 += X[i];
+            s1 += X[i + 1];
+            s2 += X[i + 2];
+            s3 += X[i + 3];
+        }
+        sink += s0 + s1 + s2 + s3;
+        best = fmin(best, otd_comm_wtime() - t0);
+    }
+    (void)sink;
+    rates[1] = 8.0 * (double)nread / best / 1e9;
+    OTD_CHECK(otd_comm_sum(comm, rates, 2));
+    *dgemm = rates[0];
+    *read = rates[1];
+done:
+    free(A);
+    free(B);
+    free(C);
+    free(X);
+    return err;
+}
+
+static void print_case(const bench_case *bc, int P, double sec, double dgemm, double read,
+                       double sec1)
+{
+    double d = (double)bc->d, m = (double)bc->m, r = (double)bc->r;
+    printf("engine=%s l=%d d=%lld m=%lld r=%lld P=%d ms_per_step=%.4g steps_per_s=%.4g", bc->engine,
+           bc->l, (long long)bc->d, (long long)bc->m, (long long)bc->r, P, sec * 1e3, 1.0 / sec);
+    if (strcmp(bc->engine, "dense") == 0) {
+        double np = (double)otd_packed_count(bc->d, bc->l - 1);
+        double fd = 2.0 * m * pow(d, bc->l), fp = 2.0 * m * d * np, bytes = 8.0 * d * np;
+        printf(" gflops_dense=%.4g gflops_packed=%.4g gbps=%.4g dgemm_gflops=%.4g read_gbps=%.4g "
+               "ratio=%.3f bw_ratio=%.3f",
+               fd / sec / 1e9, fp / sec / 1e9, bytes / sec / 1e9, dgemm, read,
+               fp / sec / 1e9 / dgemm, bytes / sec / 1e9 / read);
+    } else {
+        double f = 3.0 * d * m * m + 4.0 * d * m * r;
+        printf(" gflops=%.4g dgemm_gflops=%.4g ratio=%.3f", f / sec / 1e9, dgemm,
+               f / sec / 1e9 / dgemm);
+    }
+    if (sec1 > 0)
+        printf(" ms_per_step_P1=%.4g efficiency=%.3f", sec1 * 1e3, sec1 / (P * sec));
+    printf("\n");
+    fflush(stdout);
+}
+
+int otd_cmd_bench(int argc, char **argv)
+{
+    otd_err err = OTD_OK;
+    otd_comm *comm = NULL, *one = NULL;
+    bench_args a;
+    double dgemm = 0, read = 0;
+    memset(&a, 0, sizeof a);
+    if (otd_comm_create(&comm) != OTD_OK) {
+        fprintf(stderr, "otd bench: %s\n", otd_error_message());
+        return OTD_EXIT_FAILURE;
+    }
+    const int root = otd_comm_rank(comm) == 0, P = otd_comm_size(comm);
+    OTD_CHECK(parse_args(argc, argv, &a));
+    if (a.help) {
+        if (root)
+            usage(stdout);
+        goto done;
+    }
+    OTD_CHECK(machine_rates(comm, &dgemm, &read));
+    if (a.single && P > 1)
+        OTD_CHECK(otd_comm_subset(comm, 1, &one));
+    for (int c = 0; c < a.ncases; c++) {
+        double sec = 0, sec1 = 0;
+        OTD_CHECK(time_case(&a.cases[c], comm, &a, &sec));
+        /* Rank 0 alone, the others waiting: the same case on one rank. */
+        if (one != NULL)
+            OTD_CHECK(time_case(&a.cases[c], one, &a, &sec1));
+        OTD_CHECK(otd_comm_barrier(comm));
+        if (root)
+            print_case(&a.cases[c], P, sec, dgemm, read, sec1);
+    }
+done:
+    if (err != OTD_OK)
+        otd_cli_fail(comm, "bench", err);
+    free(a.cases);
+    otd_comm_destroy(one);
+    otd_comm_destroy(comm);
+    return otd_cli_exit_status(err);
+}

@@ -1,0 +1,197 @@
+/* cmd_tensor.c: `otd tensor`: write the generated target tensor (with
+ * problem.noise) to an HDF5 file that problem.tensor_file reads back.
+ *
+ * The tensor is built and written slice by slice on every rank exactly as
+ * the dense engine builds it (otd_slab_generate, otd_slab_write), so the file
+ * does not depend on the rank count and never exists whole in one memory.
+ * The components /U and /a and the resolved configuration go into the same
+ * file: it describes itself, and `otd info` shows where it came from. */
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "io/h5util.h"
+#include "otd/otd_comm.h"
+#include "otd/otd_config.h"
+#include "otd/otd_target.h"
+#include "otd/otd_tensor.h"
+
+#ifndef OTD_VERSION_STRING
+#define OTD_VERSION_STRING "unknown"
+#endif
+
+/* The tensor is explicit whatever the configuration's engine says, and the
+ * configuration checks problem.noise against the engine: resolve it as the
+ * dense engine will read it (this override comes after the user's). */
+#define DENSE_OVERRIDE "engine=dense"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mpirun -n P otd tensor [CONFIG.yaml] [--set KEY=VALUE]... --out FILE.h5\n"
+            "\n"
+            "Write the target tensor T* = sum_k a_k u_k^{(x)l} of the configuration, plus a\n"
+            "symmetric Gaussian noise tensor of Frobenius norm problem.noise, as dataset /T of\n"
+            "shape (d, ..., d), float64, to the new HDF5 file FILE.h5, for problem.tensor_file.\n"
+            "The same keys as `otd run` (see otd run --help); the configuration is resolved\n"
+            "with engine = dense. The tensor does not depend on the number of ranks P; each\n"
+            "rank builds and writes only its own mode-1 slices.\n"
+            "\n"
+            "  --set KEY=VALUE   override one key (VALUE in YAML: 0.01, [1, 0.5])\n"
+            "  --out FILE.h5     the output file (required; must not exist)\n"
+            "  -h, --help        this help\n"
+            "\n"
+            "Also written: /U (d, r) and /a (r,), the components of T* (the format of\n"
+            "problem.components_file), and root attributes config, config_hash, otd_version.\n"
+            "Exit status: 0 written, 1 runtime failure (also: FILE.h5 exists), 2 bad usage\n"
+            "or configuration.\n");
+}
+
+/* Rank 0, before generating: a tensor that takes minutes to build should
+ * not be thrown away because its output file exists (otd_slab_write checks
+ * again, and creates exclusively). */
+static otd_err check_out(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return OTD_ERROR(OTD_ERR_IO,
+                         "output file '%s' already exists: otd never overwrites it (remove it "
+                         "or choose another name)",
+                         path);
+    if (errno != ENOENT)
+        return OTD_ERROR(OTD_ERR_IO, "cannot create output file '%s': %s", path, strerror(errno));
+    return OTD_OK;
+}
+
+/* One float64 dataset of a serially opened file. */
+static otd_err write_array(hid_t file, const char *name, int rank, const hsize_t *dims,
+                           const double *buf)
+{
+    otd_err err = OTD_OK;
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    OTD_H5(space = H5Screate_simple(rank, dims, NULL), name);
+    OTD_H5(dset =
+               H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           name);
+    OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), name);
+done:
+    otd_h5_close(&dset, &err);
+    otd_h5_close(&space, &err);
+    return err;
+}
+
+/* Rank 0, after the parallel write has closed the file: /U (d, r) in C
+ * order (U[j, k] = coordinate j of u_k) and /a (r,). A few kilobytes, so
+ * one writer with the serial driver. */
+static otd_err write_components(const char *path, const otd_target *t)
+{
+    otd_err err = OTD_OK;
+    hid_t file = H5I_INVALID_HID;
+    double *rowmajor = NULL;
+    hsize_t udims[2] = {(hsize_t)t->d, (hsize_t)t->r}, adims[1] = {(hsize_t)t->r};
+    OTD_ALLOC(rowmajor, t->d * t->r);
+    for (int64_t j = 0; j < t->d; j++)
+        for (int64_t k = 0; k < t->r; k++)
+            rowmajor[j * t->r + k] = t->U[j + k * t->d];
+    OTD_H5(file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), path);
+    OTD_CHECK(write_array(file, "/U", 2, udims, rowmajor));
+    OTD_CHECK(write_array(file, "/a", 1, adims, t->a));
+done:
+    otd_h5_close(&file, &err);
+    free(rowmajor);
+    return err;
+}
+
+/* Rank 0: "otd tensor: wrote t.h5: /T (7, 7, 7) float64, 2744 bytes (2.7 KiB),
+ * ||T||_F = 1 (...)". */
+static void print_summary(const otd_config *cfg, const char *path, const otd_slab *slab)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double bytes = 8.0, scaled = 0.0;
+    int u = 0;
+    printf("otd tensor: wrote %s: /T (", path);
+    for (int q = 0; q < cfg->problem.order; q++) {
+        printf("%s%lld", q > 0 ? ", " : "", (long long)cfg->problem.dim);
+        bytes *= (double)cfg->problem.dim;
+    }
+    for (scaled = bytes; scaled >= 1024.0 && u < 5; u++)
+        scaled /= 1024.0;
+    printf(") float64, %.0f bytes (%.3g %s), ||T||_F = %.12g (T* of rank %lld", bytes, scaled,
+           units[u], sqrt(slab->norm2), (long long)cfg->problem.rank);
+    if (cfg->problem.noise > 0)
+        printf(" + noise of norm %.6g", cfg->problem.noise);
+    printf(")\n");
+}
+
+int otd_cmd_tensor(int argc, char **argv)
+{
+    otd_err err = OTD_OK;
+    otd_comm *comm = NULL;
+    otd_config cfg;
+    otd_cli_args args = {0}, dense;
+    const char **sets = NULL;
+    otd_layout lay;
+    otd_target *target = NULL;
+    otd_slab *slab = NULL;
+    char *yaml = NULL, hash[17];
+    int rank = 0;
+    memset(&cfg, 0, sizeof cfg);
+
+    if (otd_comm_create(&comm) != OTD_OK) {
+        fprintf(stderr, "otd tensor: %s\n", otd_error_message());
+        return OTD_EXIT_FAILURE;
+    }
+    rank = otd_comm_rank(comm);
+    /* argv is the same on every rank, so is this verdict. */
+    OTD_CHECK(otd_cli_parse_args(argc, argv, "tensor", &args));
+    if (args.help) {
+        if (rank == 0)
+            usage(stdout);
+        goto done;
+    }
+    if (args.out == NULL || args.out[0] == '\0')
+        OTD_FAIL(OTD_ERR_ARG, "--out FILE.h5 is required (see otd tensor --help)");
+    OTD_ALLOC(sets, args.nsets + 1);
+    for (int q = 0; q < args.nsets; q++)
+        sets[q] = args.sets[q];
+    sets[args.nsets] = DENSE_OVERRIDE;
+    dense = args;
+    dense.sets = sets;
+    dense.nsets = args.nsets + 1;
+    OTD_CHECK(otd_cli_load_config(comm, &dense, &cfg));
+    if (cfg.problem.tensor_file[0] != '\0')
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "problem.tensor_file = '%s': otd tensor generates the tensor that this key "
+                 "reads; leave it empty here",
+                 cfg.problem.tensor_file);
+    OTD_CHECK(otd_layout_init(&lay, cfg.problem.dim, rank, otd_comm_size(comm)));
+    OTD_CHECK(otd_comm_agree(comm, rank == 0 ? check_out(args.out) : OTD_OK));
+    OTD_CHECK(otd_target_create(&cfg, comm, &target));
+    OTD_CHECK(otd_slab_generate(&cfg, &lay, comm, target, &slab));
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)otd_config_hash(&cfg));
+    OTD_CHECK(otd_comm_agree(comm, otd_config_to_yaml(&cfg, &yaml)));
+    {
+        const char *const names[] = {"config", "config_hash", "otd_version"};
+        const char *const values[] = {yaml, hash, OTD_VERSION_STRING};
+        OTD_CHECK(otd_slab_write(slab, args.out, comm, names, values, 3));
+    }
+    OTD_CHECK(otd_comm_agree(comm, rank == 0 ? write_components(args.out, target) : OTD_OK));
+    if (rank == 0)
+        print_summary(&cfg, args.out, slab);
+done:
+    otd_cli_fail(comm, "tensor", err);
+    free(yaml);
+    free(sets);
+    otd_slab_destroy(slab);
+    otd_target_destroy(target);
+    otd_cli_args_free(&args);
+    otd_config_free(&cfg);
+    otd_comm_destroy(comm);
+    return otd_cli_exit_status(err);
+}

@@ -1,0 +1,181 @@
+/* dense.c: the dense engine, against an explicit tensor sharded by mode-1
+ * slices (science.md section 3, performance.md).
+ *
+ * Rows I_p of T*(w_i^{(x)(l-1)}) for all m columns need only this rank's
+ * slices: with the slab S packed over sorted multi-indices (otd_packed.h),
+ *   Y = S K,   K[p, i] = prod_{q in J_p} w_i[q],
+ * one GEMM (nrows x np) (np x m), accumulated panel by panel so K is never
+ * whole: np x m would be the d^{l-1}/(l-1)! x m Khatri-Rao matrix. Each step:
+ *   1. all-gather W (d x m words per rank; nothing of size d^{l-1} moves);
+ *   2. Y = S K over panels (the flops: 2 nrows np m);
+ *   3. local partials of W^T W, q_i = <w_i, Y_i> and (when the target's
+ *      components are known, for the metrics) W^T U, one allreduce;
+ *   4. the model side from the Gram matrix (model.h), the target side from
+ *      q and Y:  <T*, T(W)> = sum_i s_i q_i / t_i^l,  rho_i += q_i / t_i^l,
+ *      grad = W B - Y diag(l h_i / t_i^{l-1}).
+ * The loss uses ||T*||^2 of the slab, computed once. */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/engine_impl.h"
+#include "engine/model.h"
+#include "otd/otd_packed.h"
+#include "otd/otd_tensor.h"
+
+typedef struct {
+    otd_model md;
+    int m, r, k, nrows;
+    int64_t d, np, npan;
+    otd_comm *comm;
+    const otd_layout *lay;
+    const otd_target *target; /* r = 0: components unknown (tensor file) */
+    otd_slab *slab;
+    int32_t *idx; /* packed multi-index table, np x k */
+    double *Wf;   /* all-gathered W, d x m */
+    double *K;    /* one panel, npan x m */
+    double *Y;    /* nrows x m */
+    double *red;  /* allreduce buffer: W^T W (m x m), q (m), W^T U (m x r) */
+} dense_state;
+
+static void dense_destroy(void *p)
+{
+    dense_state *st = p;
+    if (st == NULL)
+        return;
+    otd_model_free(&st->md);
+    otd_slab_destroy(st->slab);
+    free(st->idx);
+    free(st->Wf);
+    free(st->K);
+    free(st->Y);
+    free(st->red);
+    free(st);
+}
+
+/* Panel height: the GEMM's inner dimension. Large enough for BLAS to run
+ * at full speed, small enough that the panel (npan x m) stays in L2/L3. */
+static int64_t panel_rows(int64_t np, int64_t m)
+{
+    int64_t n = ((int64_t)1 << 18) / (m > 0 ? m : 1);
+    if (n < 256)
+        n = 256;
+    if (n > 8192)
+        n = 8192;
+    return n < np ? n : np;
+}
+
+static otd_err dense_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                            const otd_target *target, void **out)
+{
+    otd_err err = OTD_OK;
+    dense_state *st = NULL;
+    int64_t m = cfg->model.m;
+    *out = NULL;
+    if (m > 46340 || lay->d > INT_MAX)
+        OTD_FAIL(OTD_ERR_CONFIG, "model.m = %lld: the dense engine needs m^2 < 2^31 (m <= 46340)",
+                 (long long)m);
+    OTD_ALLOC(st, 1);
+    OTD_CHECK(otd_model_init(&st->md, cfg));
+    st->m = (int)m;
+    st->k = cfg->problem.order - 1;
+    st->r = (int)target->r;
+    st->d = lay->d;
+    st->nrows = (int)lay->nrows;
+    st->comm = comm;
+    st->lay = lay;
+    st->target = target;
+    if (cfg->problem.tensor_file[0] != '\0')
+        OTD_CHECK(otd_slab_read(cfg->problem.tensor_file, "problem.tensor_file", cfg->problem.order,
+                                lay->d, cfg->problem.symmetry_tol, lay, comm, &st->slab));
+    else
+        OTD_CHECK(otd_slab_generate(cfg, lay, comm, target, &st->slab));
+    st->np = st->slab->np;
+    st->npan = panel_rows(st->np, m);
+    st->idx = otd_packed_table(st->k, st->d, st->np);
+    if (st->idx == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory for the packed index table");
+    OTD_ALLOC(st->Wf, st->d * m);
+    OTD_ALLOC(st->K, st->npan * m);
+    OTD_ALLOC(st->Y, (int64_t)st->nrows * m);
+    OTD_ALLOC(st->red, m * m + m + m * st->r);
+    *out = st;
+    st = NULL;
+done:
+    dense_destroy(st);
+    return err;
+}
+
+/* Y = S K(W) over all panels. */
+static void contract(dense_state *st)
+{
+    const int n = st->nrows, m = st->m;
+    for (int64_t p0 = 0; p0 < st->np; p0 += st->npan) {
+        int64_t npan = st->np - p0 < st->npan ? st->np - p0 : st->npan;
+        otd_packed_panel(st->k, st->idx, p0, npan, st->Wf, st->d, m, st->K);
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, (int)npan, 1.0,
+                    st->slab->S + p0 * n, n, st->K, (int)npan, p0 == 0 ? 0.0 : 1.0, st->Y, n);
+    }
+}
+
+static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
+{
+    otd_err err = OTD_OK;
+    dense_state *st = p;
+    otd_model *md = &st->md;
+    const int m = st->m, n = st->nrows, l = md->l;
+    double *Graw = st->red, *q = st->red + (size_t)m * m, *WtU = q + m;
+    OTD_CHECK(otd_comm_allgather_rows(st->comm, st->lay, W, m, st->Wf));
+    contract(st);
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, m, n, 1.0, W, n, 0.0, Graw, m);
+    for (int i = 0; i < m; i++)
+        q[i] = cblas_ddot(n, W + (size_t)i * n, 1, st->Y + (size_t)i * n, 1);
+    if (st->r > 0)
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, st->r, n, 1.0, W, n,
+                    st->target->U + st->lay->row0, (int)st->d, 0.0, WtU, m);
+    OTD_CHECK(otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * (1 + st->r)));
+    double reg = otd_model_components(md, Graw), tt = otd_model_terms(md, Graw);
+    otd_ksum ts = {0, 0};
+    for (int i = 0; i < m; i++) {
+        /* v_i^T T*(v_i^{(x)(l-1)}) = q_i / t_i^l */
+        double vq = q[i] * otd_ipow(md->inv_t[i], l);
+        otd_ksum_add(&ts, md->s[i] * vq);
+        md->rho[i] += vq;
+    }
+    otd_engine_fill_eval(ev, tt, otd_ksum_value(&ts), st->slab->norm2, reg, md->norms,
+                         st->r > 0 ? WtU : NULL);
+    if (grad == NULL)
+        goto done;
+    otd_model_finish_B(md);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, m, 1.0, W, n, md->B, m, 0.0, grad,
+                n);
+    for (int i = 0; i < m; i++)
+        cblas_daxpy(n, -l * md->h[i] * otd_ipow(md->inv_t[i], l - 1), st->Y + (size_t)i * n, 1,
+                    grad + (size_t)i * n, 1);
+done:
+    return err;
+}
+
+static void dense_describe(const void *p, char *buf, size_t n)
+{
+    const dense_state *st = p;
+    int64_t rows = (st->d + st->lay->nranks - 1) / st->lay->nranks;
+    snprintf(buf, n,
+             "dense: mode-1 slices, %lld..%lld rows per rank, each packed over sorted "
+             "multi-indices (%lld values, multiplicities folded in), %.3g MiB of tensor per rank "
+             "(largest block); ||T*||_F = %.6g",
+             (long long)(st->d / st->lay->nranks), (long long)rows, (long long)st->np,
+             (double)otd_slab_bytes(st->d, st->k + 1, st->lay->nranks) / 1048576.0,
+             sqrt(st->slab->norm2));
+}
+
+const otd_engine_ops otd_engine_dense = {
+    .describe = dense_describe,
+    .name = "dense",
+    .id = OTD_ENGINE_DENSE,
+    .create = dense_create,
+    .eval = dense_eval,
+    .destroy = dense_destroy,
+};

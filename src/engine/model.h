@@ -1,0 +1,46 @@
+/* model.h: the model side of the loss and gradient, shared by every engine.
+ *
+ * With v_i the direction of component i (w_i for plain, w_i/||w_i|| for
+ * homogeneous) and s_i its coefficient (1, or ||w_i||^2), T(W) = sum_i s_i
+ * v_i^{(x)l}. Everything about T(W) alone follows from the raw Gram matrix
+ * W^T W: the norms, ||T(W)||^2 = sum_ij s_i s_j G_ij^l, and the model part
+ * of the gradient. An engine adds the target side, which is where engines
+ * differ: g_i = T*(v_i^{(x)(l-1)}) - sum_j s_j G_ij^{l-1} v_j, and
+ *   plain:       grad_i = -l g_i + lambda w_i
+ *   homogeneous: grad_i = -n_i (l g_i - (l-2) rho_i v_i) + lambda w_i,
+ *                rho_i = <v_i, g_i>.
+ * Both are grad = W B - (target part), with B (m x m) from the Gram matrix
+ * plus a diagonal that needs rho (so the engine finishes it). */
+#ifndef OTD_ENGINE_MODEL_H
+#define OTD_ENGINE_MODEL_H
+
+#include "otd/otd_config.h"
+#include "otd/otd_error.h"
+
+typedef struct {
+    int l, m, homogeneous;
+    double lambda;
+    double *norms; /* ||w_i|| */
+    double *inv_t; /* 1 / (norm used to form v_i): 1 (plain), 1/n_i, 0 for a zero column */
+    double *s;     /* coefficients s_i */
+    double *h;     /* gradient scale: 1 (plain) or n_i (homogeneous) */
+    double *rho;   /* <v_i, g_i>: model part here, the engine adds the target part */
+    double *B;     /* m x m */
+} otd_model;
+
+otd_err otd_model_init(otd_model *md, const otd_config *cfg);
+void otd_model_free(otd_model *md);
+
+/* From the reduced raw Gram W^T W (upper triangle, leading dimension m):
+ * norms, inv_t, s, h; returns lambda/2 ||W||_F^2. */
+double otd_model_components(otd_model *md, const double *Graw);
+
+/* ||T(W)||^2 (compensated sum), the model part of rho, and B without its
+ * diagonal correction. */
+double otd_model_terms(otd_model *md, const double *Graw);
+
+/* After the engine added the target part of rho: B_ii += (l-2) rho_i
+ * (homogeneous) + lambda. */
+void otd_model_finish_B(otd_model *md);
+
+#endif
