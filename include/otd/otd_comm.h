@@ -54,6 +54,10 @@ int otd_comm_size(const otd_comm *c);
 otd_err otd_comm_sum(otd_comm *c, double *buf, size_t n);
 otd_err otd_comm_max(otd_comm *c, double *buf, size_t n);
 otd_err otd_comm_max_i64(otd_comm *c, int64_t *buf, size_t n);
+/* Collective: in-place elementwise sum modulo 2^64. Unsigned addition wraps
+ * and is associative, so the result is exact and independent of the rank
+ * count and reduction order (checkpoint checksums rely on this). */
+otd_err otd_comm_sum_u64(otd_comm *c, uint64_t *buf, size_t n);
 
 /* Collective: broadcast n bytes from root. */
 otd_err otd_comm_bcast(otd_comm *c, void *buf, size_t n, int root);
@@ -70,6 +74,12 @@ otd_err otd_comm_bcast_bytes(otd_comm *c, char **buf, size_t *len, int root);
  * is how a local failure (a file that one rank cannot read) becomes the same
  * verdict everywhere instead of a hang. */
 otd_err otd_comm_agree(otd_comm *c, otd_err local);
+
+/* Collective: otd_comm_agree, except that the ranks that did not fail
+ * receive the lowest failing rank's message ("rank r: <message>") instead of
+ * a pointer to it, so that every rank can report what failed (the path of a
+ * file that could not be written). One extra broadcast, on failure only. */
+otd_err otd_comm_agree_share(otd_comm *c, otd_err local);
 
 /* Not collective: the rank whose failure an otd_comm_agree on this handle
  * reported, or -1. When set, every rank knows of the failure and the job can

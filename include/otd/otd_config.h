@@ -23,6 +23,9 @@ typedef enum { OTD_PARAM_PLAIN, OTD_PARAM_HOMOGENEOUS } otd_param;
 typedef enum { OTD_ALGO_GD, OTD_ALGO_BL, OTD_ALGO_TDP } otd_algo_name;
 typedef enum { OTD_ENGINE_IMPLICIT, OTD_ENGINE_DENSE } otd_engine_name;
 
+/* run.checkpoint_every = auto: checkpoint by wall time, not step count. */
+#define OTD_CKPT_AUTO 0
+
 /* Largest supported order l: d^l and the powers in the engine stay sane. */
 #define OTD_MAX_ORDER 12
 
@@ -62,8 +65,11 @@ typedef struct {
     } algo;
     struct {
         uint64_t seed;
-        int64_t log_every;       /* >= 1 */
-        double progress_seconds; /* > 0: wall time between progress lines */
+        int64_t log_every;         /* >= 1 */
+        double progress_seconds;   /* > 0: wall time between progress lines */
+        int64_t checkpoint_every;  /* steps between checkpoints; OTD_CKPT_AUTO: by time */
+        double checkpoint_seconds; /* OTD_CKPT_AUTO: wall time between checkpoints */
+        int64_t keep_checkpoints;  /* committed checkpoints kept (>= 1) */
     } run;
     struct {
         /* A component is "large" when its coefficient in T(W) (||w||^2
@@ -92,6 +98,14 @@ void otd_config_free(otd_config *cfg);
  * precision so that parsing it gives back the same config). *yaml is malloc'd
  * and owned by the caller. */
 otd_err otd_config_to_yaml(const otd_config *cfg, char **yaml);
+
+/* Compare cfg with a configuration stored as canonical YAML (a checkpoint's)
+ * for resuming: keys whose values differ, except those that only decide when
+ * a run stops or how it reports (algo.max_iters, algo.target_rel_err,
+ * run.progress_seconds, run.checkpoint_*, run.keep_checkpoints). *diff is
+ * a malloc'd "key (stored -> now), ..." list, or NULL when none differ.
+ * OTD_ERR_CONFIG if the stored YAML does not parse. Not collective. */
+otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, char **diff);
 
 /* 64-bit FNV-1a hash of the canonical YAML, for provenance and checkpoints.
  * Returns 0 if the YAML cannot be built (out of memory, or a config that did

@@ -12,12 +12,15 @@
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_error.h"
+#include "otd/otd_rundir.h"
 
-/* How a run ended: the `status` attribute of /summary. */
+/* How a run ended: the `status` attribute of /summary ("running" until
+ * then, also after a checkpoint-and-exit). */
 typedef enum {
-    OTD_STATUS_CONVERGED, /* rel_err <= algo.target_rel_err */
-    OTD_STATUS_MAX_ITERS, /* step budget spent */
-    OTD_STATUS_NONFINITE, /* loss or gradient became NaN/Inf: an error */
+    OTD_STATUS_CONVERGED,    /* rel_err <= algo.target_rel_err */
+    OTD_STATUS_MAX_ITERS,    /* step budget spent */
+    OTD_STATUS_NONFINITE,    /* loss or gradient became NaN/Inf: an error */
+    OTD_STATUS_CHECKPOINTED, /* a signal: checkpointed, resubmit to continue */
 } otd_status;
 
 typedef struct {
@@ -31,10 +34,16 @@ typedef struct {
 
 const char *otd_status_name(otd_status s);
 
-/* Collective. Run the experiment of cfg, writing outdir/results.h5 (outdir
- * must exist; results.h5 must not). Returns OTD_ERR_NUMERIC for a
- * non-finite run (after writing what it could), other codes for failures. */
-otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, const char *outdir,
+/* Collective. Run, resume or report the experiment of cfg in the run
+ * directory rd (otd_rundir.h): FRESH starts at iteration 0 (and commits a
+ * checkpoint of it at once), RESUME continues from the newest valid
+ * checkpoint after checking it belongs to this configuration (else
+ * OTD_ERR_CONFIG listing the differing keys), DONE only reports. Checkpoints
+ * every run.checkpoint_every steps (or run.checkpoint_seconds) and, on
+ * SIGUSR1/SIGUSR2/SIGTERM, at the next step, then returns with status
+ * OTD_STATUS_CHECKPOINTED. Returns OTD_ERR_NUMERIC for a non-finite run
+ * (after writing what it could; the last good checkpoint is kept). */
+otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, otd_rundir *rd,
                        otd_run_summary *summary);
 
 #endif

@@ -18,7 +18,14 @@
 #include "otd/otd_error.h"
 #include "otd/otd_target.h"
 
+/* Small numbers every evaluation also sums over the ranks, riding on the
+ * step's one allreduce: how the driver agrees on signals and on time-based
+ * checkpoints without a collective of its own in the step loop. */
+#define OTD_EVAL_NFLAGS 2
+
 typedef struct {
+    /* In: this rank's values; out: their sums over all ranks. */
+    double flags[OTD_EVAL_NFLAGS];
     double loss;    /* fit + reg */
     double fit;     /* 1/2 ||T(W) - T*||_F^2 */
     double reg;     /* lambda/2 ||W||_F^2 */

@@ -69,6 +69,20 @@ otd_err otd_results_write_summary(otd_results *res, const char *status, const ot
                                   int nstrs, const char *const *dnames, const double *dvals, int nd,
                                   const char *const *inames, const int64_t *ivals, int ni);
 
+/* Collective. Open an existing results file to continue a resumed run: its
+ * history columns (the same names as history_define would take) are cut
+ * back to their first keep_rows rows, the rows that belong before the
+ * checkpoint; later rows are recomputed and appended again, so the history
+ * keeps exactly one row per logged iteration. A /final/W from an end that
+ * did not complete is removed. OTD_ERR_FORMAT if the file does not have
+ * these columns or has fewer rows. */
+otd_err otd_results_reopen(const char *path, otd_comm *comm, const char *const *scalar_names,
+                           int nscalar, const char *const *vec_names, int nvec, int64_t width,
+                           int64_t keep_rows, otd_results **out);
+
+/* Rows of history so far, written and buffered. Not collective. */
+int64_t otd_results_history_rows(const otd_results *res);
+
 /* Collective. Flush and close; accepts NULL. Returns the first error. */
 otd_err otd_results_close(otd_results *res);
 

@@ -17,6 +17,8 @@ otd_err otd_cli_parse_args(int argc, char **argv, const char *cmd, otd_cli_args 
         const char *s = argv[i];
         if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
             a->help = 1;
+        } else if (strcmp(s, "--restart") == 0 && strcmp(cmd, "run") == 0) {
+            a->restart = 1;
         } else if (strcmp(s, "--set") == 0 || strcmp(s, "--out") == 0) {
             if (i + 1 >= argc)
                 OTD_FAIL(OTD_ERR_ARG, "%s needs a value", s);

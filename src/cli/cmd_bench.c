@@ -89,7 +89,8 @@ static otd_err parse_args(int argc, char **argv, bench_args *a)
     a->repeats = 5;
     a->seconds = 0.3;
     a->single = 1;
-    OTD_ALLOC(a->cases, argc);
+    /* Room for every --case, or for the default cases when none is given. */
+    OTD_ALLOC(a->cases, argc + (int)(sizeof default_cases / sizeof *default_cases));
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         char *end = NULL;
@@ -176,7 +177,7 @@ done:
 static otd_err time_steps(otd_comm *comm, bench_run *b, int64_t steps, double *sec)
 {
     otd_err err = OTD_OK;
-    otd_eval ev;
+    otd_eval ev = {0};
     int n = (int)(b->lay.nrows * b->cfg.model.m);
     OTD_CHECK(otd_comm_barrier(comm));
     double t0 = otd_comm_wtime();

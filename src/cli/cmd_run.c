@@ -1,74 +1,63 @@
 /* cmd_run.c: `otd run`: read the configuration on rank 0, agree on it
- * everywhere, prepare the output directory, hand over to the driver. */
-#include <errno.h>
+ * everywhere, open (lock, inspect) the run directory, hand over to the
+ * driver. Running the same command again resumes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_driver.h"
+#include "otd/otd_rundir.h"
 
 void otd_cmd_run_usage(FILE *out)
 {
-    fprintf(out, "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]\n"
-                 "\n"
-                 "Run one experiment. CONFIG.yaml holds any of the keys below, nested\n"
-                 "(problem:\\n  order: 3) or dotted (problem.order: 3); --set overrides them,\n"
-                 "later ones win. Every rank reads the same configuration (rank 0 reads the\n"
-                 "file); a bad key or value stops all ranks before anything is written.\n"
-                 "\n"
-                 "  --set KEY=VALUE   override one key (VALUE in YAML: 0.01, bl, [1, 0.5])\n"
-                 "  --out DIR         output directory (created; default otd-run-<config hash>);\n"
-                 "                    DIR/results.h5 must not exist yet\n"
-                 "  -h, --help        this help\n"
-                 "\n"
-                 "Output: DIR/results.h5 (resolved config, provenance, /history/<metric>,\n"
-                 "/target, /init/W, /final/W, /summary); see `otd info DIR/results.h5`.\n"
-                 "Exit status: 0 finished, 1 runtime failure, 2 bad usage or configuration,\n"
-                 "3 loss or gradient became non-finite.\n"
-                 "\n"
-                 "Configuration keys:\n");
+    fprintf(
+        out,
+        "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR] [--restart]\n"
+        "\n"
+        "Run one experiment. CONFIG.yaml holds any of the keys below, nested\n"
+        "(problem:\\n  order: 3) or dotted (problem.order: 3); --set overrides them,\n"
+        "later ones win. Every rank reads the same configuration (rank 0 reads the\n"
+        "file); a bad key or value stops all ranks before anything is written.\n"
+        "\n"
+        "  --set KEY=VALUE   override one key (VALUE in YAML: 0.01, bl, [1, 0.5])\n"
+        "  --out DIR         run directory (created; default otd-run-<config hash>)\n"
+        "  --restart         set an earlier run in DIR aside (DIR/previous-N) and start over\n"
+        "  -h, --help        this help\n"
+        "\n"
+        "Output: DIR/results.h5 (resolved config, provenance, /history/<metric>,\n"
+        "/target, /init/W, /final/W, /summary); see `otd info DIR/results.h5`.\n"
+        "DIR/checkpoints/ holds the newest run.keep_checkpoints checkpoints.\n"
+        "\n"
+        "Running the same command again continues an unfinished run from its newest\n"
+        "valid checkpoint (bit for bit at the same rank count; damaged checkpoints are\n"
+        "renamed *.bad and an older one is used), refuses a checkpoint of another\n"
+        "configuration (listing the keys that differ), and does nothing for a finished\n"
+        "run. A second run on DIR while one is running is refused. SIGUSR1, SIGUSR2\n"
+        "and SIGTERM make every rank checkpoint at the next step and exit 75.\n"
+        "\n"
+        "Exit status: 0 finished, 1 runtime failure, 2 bad usage, configuration or\n"
+        "input file, 3 loss or gradient became non-finite (last good checkpoint\n"
+        "kept), 75 checkpointed on a signal: resubmit to continue.\n"
+        "\n"
+        "Configuration keys:\n");
     otd_config_print_help(out);
-}
-
-/* Rank 0 only: create dir and its parents (mkdir -p). */
-static otd_err make_dirs(const char *dir)
-{
-    otd_err err = OTD_OK;
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        OTD_FAIL(OTD_ERR_IO, "output directory name too long: '%s'", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            OTD_FAIL(OTD_ERR_IO, "cannot create output directory '%s': %s", path, strerror(errno));
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        OTD_FAIL(OTD_ERR_IO, "output path '%s' exists and is not a directory", dir);
-done:
-    return err;
 }
 
 int otd_cmd_run(int argc, char **argv)
 {
-    otd_err err = OTD_OK, local = OTD_OK;
+    otd_err err = OTD_OK;
     otd_comm *comm = NULL;
+    otd_rundir *rd = NULL;
     otd_config cfg;
     otd_cli_args args = {0};
     char outbuf[64];
     otd_run_summary sum;
     memset(&cfg, 0, sizeof cfg);
+    memset(&sum, 0, sizeof sum);
 
     if (otd_comm_create(&comm) != OTD_OK) {
         fprintf(stderr, "otd run: %s\n", otd_error_message());
@@ -87,13 +76,15 @@ int otd_cmd_run(int argc, char **argv)
                  (unsigned long long)otd_config_hash(&cfg));
         args.out = outbuf;
     }
-    local = otd_comm_rank(comm) == 0 ? make_dirs(args.out) : OTD_OK;
-    OTD_CHECK(otd_comm_agree(comm, local));
-    OTD_CHECK(otd_driver_run(&cfg, comm, args.out, &sum));
+    OTD_CHECK(otd_rundir_open(comm, args.out, args.restart, &rd));
+    OTD_CHECK(otd_driver_run(&cfg, comm, rd, &sum));
 done:
     otd_cli_fail(comm, "run", err);
+    otd_rundir_close(rd);
     otd_cli_args_free(&args);
     otd_config_free(&cfg);
     otd_comm_destroy(comm);
+    if (err == OTD_OK && sum.status == OTD_STATUS_CHECKPOINTED)
+        return OTD_EXIT_REQUEUE;
     return otd_cli_exit_status(err);
 }

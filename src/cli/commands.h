@@ -20,6 +20,7 @@ enum {
     OTD_EXIT_FAILURE = 1,   /* runtime failure (I/O, MPI, library) */
     OTD_EXIT_USAGE = 2,     /* bad command line, configuration or input file: nothing written */
     OTD_EXIT_NONFINITE = 3, /* the loss or gradient became NaN/Inf: results kept */
+    OTD_EXIT_REQUEUE = 75,  /* checkpointed on a signal: resubmit to continue (EX_TEMPFAIL) */
 };
 
 /* `otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]`. Collective: every

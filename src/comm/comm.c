@@ -156,6 +156,11 @@ otd_err otd_comm_max_i64(otd_comm *c, int64_t *buf, size_t n)
     return reduce(c, buf, n, MPI_INT64_T, sizeof(int64_t), MPI_MAX);
 }
 
+otd_err otd_comm_sum_u64(otd_comm *c, uint64_t *buf, size_t n)
+{
+    return reduce(c, buf, n, MPI_UINT64_T, sizeof(uint64_t), MPI_SUM);
+}
+
 otd_err otd_comm_bcast(otd_comm *c, void *buf, size_t n, int root)
 {
     otd_err err = OTD_OK;
@@ -187,11 +192,41 @@ done:
     return err;
 }
 
-otd_err otd_comm_agree(otd_comm *c, otd_err local)
+/* The lowest failing rank's message to every rank: a malloc'd copy in *out
+ * (or NULL when out of memory on the receiving side). */
+static otd_err share_message(otd_comm *c, int first, char **out)
 {
     otd_err err = OTD_OK;
-    /* Lowest failing rank wins: encode as (rank if failed else size). */
+    char empty[1] = {'\0'};
+    char *buf = NULL;
+    size_t len = 0;
+    *out = NULL;
+    if (c->rank == first) {
+        const char *m = otd_error_message();
+        len = strlen(m);
+        buf = malloc(len + 1);
+        if (buf != NULL) {
+            memcpy(buf, m, len + 1);
+        } else {
+            buf = empty; /* send no text rather than fail the agreement */
+            len = 0;
+        }
+    }
+    err = otd_comm_bcast_bytes(c, &buf, &len, first);
+    if (err == OTD_OK && buf != empty)
+        *out = buf;
+    else if (buf != empty)
+        free(buf);
+    return err;
+}
+
+/* Lowest failing rank wins: encode as (rank if failed else size). With
+ * share, the others also receive that rank's message. */
+static otd_err agree(otd_comm *c, otd_err local, int share)
+{
+    otd_err err = OTD_OK;
     int mine = local == OTD_OK ? c->size : c->rank, first = 0, code = 0;
+    char *text = NULL;
     OTD_MPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm));
     if (first == c->size)
         return OTD_OK;
@@ -199,11 +234,27 @@ otd_err otd_comm_agree(otd_comm *c, otd_err local)
     /* Everyone adopts the failing rank's code: the exit status is one. */
     code = (int)local;
     OTD_MPI(MPI_Bcast(&code, 1, MPI_INT, first, c->comm));
+    if (share)
+        OTD_CHECK(share_message(c, first, &text));
     if (local != OTD_OK)
-        return local; /* keep this rank's own message */
-    return OTD_ERROR((otd_err)code, "failed on rank %d (see that rank's message)", first);
+        err = local; /* keep this rank's own message */
+    else if (text != NULL)
+        err = OTD_ERROR((otd_err)code, "rank %d: %s", first, text);
+    else
+        err = OTD_ERROR((otd_err)code, "failed on rank %d (see that rank's message)", first);
 done:
+    free(text);
     return err;
+}
+
+otd_err otd_comm_agree(otd_comm *c, otd_err local)
+{
+    return agree(c, local, 0);
+}
+
+otd_err otd_comm_agree_share(otd_comm *c, otd_err local)
+{
+    return agree(c, local, 1);
 }
 
 otd_err otd_comm_allgather_rows(otd_comm *c, const otd_layout *lay, const double *local,

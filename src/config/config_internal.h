@@ -67,6 +67,8 @@ struct otd_option {
     otd_opt_type type;
     const char *def;            /* default, written as it would be in YAML */
     int64_t imin, imax;         /* OTD_OPT_INT: closed range */
+    const char *word;           /* OTD_OPT_INT: a name also accepted ("auto"), or NULL */
+    int64_t word_value;         /* ... standing for this value (outside [imin, imax]) */
     double rmin, rmax;          /* OTD_OPT_REAL: bounds, +-HUGE_VAL = none */
     int rmin_open, rmax_open;   /* 1: bound excluded */
     const char *const *choices; /* OTD_OPT_ENUM: NULL-terminated names */
@@ -77,6 +79,9 @@ struct otd_option {
     otd_err (*apply)(const otd_option *opt, const otd_cfg_value *v, otd_cfg_build *b);
     otd_err (*format)(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out);
     const char *help;
+    /* May differ between a checkpoint and the run resuming from it: the key
+     * changes when or how visibly a run stops, not its trajectory. */
+    int resume_ok;
 };
 
 /* options.c */

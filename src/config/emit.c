@@ -191,3 +191,36 @@ void otd_config_print_help(FILE *out)
         print_wrapped(out, o->help, 6);
     }
 }
+
+otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, char **diff)
+{
+    otd_err err = OTD_OK;
+    otd_config old;
+    otd_cfg_buf a = {0}, b = {0}, out = {0};
+    memset(&old, 0, sizeof old);
+    *diff = NULL;
+    if (otd_config_parse(stored_yaml, strlen(stored_yaml), "<checkpoint config>", NULL, 0, &old) !=
+        OTD_OK)
+        OTD_FAIL(OTD_ERR_CONFIG, "the checkpoint's configuration does not parse: %s",
+                 otd_error_message());
+    for (size_t i = 0; i < otd_cfg_noptions; i++) {
+        const otd_option *opt = &otd_cfg_options[i];
+        a.len = b.len = 0;
+        OTD_CHECK(otd_cfg_format(opt, &old, &a));
+        OTD_CHECK(otd_cfg_format(opt, cfg, &b));
+        if (opt->resume_ok || (a.len == b.len && memcmp(a.data, b.data, a.len) == 0))
+            continue;
+        OTD_CHECK(otd_cfg_buf_printf(&out, "%s%s (%.*s -> %.*s)", out.len ? ", " : "", opt->key,
+                                     (int)a.len, a.data, (int)b.len, b.data));
+    }
+    if (out.len > 0) {
+        *diff = out.data;
+        out.data = NULL;
+    }
+done:
+    otd_config_free(&old);
+    otd_cfg_buf_free(&a);
+    otd_cfg_buf_free(&b);
+    otd_cfg_buf_free(&out);
+    return err;
+}

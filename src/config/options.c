@@ -95,16 +95,23 @@ const otd_option otd_cfg_options[] = {
      .help = "Read the target from this HDF5 file (/U of shape (d, r), /a of shape (r,)) "
              "instead of generating it."},
 
-    {.key = "problem.noise", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "0",
+    {.key = "problem.noise",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "0",
      FIELD(problem.noise),
      .help = "engine dense: add a symmetric Gaussian noise tensor of this Frobenius norm to "
              "T* (after normalization; drawn from run.seed, the same for any rank count)."},
-    {.key = "problem.tensor_file", .type = OTD_OPT_STRING, .def = "",
-     .allowed = "an HDF5 file path, or \"\" to generate T*", FIELD(problem.tensor_file),
+    {.key = "problem.tensor_file",
+     .type = OTD_OPT_STRING,
+     .def = "",
+     .allowed = "an HDF5 file path, or \"\" to generate T*",
+     FIELD(problem.tensor_file),
      .help = "engine dense: read T* from this HDF5 file (dataset /T of shape (d, ..., d), "
              "float64, symmetric), each rank only its mode-1 slices; problem.dim and "
              "problem.order must match it. Written by `otd tensor`."},
-    {.key = "problem.symmetry_tol", REAL_RANGE(0.0, 0, HUGE_VAL, 1), .def = "1e-10",
+    {.key = "problem.symmetry_tol",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "1e-10",
      FIELD(problem.symmetry_tol),
      .help = "problem.tensor_file: largest allowed |T[..i..j..] - T[..j..i..]| relative to "
              "max |T|; a less symmetric tensor is refused."},
@@ -150,6 +157,7 @@ const otd_option otd_cfg_options[] = {
      FIELD(algo.lr),
      .help = "Step size eta of every gradient step."},
     {.key = "algo.max_iters",
+     .resume_ok = 1,
      INT_RANGE(0, INT64_MAX),
      .def = "20000",
      FIELD(algo.max_iters),
@@ -177,6 +185,7 @@ const otd_option otd_cfg_options[] = {
      .help = "gamma: growth of the bl/tdp epoch length, H_s = ceil(H_0 (1+gamma)^s); 0 keeps "
              "epochs equal."},
     {.key = "algo.target_rel_err",
+     .resume_ok = 1,
      REAL_RANGE(0.0, 0, HUGE_VAL, 1),
      .def = "1e-3",
      FIELD(algo.target_rel_err),
@@ -197,10 +206,36 @@ const otd_option otd_cfg_options[] = {
      FIELD(run.log_every),
      .help = "Record one history row of metrics every this many iterations."},
     {.key = "run.progress_seconds",
+     .resume_ok = 1,
      REAL_RANGE(0.0, 1, HUGE_VAL, 1),
      .def = "2.0",
      FIELD(run.progress_seconds),
      .help = "Wall-clock seconds between progress lines printed by rank 0."},
+
+    {.key = "run.checkpoint_every",
+     .resume_ok = 1,
+     INT_RANGE(1, INT64_MAX),
+     .word = "auto",
+     .word_value = OTD_CKPT_AUTO,
+     .def = "auto",
+     FIELD(run.checkpoint_every),
+     .help = "Write a checkpoint (OUT/checkpoints/) every this many steps; auto = about every "
+             "run.checkpoint_seconds of wall time (so tiny fast runs do not spend their time "
+             "writing). Signals SIGUSR1/SIGUSR2/SIGTERM always checkpoint at the next step."},
+    {.key = "run.checkpoint_seconds",
+     .resume_ok = 1,
+     REAL_RANGE(0.0, 1, HUGE_VAL, 1),
+     .def = "300",
+     FIELD(run.checkpoint_seconds),
+     .help = "With run.checkpoint_every = auto: wall-clock seconds between checkpoints (rank "
+             "0's clock, agreed at logged steps)."},
+    {.key = "run.keep_checkpoints",
+     .resume_ok = 1,
+     INT_RANGE(1, 1000),
+     .def = "3",
+     FIELD(run.keep_checkpoints),
+     .help = "Committed checkpoints kept; older ones are removed only after a newer one is "
+             "safely on disk."},
 
     /* --- diagnostics --- */
     {.key = "metrics.large_fraction",

@@ -67,9 +67,11 @@ void otd_cfg_allowed(const otd_option *opt, char *out, size_t cap)
     switch (opt->type) {
     case OTD_OPT_INT:
         if (opt->imax == INT64_MAX)
-            snprintf(out, cap, "integer >= %" PRId64, opt->imin);
+            snprintf(out, cap, "%s%sinteger >= %" PRId64, opt->word ? opt->word : "",
+                     opt->word ? " or " : "", opt->imin);
         else
-            snprintf(out, cap, "integer in [%" PRId64 ", %" PRId64 "]", opt->imin, opt->imax);
+            snprintf(out, cap, "%s%sinteger in [%" PRId64 ", %" PRId64 "]",
+                     opt->word ? opt->word : "", opt->word ? " or " : "", opt->imin, opt->imax);
         break;
     case OTD_OPT_REAL:
         if (opt->rmin > -HUGE_VAL && opt->rmax < HUGE_VAL)
@@ -133,6 +135,11 @@ static otd_err parse_int(const otd_option *opt, const otd_cfg_value *v, int64_t 
     const otd_cfg_scalar *s = &v->scalar;
     char *end = NULL;
     long long x;
+    if (opt->word != NULL && strlen(opt->word) == s->len &&
+        memcmp(opt->word, s->text, s->len) == 0) {
+        *out = opt->word_value;
+        return OTD_OK;
+    }
     /* strtoll would skip leading blanks; a quoted " 3" is not an integer. */
     if (s->len == 0 || isspace((unsigned char)s->text[0]))
         return bad_value(opt, opt->key, s, "not an integer", v->origin);
@@ -306,7 +313,9 @@ done:
 otd_err otd_cfg_format_real(otd_cfg_buf *out, double x)
 {
     char buf[40];
-    for (int prec = 1; prec < 17; prec++) {
+    /* Start with enough digits for the integer part: 300, not 3e+02. */
+    int first = fabs(x) >= 1 && fabs(x) < 1e16 ? (int)floor(log10(fabs(x))) + 1 : 1;
+    for (int prec = first; prec < 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, x);
         if (strtod(buf, NULL) == x)
             return otd_cfg_buf_printf(out, "%s", buf);
@@ -343,6 +352,8 @@ otd_err otd_cfg_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf
         return opt->format(opt, cfg, out);
     switch (opt->type) {
     case OTD_OPT_INT:
+        if (opt->word != NULL && load_int(opt, cfg) == opt->word_value)
+            return otd_cfg_buf_printf(out, "%s", opt->word);
         return otd_cfg_buf_printf(out, "%" PRId64, load_int(opt, cfg));
     case OTD_OPT_REAL:
         memcpy(&x, p, sizeof x);

@@ -1,4 +1,5 @@
-/* driver.c: the step loop of one run (see otd_driver.h). */
+/* driver.c: one run: start or resume, the step loop, checkpoints, the end
+ * (see otd_driver.h). */
 #include "otd/otd_driver.h"
 
 #include <cblas.h>
@@ -10,10 +11,12 @@
 #include "driver/report.h"
 #include "otd/otd_algo.h"
 #include "otd/otd_blas.h"
+#include "otd/otd_ckpt.h"
 #include "otd/otd_engine.h"
 #include "otd/otd_input.h"
 #include "otd/otd_metrics.h"
 #include "otd/otd_results.h"
+#include "otd/otd_signal.h"
 #include "otd/otd_target.h"
 
 #ifndef OTD_VERSION_STRING
@@ -24,6 +27,10 @@
  * long runs while keeping file I/O out of almost every step. */
 #define FLUSH_ROWS 4096
 
+/* Slots of otd_eval.flags: ranks that saw a signal; rank 0's "a time-based
+ * checkpoint is due". */
+enum { FLAG_SIGNAL, FLAG_CKPT_DUE };
+
 const char *otd_status_name(otd_status s)
 {
     switch (s) {
@@ -33,20 +40,28 @@ const char *otd_status_name(otd_status s)
         return "max_iters";
     case OTD_STATUS_NONFINITE:
         return "nonfinite";
+    case OTD_STATUS_CHECKPOINTED:
+        return "running";
     }
     return "unknown";
 }
 
 /* Everything one run holds; released in one place. */
 typedef struct {
+    const otd_config *cfg;
+    otd_comm *comm;
+    otd_rundir *rd;
     otd_layout lay;
     otd_target *target;
     otd_algo *algo;
     otd_engine *engine;
     otd_metrics *metrics;
     otd_results *results;
-    double *W, *grad, *scalars, *vecs;
+    double *W, *W0, *grad, *scalars, *vecs;
     char *yaml;
+    int64_t it0;        /* first iteration of this process */
+    int64_t reinit_acc; /* re-initializations since the last logged row */
+    double wall0;       /* loop seconds of earlier processes (resume) */
 } run_state;
 
 static void run_free(run_state *s)
@@ -56,23 +71,30 @@ static void run_free(run_state *s)
     otd_algo_destroy(s->algo);
     otd_target_destroy(s->target);
     free(s->W);
+    free(s->W0);
     free(s->grad);
     free(s->scalars);
     free(s->vecs);
     free(s->yaml);
 }
 
+static int64_t nvec(const run_state *s)
+{
+    return s->target->r > 0 ? OTD_V_NVEC : 0;
+}
+
 /* Initial W: from model.init_file, or drawn by the algorithm. */
-static otd_err initial_w(const otd_config *cfg, otd_comm *comm, run_state *s)
+static otd_err initial_w(run_state *s)
 {
     otd_err err = OTD_OK;
     double *full = NULL;
     const otd_layout *lay = &s->lay;
-    int64_t m = cfg->model.m;
-    if (cfg->model.init_file[0] == '\0')
+    int64_t m = s->cfg->model.m;
+    if (s->cfg->model.init_file[0] == '\0')
         return otd_algo_init(s->algo, s->W);
     OTD_ALLOC(full, lay->d * m);
-    OTD_CHECK(otd_input_read(comm, cfg->model.init_file, "/W", "model.init_file", lay->d, m, full));
+    OTD_CHECK(
+        otd_input_read(s->comm, s->cfg->model.init_file, "/W", "model.init_file", lay->d, m, full));
     for (int64_t i = 0; i < m; i++)
         memcpy(s->W + i * lay->nrows, full + i * lay->d + lay->row0,
                (size_t)lay->nrows * sizeof *full);
@@ -81,13 +103,42 @@ done:
     return err;
 }
 
-static otd_err open_results(const otd_config *cfg, otd_comm *comm, const char *path, run_state *s)
+/* Collective: commit a checkpoint of W at the start of iteration `iter`. */
+static otd_err checkpoint(run_state *s, int64_t iter, double wall)
+{
+    otd_err err = OTD_OK;
+    const int64_t n = s->lay.nrows * s->cfg->model.m;
+    double bad = 0;
+    /* A non-finite W is not worth keeping: the last good checkpoint stays
+     * and the next evaluation stops the run with diagnostics. */
+    for (int64_t q = 0; q < n; q++)
+        if (!isfinite(s->W[q]))
+            bad = 1;
+    OTD_CHECK(otd_comm_max(s->comm, &bad, 1));
+    if (bad > 0)
+        goto done;
+    OTD_CHECK(otd_results_history_flush(s->results));
+    otd_ckpt_meta meta = {
+        .iter = iter,
+        .n_reinit = s->reinit_acc,
+        .history_rows = otd_results_history_rows(s->results),
+        .wall_offset = wall,
+        .config_hash = otd_config_hash(s->cfg),
+        .config_yaml = s->yaml,
+    };
+    OTD_CHECK(otd_ckpt_write(otd_rundir_ckpt_dir(s->rd), s->comm, &s->lay, s->cfg->model.m, s->W,
+                             s->W0, &meta, (int)s->cfg->run.keep_checkpoints));
+done:
+    return err;
+}
+
+static otd_err create_results(run_state *s)
 {
     otd_err err = OTD_OK;
     char hash[17], blas[256];
+    const otd_config *cfg = s->cfg;
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)otd_config_hash(cfg));
     otd_blas_describe(blas, sizeof blas);
-    OTD_CHECK(otd_config_to_yaml(cfg, &s->yaml));
     const otd_attr attrs[] = {
         {"config", s->yaml},
         {"config_hash", hash},
@@ -97,8 +148,8 @@ static otd_err open_results(const otd_config *cfg, otd_comm *comm, const char *p
         {"algo", otd_algo_name_str(cfg->algo.name)},
         {"layout", "contiguous row blocks"},
     };
-    OTD_CHECK(
-        otd_results_create(path, comm, attrs, (int)(sizeof attrs / sizeof *attrs), &s->results));
+    OTD_CHECK(otd_results_create(otd_rundir_results_path(s->rd), s->comm, attrs,
+                                 (int)(sizeof attrs / sizeof *attrs), &s->results));
     /* The target's components, when it has any (not for a tensor file, whose
      * path is in the config). */
     if (s->target->r > 0) {
@@ -109,8 +160,82 @@ static otd_err open_results(const otd_config *cfg, otd_comm *comm, const char *p
     }
     OTD_CHECK(otd_results_write_rows(s->results, "/init/W", &s->lay, s->W, cfg->model.m));
     OTD_CHECK(otd_results_history_define(s->results, otd_metrics_scalar_names, OTD_M_NSCALAR,
-                                         otd_metrics_vector_names,
-                                         s->target->r > 0 ? OTD_V_NVEC : 0, s->target->r));
+                                         otd_metrics_vector_names, (int)nvec(s), s->target->r));
+    OTD_CHECK(
+        otd_results_write_summary(s->results, "running", NULL, 0, NULL, NULL, 0, NULL, NULL, 0));
+done:
+    return err;
+}
+
+/* FRESH: W0 drawn or read, results created, iteration 0 committed. */
+static otd_err start(run_state *s)
+{
+    otd_err err = OTD_OK;
+    OTD_CHECK(initial_w(s));
+    memcpy(s->W0, s->W, (size_t)(s->lay.nrows * s->cfg->model.m) * sizeof *s->W);
+    OTD_CHECK(create_results(s));
+    OTD_CHECK(checkpoint(s, 0, 0.0));
+done:
+    return err;
+}
+
+/* RESUME: the newest valid checkpoint of this configuration, and the
+ * results history cut back to it. */
+static otd_err resume(run_state *s)
+{
+    otd_err err = OTD_OK;
+    otd_ckpt_meta meta;
+    char *diff = NULL;
+    int found = 0;
+    memset(&meta, 0, sizeof meta);
+    OTD_CHECK(otd_ckpt_load(otd_rundir_ckpt_dir(s->rd), s->comm, &s->lay, s->cfg->model.m, s->W,
+                            s->W0, &meta, &found));
+    if (!found)
+        OTD_FAIL(OTD_ERR_FORMAT,
+                 "%s holds an unfinished run but no checkpoint to resume from; rerun with "
+                 "--restart to set it aside and start over",
+                 otd_rundir_results_path(s->rd));
+    OTD_CHECK(otd_config_resume_diff(s->cfg, meta.config_yaml, &diff));
+    if (diff != NULL)
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "the checkpoint in %s is from a different configuration: %s; use another --out, "
+                 "or --restart to set the old run aside",
+                 otd_rundir_ckpt_dir(s->rd), diff);
+    OTD_CHECK(otd_results_reopen(otd_rundir_results_path(s->rd), s->comm, otd_metrics_scalar_names,
+                                 OTD_M_NSCALAR, otd_metrics_vector_names, (int)nvec(s),
+                                 s->target->r, meta.history_rows, &s->results));
+    s->it0 = meta.iter;
+    s->reinit_acc = meta.n_reinit;
+    s->wall0 = meta.wall_offset;
+    if (otd_comm_rank(s->comm) == 0) {
+        printf("  resuming at iteration %lld from a checkpoint written by %d rank%s (history: "
+               "%lld rows kept)\n",
+               (long long)meta.iter, meta.nranks, meta.nranks == 1 ? "" : "s",
+               (long long)meta.history_rows);
+        fflush(stdout);
+    }
+done:
+    free(diff);
+    free(meta.config_yaml);
+    return err;
+}
+
+/* Log one history row for iteration it. */
+static otd_err log_row(run_state *s, const otd_eval *ev, int64_t it, double wall)
+{
+    otd_err err = OTD_OK;
+    OTD_CHECK(otd_metrics_compute(s->metrics, ev, s->W, s->grad, s->scalars, s->vecs));
+    s->scalars[OTD_M_ITER] = (double)it;
+    s->scalars[OTD_M_EPOCH] = (double)otd_algo_epoch(s->algo, it);
+    s->scalars[OTD_M_N_REINIT] = (double)s->reinit_acc;
+    s->scalars[OTD_M_WALL_TIME] = wall;
+    s->reinit_acc = 0;
+    OTD_CHECK(otd_results_history_append(s->results, s->scalars, s->vecs));
+    if (otd_results_history_rows(s->results) % FLUSH_ROWS == 0)
+        OTD_CHECK(otd_results_history_flush(s->results));
+    if (!isfinite(s->scalars[OTD_M_GRAD_NORM]))
+        OTD_FAIL(OTD_ERR_NUMERIC, "non-finite gradient at iteration %lld (loss %g)", (long long)it,
+                 ev->loss);
 done:
     return err;
 }
@@ -118,111 +243,143 @@ done:
 /* The step loop. Sets summary fields; returns OTD_ERR_NUMERIC when the loss
  * or gradient stops being finite (the verdict is the same on every rank:
  * both come out of allreduced values). */
-static otd_err step_loop(const otd_config *cfg, otd_comm *comm, run_state *s, otd_run_summary *sum)
+static otd_err step_loop(run_state *s, otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
-    const int root = otd_comm_rank(comm) == 0;
-    const int64_t n = s->lay.nrows * cfg->model.m;
-    double t0 = otd_comm_wtime(), last_print = t0, last_good = NAN;
-    int64_t reinit_acc = 0, rows = 0, it;
+    const otd_config *cfg = s->cfg;
+    const int root = otd_comm_rank(s->comm) == 0;
+    const int64_t n = s->lay.nrows * cfg->model.m, every = cfg->run.checkpoint_every;
+    double t0 = otd_comm_wtime(), last_print = t0, last_ckpt = t0;
+    int64_t it;
     otd_eval ev = {0};
-    for (it = 0;; it++) {
+    sum->status = OTD_STATUS_NONFINITE;
+    for (it = s->it0;; it++) {
         int64_t nre = 0;
         int stop = -1;
         OTD_CHECK(otd_algo_before_step(s->algo, it, s->W, &nre));
-        reinit_acc += nre;
+        s->reinit_acc += nre;
+        ev.flags[FLAG_SIGNAL] = otd_signal_pending() != 0;
+        ev.flags[FLAG_CKPT_DUE] = root && every == OTD_CKPT_AUTO &&
+                                  otd_comm_wtime() - last_ckpt >= cfg->run.checkpoint_seconds;
         OTD_CHECK(otd_engine_eval(s->engine, s->W, s->grad, &ev));
-        if (!isfinite(ev.loss)) {
-            sum->status = OTD_STATUS_NONFINITE;
+        if (!isfinite(ev.loss))
             OTD_FAIL(OTD_ERR_NUMERIC,
-                     "non-finite loss at iteration %lld (last logged rel_err %g); "
-                     "try a smaller algo.lr",
-                     (long long)it, last_good);
-        }
+                     "non-finite loss at iteration %lld; the last good checkpoint is kept; try "
+                     "a smaller algo.lr",
+                     (long long)it);
         if (ev.rel_err <= cfg->algo.target_rel_err)
             stop = OTD_STATUS_CONVERGED;
         else if (it >= cfg->algo.max_iters)
             stop = OTD_STATUS_MAX_ITERS;
-        if (it % cfg->run.log_every == 0 || stop >= 0) {
-            OTD_CHECK(otd_metrics_compute(s->metrics, &ev, s->W, s->grad, s->scalars, s->vecs));
-            s->scalars[OTD_M_ITER] = (double)it;
-            s->scalars[OTD_M_EPOCH] = (double)otd_algo_epoch(s->algo, it);
-            s->scalars[OTD_M_N_REINIT] = (double)reinit_acc;
-            s->scalars[OTD_M_WALL_TIME] = otd_comm_wtime() - t0;
-            reinit_acc = 0;
-            OTD_CHECK(otd_results_history_append(s->results, s->scalars, s->vecs));
-            if (++rows % FLUSH_ROWS == 0)
-                OTD_CHECK(otd_results_history_flush(s->results));
-            if (!isfinite(s->scalars[OTD_M_GRAD_NORM])) {
-                sum->status = OTD_STATUS_NONFINITE;
-                OTD_FAIL(OTD_ERR_NUMERIC, "non-finite gradient at iteration %lld (loss %g)",
-                         (long long)it, ev.loss);
-            }
-            last_good = ev.rel_err;
-        }
+        if (it % cfg->run.log_every == 0 || stop >= 0)
+            OTD_CHECK(log_row(s, &ev, it, s->wall0 + otd_comm_wtime() - t0));
         if (root && (stop >= 0 || otd_comm_wtime() - last_print >= cfg->run.progress_seconds)) {
             last_print = otd_comm_wtime();
-            otd_report_progress(cfg, it, ev.loss, ev.rel_err, last_print - t0, 0);
+            otd_report_progress(cfg, it, ev.loss, ev.rel_err, last_print - t0, s->it0);
         }
         if (stop >= 0) {
             sum->status = (otd_status)stop;
             break;
         }
         cblas_daxpy((int)n, -cfg->algo.lr, s->grad, 1, s->W, 1);
+        /* The step boundary: W is now W_{it+1}. */
+        if (ev.flags[FLAG_SIGNAL] > 0 || ev.flags[FLAG_CKPT_DUE] > 0 ||
+            (every != OTD_CKPT_AUTO && (it + 1) % every == 0)) {
+            OTD_CHECK(checkpoint(s, it + 1, s->wall0 + otd_comm_wtime() - t0));
+            last_ckpt = otd_comm_wtime();
+            if (ev.flags[FLAG_SIGNAL] > 0) {
+                it++;
+                sum->status = OTD_STATUS_CHECKPOINTED;
+                break;
+            }
+        }
     }
 done:
     sum->iters = it;
     sum->final_rel_err = ev.rel_err;
     sum->final_loss = ev.loss;
     sum->wall_seconds = otd_comm_wtime() - t0;
-    sum->steps_per_s = sum->wall_seconds > 0 ? (double)it / sum->wall_seconds : 0.0;
+    sum->steps_per_s = sum->wall_seconds > 0 ? (double)(it - s->it0) / sum->wall_seconds : 0.0;
     return err;
 }
 
-static otd_err write_final(const otd_config *cfg, run_state *s, const otd_run_summary *sum)
+static otd_err write_final(run_state *s, const otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
     const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds", "steps_per_s"};
-    const double dv[] = {sum->final_rel_err, sum->final_loss, sum->wall_seconds, sum->steps_per_s};
+    const double dv[] = {sum->final_rel_err, sum->final_loss, s->wall0 + sum->wall_seconds,
+                         sum->steps_per_s};
     const char *in[] = {"iters"};
     const int64_t iv[] = {sum->iters};
-    OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));
+    OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, s->cfg->model.m));
     OTD_CHECK(otd_results_write_summary(s->results, otd_status_name(sum->status), NULL, 0, dn, dv,
                                         4, in, iv, 1));
 done:
     return err;
 }
 
-otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, const char *outdir,
-                       otd_run_summary *sum)
+/* DONE: say so, and end with the finished run's verdict. */
+static otd_err report_done(run_state *s)
+{
+    const char *status = otd_rundir_status(s->rd);
+    if (otd_comm_rank(s->comm) == 0) {
+        printf("otd: %s is complete (status %s): nothing to do; --restart runs it again\n",
+               otd_rundir_results_path(s->rd), status);
+        fflush(stdout);
+    }
+    if (strcmp(status, "nonfinite") == 0)
+        return OTD_ERROR(OTD_ERR_NUMERIC, "the run in %s ended with non-finite values",
+                         otd_rundir_results_path(s->rd));
+    return OTD_OK;
+}
+
+otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, otd_rundir *rd, otd_run_summary *sum)
 {
     otd_err err = OTD_OK, loop_err = OTD_OK;
-    run_state s = {0};
-    char path[4096], storage[512];
+    run_state s = {.cfg = cfg, .comm = comm, .rd = rd};
+    char storage[512];
     int64_t m = cfg->model.m;
     memset(sum, 0, sizeof *sum);
-    snprintf(path, sizeof path, "%s/results.h5", outdir);
+    sum->status = OTD_STATUS_MAX_ITERS;
+    if (otd_rundir_get_state(rd) == OTD_RUNDIR_DONE)
+        return report_done(&s);
+    OTD_CHECK(otd_signal_install());
     OTD_CHECK(otd_layout_init(&s.lay, cfg->problem.dim, otd_comm_rank(comm), otd_comm_size(comm)));
+    OTD_CHECK(otd_config_to_yaml(cfg, &s.yaml));
     OTD_CHECK(otd_target_create(cfg, comm, &s.target));
     OTD_ALLOC(s.W, s.lay.nrows * m);
+    OTD_ALLOC(s.W0, s.lay.nrows * m);
     OTD_ALLOC(s.grad, s.lay.nrows * m);
     OTD_ALLOC(s.scalars, OTD_M_NSCALAR);
     OTD_ALLOC(s.vecs, OTD_V_NVEC * s.target->r);
     OTD_CHECK(otd_algo_create(cfg, &s.lay, comm, &s.algo));
-    OTD_CHECK(initial_w(cfg, comm, &s));
     OTD_CHECK(otd_engine_create(cfg, &s.lay, comm, s.target, &s.engine));
-    OTD_CHECK(otd_metrics_create(cfg, &s.lay, comm, s.target, s.W, &s.metrics));
-    OTD_CHECK(open_results(cfg, comm, path, &s));
     otd_engine_describe(s.engine, storage, sizeof storage);
-    otd_report_banner(cfg, comm, &s.lay, otd_engine_label(s.engine), storage, outdir);
-    loop_err = step_loop(cfg, comm, &s, sum);
+    otd_report_banner(cfg, comm, &s.lay, otd_engine_label(s.engine), storage,
+                      otd_rundir_results_path(rd));
+    if (otd_rundir_get_state(rd) == OTD_RUNDIR_RESUME)
+        OTD_CHECK(resume(&s));
+    else
+        OTD_CHECK(start(&s));
+    OTD_CHECK(otd_metrics_create(cfg, &s.lay, comm, s.target, s.W0, &s.metrics));
+    loop_err = step_loop(&s, sum);
     /* A non-finite run still records how far it got; other failures in the
      * loop are collective failures with nothing sensible to add. */
-    if (loop_err != OTD_OK && loop_err != OTD_ERR_NUMERIC)
+    if (loop_err == OTD_ERR_NUMERIC)
+        sum->status = OTD_STATUS_NONFINITE;
+    else if (loop_err != OTD_OK)
         OTD_CHECK(loop_err);
-    OTD_CHECK(write_final(cfg, &s, sum));
-    if (otd_comm_rank(comm) == 0)
-        otd_report_summary(sum, path);
+    if (sum->status == OTD_STATUS_CHECKPOINTED) {
+        OTD_CHECK(otd_results_history_flush(s.results));
+        if (otd_comm_rank(comm) == 0)
+            printf("otd: signal received: checkpointed at iteration %lld; exit %d = resubmit "
+                   "to continue\n",
+                   (long long)sum->iters, 75);
+    } else {
+        OTD_CHECK(write_final(&s, sum));
+        if (otd_comm_rank(comm) == 0)
+            otd_report_summary(sum, otd_rundir_results_path(rd));
+    }
     err = loop_err;
 done:
     if (s.results != NULL) {

@@ -53,7 +53,7 @@ void otd_report_banner(const otd_config *cfg, const otd_comm *comm, const otd_la
            (long long)(lay->d / lay->nranks), (long long)rows_max, mem,
            (unsigned long long)cfg->run.seed, (unsigned long long)otd_config_hash(cfg));
     printf("  %s\n", storage);
-    printf("  BLAS: %s\n  output: %s/results.h5\n", blas, outdir);
+    printf("  BLAS: %s\n  output: %s\n", blas, outdir);
     fflush(stdout);
 }
 

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine_impl.h"
 #include "engine/model.h"
@@ -37,7 +38,7 @@ typedef struct {
     double *Wf;   /* all-gathered W, d x m */
     double *K;    /* one panel, npan x m */
     double *Y;    /* nrows x m */
-    double *red;  /* allreduce buffer: W^T W (m x m), q (m), W^T U (m x r) */
+    double *red;  /* allreduce buffer: W^T W (m x m), q (m), W^T U (m x r), flags */
 } dense_state;
 
 static void dense_destroy(void *p)
@@ -100,7 +101,7 @@ static otd_err dense_create(const otd_config *cfg, const otd_layout *lay, otd_co
     OTD_ALLOC(st->Wf, st->d * m);
     OTD_ALLOC(st->K, st->npan * m);
     OTD_ALLOC(st->Y, (int64_t)st->nrows * m);
-    OTD_ALLOC(st->red, m * m + m + m * st->r);
+    OTD_ALLOC(st->red, m * m + m + m * st->r + OTD_EVAL_NFLAGS);
     *out = st;
     st = NULL;
 done:
@@ -127,6 +128,7 @@ static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
     otd_model *md = &st->md;
     const int m = st->m, n = st->nrows, l = md->l;
     double *Graw = st->red, *q = st->red + (size_t)m * m, *WtU = q + m;
+    double *flags = WtU + (size_t)m * st->r;
     OTD_CHECK(otd_comm_allgather_rows(st->comm, st->lay, W, m, st->Wf));
     contract(st);
     cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, m, n, 1.0, W, n, 0.0, Graw, m);
@@ -135,7 +137,10 @@ static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
     if (st->r > 0)
         cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, st->r, n, 1.0, W, n,
                     st->target->U + st->lay->row0, (int)st->d, 0.0, WtU, m);
-    OTD_CHECK(otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * (1 + st->r)));
+    memcpy(flags, ev->flags, sizeof ev->flags);
+    OTD_CHECK(otd_comm_sum(st->comm, st->red,
+                           (size_t)m * m + (size_t)m * (1 + st->r) + OTD_EVAL_NFLAGS));
+    memcpy(ev->flags, flags, sizeof ev->flags);
     double reg = otd_model_components(md, Graw), tt = otd_model_terms(md, Graw);
     otd_ksum ts = {0, 0};
     for (int i = 0; i < m; i++) {

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine_impl.h"
 #include "engine/model.h"
@@ -22,7 +23,8 @@ typedef struct {
     otd_comm *comm;
     const otd_target *target;
     const double *U_loc; /* this rank's rows of U, leading dimension d */
-    double *red;         /* the one allreduce buffer: raw W^T W (m x m), then W^T U (m x r) */
+    /* the one allreduce buffer: raw W^T W (m x m), W^T U (m x r), the flags */
+    double *red;
     double *A;           /* r x m */
 } implicit_state;
 
@@ -57,7 +59,7 @@ static otd_err implicit_create(const otd_config *cfg, const otd_layout *lay, otd
     st->comm = comm;
     st->target = target;
     st->U_loc = target->U + lay->row0;
-    OTD_ALLOC(st->red, m * m + m * r);
+    OTD_ALLOC(st->red, m * m + m * r + OTD_EVAL_NFLAGS);
     OTD_ALLOC(st->A, r * m);
     *out = st;
     st = NULL;
@@ -90,13 +92,16 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
     otd_err err = OTD_OK;
     implicit_state *st = p;
     const int m = st->m, r = st->r, n = st->nrows;
-    double *Graw = st->red, *Craw = st->red + (size_t)m * m;
+    double *Graw = st->red, *Craw = st->red + (size_t)m * m, *flags = Craw + (size_t)m * r;
     cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, m, n, 1.0, W, n, 0.0, Graw, m);
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, r, n, 1.0, W, n, st->U_loc, st->d, 0.0,
                 Craw, m);
     /* Only the upper triangle is meaningful; reducing the whole square keeps
      * the buffer contiguous with W^T U for a single collective. */
-    OTD_CHECK(otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * r));
+    memcpy(flags, ev->flags, sizeof ev->flags);
+    OTD_CHECK(
+        otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * r + OTD_EVAL_NFLAGS));
+    memcpy(ev->flags, flags, sizeof ev->flags);
     double reg = otd_model_components(&st->md, Graw);
     double tt = otd_model_terms(&st->md, Graw), ts = target_terms(st);
     otd_engine_fill_eval(ev, tt, ts, st->target->norm2, reg, st->md.norms, Craw);

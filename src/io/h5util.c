@@ -238,3 +238,165 @@ done:
     otd_h5_close(&attr, &err);
     return err;
 }
+
+/* Shared by the scalar attribute readers: one value of class cls, converted
+ * to mtype by HDF5 (which fails on overflow rather than wrapping). */
+static otd_err attr_read_scalar(hid_t loc, const char *name, H5T_class_t want, hid_t mtype,
+                                void *buf)
+{
+    otd_err err = OTD_OK;
+    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hssize_t npoints = -1;
+    H5T_class_t cls = H5T_NO_CLASS;
+    OTD_H5(attr = H5Aopen(loc, name, H5P_DEFAULT), name);
+    OTD_H5(ftype = H5Aget_type(attr), name);
+    OTD_H5(space = H5Aget_space(attr), name);
+    OTD_H5(npoints = H5Sget_simple_extent_npoints(space), name);
+    OTD_H5(cls = H5Tget_class(ftype), name);
+    if (cls != want || npoints != 1)
+        OTD_FAIL(OTD_ERR_FORMAT, "attribute '%s' is not a single %s", name,
+                 want == H5T_INTEGER ? "integer" : "number");
+    OTD_H5(H5Aread(attr, mtype, buf), name);
+done:
+    otd_h5_close(&space, &err);
+    otd_h5_close(&ftype, &err);
+    otd_h5_close(&attr, &err);
+    return err;
+}
+
+otd_err otd_h5_attr_read_int64(hid_t loc, const char *name, int64_t *out)
+{
+    return attr_read_scalar(loc, name, H5T_INTEGER, H5T_NATIVE_INT64, out);
+}
+
+otd_err otd_h5_attr_read_double(hid_t loc, const char *name, double *out)
+{
+    return attr_read_scalar(loc, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, out);
+}
+
+otd_err otd_h5_to_row_major(const double *a, int64_t rows, int64_t cols, int64_t ld, double **out)
+{
+    otd_err err = OTD_OK;
+    double *b = NULL;
+    *out = NULL;
+    if (rows > 0 && cols > INT64_MAX / rows)
+        OTD_FAIL(OTD_ERR_NOMEM, "a %lld x %lld matrix is too large", (long long)rows,
+                 (long long)cols);
+    OTD_ALLOC(b, rows * cols);
+    for (int64_t j = 0; j < rows; j++)
+        for (int64_t i = 0; i < cols; i++)
+            b[j * cols + i] = a[i * ld + j];
+    *out = b;
+done:
+    return err;
+}
+
+void otd_h5_from_row_major(const double *b, int64_t rows, int64_t cols, int64_t ld, double *a)
+{
+    for (int64_t i = 0; i < cols; i++)
+        for (int64_t j = 0; j < rows; j++)
+            a[i * ld + j] = b[j * cols + i];
+}
+
+/* Select the block start/count in fspace and create the matching memory
+ * space. A rank with nothing to transfer selects none in both: HDF5 still
+ * needs it inside a collective transfer, with a memory space of its own. */
+static otd_err select_block(hid_t fspace, const char *name, int rank, const hsize_t *start,
+                            const hsize_t *count, hid_t *mspace, int *empty)
+{
+    otd_err err = OTD_OK;
+    hsize_t mine = 1, one = 1;
+    for (int k = 0; k < rank; k++)
+        mine *= count[k];
+    *empty = mine == 0;
+    if (!*empty) {
+        OTD_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), name);
+        OTD_H5(*mspace = H5Screate_simple(rank, count, NULL), name);
+    } else {
+        OTD_H5(H5Sselect_none(fspace), name);
+        OTD_H5(*mspace = H5Screate_simple(1, &one, NULL), name);
+        OTD_H5(H5Sselect_none(*mspace), name);
+    }
+done:
+    return err;
+}
+
+/* A valid buffer for ranks that write nothing: HDF5 rejects NULL there. */
+static const double no_data[1] = {0.0};
+
+/* "(3, 4)": a shape for messages, truncated to cap bytes. */
+static void shape_text(int rank, const hsize_t *dims, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "(");
+    for (int k = 0; k < rank && n < cap; k++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%llu", k > 0 ? ", " : "",
+                              (unsigned long long)dims[k]);
+    if (n < cap)
+        snprintf(out + n, cap - n, ")");
+}
+
+otd_err otd_h5_write_block(hid_t file, hid_t dxpl, const char *name, int rank, const hsize_t *dims,
+                           const hsize_t *start, const hsize_t *count, const double *buf)
+{
+    otd_err err = OTD_OK;
+    hid_t lcpl = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hid_t dset = H5I_INVALID_HID;
+    hsize_t total = 1;
+    int empty = 0;
+    for (int k = 0; k < rank; k++)
+        total *= dims[k];
+    OTD_H5(lcpl = H5Pcreate(H5P_LINK_CREATE), name);
+    OTD_H5(H5Pset_create_intermediate_group(lcpl, 1), name);
+    OTD_H5(fspace = H5Screate_simple(rank, dims, NULL), name);
+    OTD_H5(dset = H5Dcreate2(file, name, H5T_IEEE_F64LE, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT),
+           name);
+    /* An empty dataset has nothing to write; every rank sees the same dims. */
+    if (total == 0)
+        goto done;
+    OTD_CHECK(select_block(fspace, name, rank, start, count, &mspace, &empty));
+    OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, empty ? no_data : buf), name);
+done:
+    otd_h5_close(&dset, &err);
+    otd_h5_close(&mspace, &err);
+    otd_h5_close(&fspace, &err);
+    otd_h5_close(&lcpl, &err);
+    return err;
+}
+
+otd_err otd_h5_read_block(hid_t file, hid_t dxpl, const char *name, int rank, const hsize_t *dims,
+                          const hsize_t *start, const hsize_t *count, double *buf)
+{
+    otd_err err = OTD_OK;
+    hid_t dset = H5I_INVALID_HID, ftype = H5I_INVALID_HID, fspace = H5I_INVALID_HID;
+    hid_t mspace = H5I_INVALID_HID;
+    hsize_t have[H5S_MAX_RANK];
+    int ndims = -1, same = 1, empty = 0;
+    H5T_class_t cls = H5T_NO_CLASS;
+    double none = 0.0; /* the target of an empty selection: HDF5 rejects NULL */
+    OTD_H5(dset = H5Dopen2(file, name, H5P_DEFAULT), name);
+    OTD_H5(ftype = H5Dget_type(dset), name);
+    OTD_H5(cls = H5Tget_class(ftype), name);
+    OTD_H5(fspace = H5Dget_space(dset), name);
+    OTD_H5(ndims = H5Sget_simple_extent_ndims(fspace), name);
+    if (ndims < 0 || ndims > H5S_MAX_RANK)
+        OTD_FAIL(OTD_ERR_FORMAT, "dataset '%s' has %d dimensions", name, ndims);
+    OTD_H5(H5Sget_simple_extent_dims(fspace, have, NULL), name);
+    same = ndims == rank;
+    for (int k = 0; same && k < rank; k++)
+        same = have[k] == dims[k];
+    if (cls != H5T_FLOAT || !same) {
+        char want_s[96], have_s[96];
+        shape_text(rank, dims, want_s, sizeof want_s);
+        shape_text(ndims, have, have_s, sizeof have_s);
+        OTD_FAIL(OTD_ERR_FORMAT, "dataset '%s' is %s of shape %s, expected floats of shape %s",
+                 name, cls == H5T_FLOAT ? "floats" : "not floating point", have_s, want_s);
+    }
+    OTD_CHECK(select_block(fspace, name, rank, start, count, &mspace, &empty));
+    OTD_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, empty ? &none : buf), name);
+done:
+    otd_h5_close(&mspace, &err);
+    otd_h5_close(&fspace, &err);
+    otd_h5_close(&ftype, &err);
+    otd_h5_close(&dset, &err);
+    return err;
+}

@@ -54,4 +54,35 @@ otd_err otd_h5_attr_int64(hid_t loc, const char *name, int64_t value);
  * NUL-terminated copy owned by the caller. Not collective. */
 otd_err otd_h5_attr_read_string(hid_t loc, const char *name, char **out);
 
+/* Read a scalar integer (any integer type that converts to int64) or float
+ * attribute. OTD_ERR_FORMAT if it is not a single value of that class,
+ * OTD_ERR_HDF5 if it is missing or unreadable. Not collective. */
+otd_err otd_h5_attr_read_int64(hid_t loc, const char *name, int64_t *out);
+otd_err otd_h5_attr_read_double(hid_t loc, const char *name, double *out);
+
+/* Column-major rows x cols (leading dimension ld) into a new row-major
+ * buffer *out (caller frees): HDF5 and h5py read C order, element [j][i] =
+ * row j, column i. OTD_ERR_NOMEM on overflow or allocation failure. */
+otd_err otd_h5_to_row_major(const double *a, int64_t rows, int64_t cols, int64_t ld, double **out);
+
+/* The inverse: row-major rows x cols into column-major a (leading dimension
+ * ld). Not fallible. */
+void otd_h5_from_row_major(const double *b, int64_t rows, int64_t cols, int64_t ld, double *a);
+
+/* Create float64 dataset `name` of shape dims[0..rank) in file (missing
+ * parent groups too) and write the block start/count of it from the
+ * row-major buf with transfer list dxpl; a zero count selects nothing (the
+ * rank still joins a collective write). Collective in a parallel file. A
+ * failure may differ between ranks: agree afterwards. */
+otd_err otd_h5_write_block(hid_t file, hid_t dxpl, const char *name, int rank, const hsize_t *dims,
+                           const hsize_t *start, const hsize_t *count, const double *buf);
+
+/* Open dataset `name` of file, check that it is a float dataset of shape
+ * dims[0..rank) (OTD_ERR_FORMAT naming both shapes if not), and read the
+ * block start/count of it into the row-major buf with transfer list dxpl; a
+ * zero count reads nothing but joins a collective read. Collective in a
+ * parallel file; agree afterwards. */
+otd_err otd_h5_read_block(hid_t file, hid_t dxpl, const char *name, int rank, const hsize_t *dims,
+                          const hsize_t *start, const hsize_t *count, double *buf);
+
 #endif

@@ -203,67 +203,6 @@ done:
     return err;
 }
 
-/* Create dataset `name` (float64, shape dims[0..rank)) with missing parent
- * groups, and write the block start/count of it from the row-major `buf`;
- * a zero count selects nothing (this rank still joins the collective write).
- * Collective. */
-static otd_err write_block(otd_results *res, const char *name, int rank, const hsize_t *dims,
-                           const hsize_t *start, const hsize_t *count, const double *buf)
-{
-    otd_err err = OTD_OK;
-    hid_t lcpl = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
-    hid_t dset = H5I_INVALID_HID;
-    hsize_t total = 1, mine = 1, one = 1;
-    for (int k = 0; k < rank; k++) {
-        total *= dims[k];
-        mine *= count[k];
-    }
-    OTD_H5(lcpl = H5Pcreate(H5P_LINK_CREATE), name);
-    OTD_H5(H5Pset_create_intermediate_group(lcpl, 1), name);
-    OTD_H5(fspace = H5Screate_simple(rank, dims, NULL), name);
-    OTD_H5(dset =
-               H5Dcreate2(res->file, name, H5T_IEEE_F64LE, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT),
-           name);
-    /* An empty dataset has nothing to write; every rank sees the same dims. */
-    if (total == 0)
-        goto done;
-    if (mine > 0) {
-        OTD_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), name);
-        OTD_H5(mspace = H5Screate_simple(rank, count, NULL), name);
-    } else {
-        OTD_H5(H5Sselect_none(fspace), name);
-        OTD_H5(mspace = H5Screate_simple(1, &one, NULL), name);
-        OTD_H5(H5Sselect_none(mspace), name);
-        buf = no_data;
-    }
-    OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, res->dxpl, buf), name);
-done:
-    otd_h5_close(&dset, &err);
-    otd_h5_close(&mspace, &err);
-    otd_h5_close(&fspace, &err);
-    otd_h5_close(&lcpl, &err);
-    return err;
-}
-
-/* Column-major rows x cols (leading dimension ld) into a new row-major
- * buffer: HDF5 and h5py read C order, element [j][i] = row j, column i. */
-static otd_err to_row_major(const double *a, int64_t rows, int64_t cols, int64_t ld, double **out)
-{
-    otd_err err = OTD_OK;
-    double *b = NULL;
-    *out = NULL;
-    if (rows > 0 && cols > INT64_MAX / rows)
-        OTD_FAIL(OTD_ERR_NOMEM, "a %lld x %lld matrix is too large", (long long)rows,
-                 (long long)cols);
-    OTD_ALLOC(b, rows * cols);
-    for (int64_t j = 0; j < rows; j++)
-        for (int64_t i = 0; i < cols; i++)
-            b[j * cols + i] = a[i * ld + j];
-    *out = b;
-done:
-    return err;
-}
-
 static otd_err check_name(const char *name)
 {
     if (name == NULL || name[0] == '\0')
@@ -286,7 +225,7 @@ static otd_err rows_prepare(otd_results *res, const char *name, const otd_layout
                  otd_comm_size(res->comm), (long long)ncols);
     if (lay->nrows > 0 && ncols > 0 && local == NULL)
         OTD_FAIL(OTD_ERR_ARG, "%s: no data", name);
-    OTD_CHECK(to_row_major(local, lay->nrows, ncols, lay->nrows, buf));
+    OTD_CHECK(otd_h5_to_row_major(local, lay->nrows, ncols, lay->nrows, buf));
 done:
     return err;
 }
@@ -305,7 +244,7 @@ otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_lay
     start[1] = 0;
     count[0] = (hsize_t)lay->nrows;
     count[1] = (hsize_t)ncols;
-    err = write_block(res, name, 2, dims, start, count, buf);
+    err = otd_h5_write_block(res->file, res->dxpl, name, 2, dims, start, count, buf);
     OTD_CHECK(otd_comm_agree(res->comm, err));
 done:
     free(buf);
@@ -325,13 +264,13 @@ otd_err otd_results_write_replicated(otd_results *res, const char *name, const d
                         (long long)cols);
     /* Only rank 0 writes, so only rank 0 needs the C-order copy. */
     if (err == OTD_OK && root)
-        err = to_row_major(data, rows, cols == 0 ? 1 : cols, rows, &buf);
+        err = otd_h5_to_row_major(data, rows, cols == 0 ? 1 : cols, rows, &buf);
     OTD_CHECK(otd_comm_agree(res->comm, err));
     if (root) {
         count[0] = dims[0];
         count[1] = dims[1];
     }
-    err = write_block(res, name, rank, dims, start, count, buf);
+    err = otd_h5_write_block(res->file, res->dxpl, name, rank, dims, start, count, buf);
     OTD_CHECK(otd_comm_agree(res->comm, err));
 done:
     free(buf);
@@ -585,4 +524,73 @@ otd_err otd_results_close(otd_results *res)
     err = otd_results_history_flush(res);
     results_free(res, &err);
     return otd_comm_agree(comm, err);
+}
+
+int64_t otd_results_history_rows(const otd_results *res)
+{
+    return res->nfile + res->nbuf;
+}
+
+/* Collective part of reopen: the file, its history columns cut back to
+ * keep_rows, and no /final/W left from an end that did not complete. */
+static otd_err reopen_file(otd_results *res, int64_t keep_rows)
+{
+    otd_err err = OTD_OK;
+    hid_t fapl = H5I_INVALID_HID, group = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), res->path);
+    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(res->comm), MPI_INFO_NULL), res->path);
+    OTD_H5(H5Pset_coll_metadata_write(fapl, 1), res->path);
+    OTD_H5(res->file = H5Fopen(res->path, H5F_ACC_RDWR, fapl), res->path);
+    OTD_H5(res->dxpl = H5Pcreate(H5P_DATASET_XFER), res->path);
+    OTD_H5(H5Pset_dxpl_mpio(res->dxpl, H5FD_MPIO_COLLECTIVE), res->path);
+    OTD_H5(group = H5Gopen2(res->file, "/history", H5P_DEFAULT), res->path);
+    for (int k = 0; k < res->ncol; k++) {
+        const char *name = res->names[k];
+        hsize_t dims[2] = {0, 0};
+        if (H5Lexists(group, name, H5P_DEFAULT) <= 0)
+            OTD_FAIL(OTD_ERR_FORMAT, "%s: /history/%s is missing: not this run's results",
+                     res->path, name);
+        OTD_H5(res->dsets[k] = H5Dopen2(group, name, H5P_DEFAULT), name);
+        OTD_H5(space = H5Dget_space(res->dsets[k]), name);
+        OTD_H5(H5Sget_simple_extent_dims(space, dims, NULL), name);
+        otd_h5_close(&space, &err);
+        if ((int64_t)dims[0] < keep_rows)
+            OTD_FAIL(OTD_ERR_FORMAT,
+                     "%s: /history/%s has %llu rows but the checkpoint needs %lld: the results "
+                     "file is older than the checkpoint",
+                     res->path, name, (unsigned long long)dims[0], (long long)keep_rows);
+        /* Rows logged after the checkpoint are computed again: drop them. */
+        dims[0] = (hsize_t)keep_rows;
+        OTD_H5(H5Dset_extent(res->dsets[k], dims), name);
+    }
+    if (H5Lexists(res->file, "/final", H5P_DEFAULT) > 0 &&
+        H5Lexists(res->file, "/final/W", H5P_DEFAULT) > 0)
+        OTD_H5(H5Ldelete(res->file, "/final/W", H5P_DEFAULT), "/final/W");
+    res->nfile = keep_rows;
+    res->hist_defined = 1;
+done:
+    otd_h5_close(&space, &err);
+    otd_h5_close(&group, &err);
+    otd_h5_close(&fapl, &err);
+    return err;
+}
+
+otd_err otd_results_reopen(const char *path, otd_comm *comm, const char *const *scalar_names,
+                           int nscalar, const char *const *vec_names, int nvec, int64_t width,
+                           int64_t keep_rows, otd_results **out)
+{
+    otd_err err = OTD_OK;
+    otd_results *res = NULL;
+    *out = NULL;
+    err = create_prepare(path, comm, NULL, 0, &res);
+    if (err == OTD_OK)
+        err = define_prepare(res, scalar_names, nscalar, vec_names, nvec, width);
+    OTD_CHECK(otd_comm_agree(comm, err));
+    err = reopen_file(res, keep_rows);
+    OTD_CHECK(otd_comm_agree(comm, err));
+    *out = res;
+    res = NULL;
+done:
+    results_free(res, &err);
+    return err;
 }

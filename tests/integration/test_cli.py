@@ -93,6 +93,35 @@ class Analysis(TmpTestCase):
         self.assertGreater(len(data), 10000)
 
 
+class Bench(TmpTestCase):
+    """`otd bench` prints one key=value line per case with the fields the
+    performance claims are read from (small cases: a smoke test, not a
+    measurement; nothing about speed is asserted)."""
+
+    def test_lines(self):
+        for p in (1, 2):
+            proc = run(["bench", "--case", "dense:3:12:5", "--case", "implicit:3:10:6:2",
+                        "--repeats", "1", "--seconds", "0.01"], nranks=p)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            lines = [l for l in proc.stdout.splitlines() if l.startswith("engine=")]
+            self.assertEqual(len(lines), 2, proc.stdout)
+            fields = [dict(kv.split("=", 1) for kv in l.split()) for l in lines]
+            for key in ("engine", "l", "d", "m", "P", "ms_per_step", "steps_per_s",
+                        "gflops_dense", "gflops_packed", "gbps", "dgemm_gflops", "ratio"):
+                self.assertIn(key, fields[0])
+            self.assertEqual(fields[0]["engine"], "dense")
+            self.assertEqual(fields[1]["engine"], "implicit")
+            self.assertEqual(int(fields[0]["P"]), p)
+            for f in fields:
+                self.assertGreater(float(f["steps_per_s"]), 0)
+                self.assertGreater(float(f["dgemm_gflops"]), 0)
+            if p > 1:
+                self.assertIn("efficiency", fields[0])
+        bad = run(["bench", "--case", "dense:1:5:5"])
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--case", bad.stderr)
+
+
 class ConfigErrors(TmpTestCase):
     """Each bad input: non-zero exit on every rank count, a message naming
     the key (and value or suggestion), and no output directory."""

@@ -100,15 +100,17 @@ class ResultsFile(TmpTestCase):
             fit = f["history/fit_loss"][()]
             np.testing.assert_allclose(f["history/rel_err"][()], np.sqrt(2 * fit), rtol=1e-12)
 
-    def test_existing_results_refused(self):
+    def test_finished_run_is_not_redone(self):
         out = self.out("r")
         self.assertOk(run(["run", "--out", out] + sets(algo__max_iters=10)))
         path = os.path.join(out, "results.h5")
-        before = open(path, "rb").read()
+        with open(path, "rb") as f:
+            before = f.read()
         proc = run(["run", "--out", out] + sets(algo__max_iters=10), nranks=2)
-        self.assertNotEqual(proc.returncode, 0)
-        self.assertIn(path, proc.stderr)
-        self.assertEqual(open(path, "rb").read(), before, "existing results were modified")
+        self.assertOk(proc)
+        self.assertIn("complete", proc.stdout)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), before, "finished results were modified")
 
 
 class InputFiles(TmpTestCase):

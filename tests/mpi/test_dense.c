@@ -72,7 +72,7 @@ static void compare(int l, const char *param)
             Wi[j + i * lay.nrows] = Wd[j + i * lay.nrows] =
                 0.5 * otd_rng_normal(3, otd_rng_stream(OTD_RNG_INIT, 9), (uint32_t)i,
                                      (uint64_t)(lay.row0 + j));
-    otd_eval ei, ed;
+    otd_eval ei = {0}, ed = {0};
     double worst_loss = 0, worst_grad = 0, loss0 = 0;
     for (int step = 0; step <= 100; step++) {
         OTD_TEST_OK(otd_engine_eval(imp.engine, Wi, gi, &ei));

@@ -78,7 +78,7 @@ static void teardown(fixture *f)
 
 static double loss_at(fixture *f)
 {
-    otd_eval ev;
+    otd_eval ev = {0};
     if (otd_engine_eval(f->engine, f->W_loc, NULL, &ev) != OTD_OK)
         return NAN;
     return ev.loss;
@@ -96,7 +96,7 @@ static void check_fd(int l, const char *param)
     fixture f;
     const int64_t d = 7, m = 4;
     CU_ASSERT_FATAL(setup(&f, l, param, d, m, 3));
-    otd_eval ev;
+    otd_eval ev = {0};
     OTD_TEST_OK(otd_engine_eval(f.engine, f.W_loc, f.grad_loc, &ev));
     OTD_TEST_OK(otd_comm_allgather_rows(otd_test_comm(), &f.lay, f.grad_loc, m, f.grad_full));
     double gmax = 0.0, worst = 0.0;
@@ -144,7 +144,7 @@ static void check_dense(int l, const char *param, int zero_column)
         memset(f.W_full + 1 * d, 0, (size_t)d * sizeof(double));
         memset(f.W_loc + 1 * f.lay.nrows, 0, (size_t)f.lay.nrows * sizeof(double));
     }
-    otd_eval ev;
+    otd_eval ev = {0};
     OTD_TEST_OK(otd_engine_eval(f.engine, f.W_loc, f.grad_loc, &ev));
     double ref = otd_dense_ref_loss(l, strcmp(param, "homogeneous") == 0, 0.01, d, m, f.W_full, r,
                                     f.target->U, f.target->a);

@@ -90,7 +90,9 @@ static int config_equal(const otd_config *a, const otd_config *b)
     return a->run.seed == b->run.seed && a->run.log_every == b->run.log_every &&
            same_bits(a->run.progress_seconds, b->run.progress_seconds) &&
            same_bits(a->metrics.large_fraction, b->metrics.large_fraction) &&
-           a->engine == b->engine;
+           a->run.checkpoint_every == b->run.checkpoint_every &&
+           same_bits(a->run.checkpoint_seconds, b->run.checkpoint_seconds) &&
+           a->run.keep_checkpoints == b->run.keep_checkpoints && a->engine == b->engine;
 }
 
 /* parse(to_yaml(cfg)) must give cfg back, and the same YAML again. */
@@ -297,7 +299,7 @@ static void test_param_auto(void)
         CU_ASSERT_EQUAL(c.model.param, OTD_PARAM_PLAIN);
         OTD_TEST_OK(otd_config_to_yaml(&c, &y));
         CU_ASSERT_PTR_NOT_NULL(strstr(y, "  param: plain\n"));
-        CU_ASSERT_PTR_NULL(strstr(y, "auto"));
+        CU_ASSERT_PTR_NULL(strstr(y, "param: auto"));
         free(y);
         otd_config_free(&c);
     }
@@ -318,9 +320,9 @@ static void test_canonical_yaml(void)
                               "  weight_ratio: 0.5\n"
                               "  normalize: true\n"
                               "  components_file: \"\"\n"
-                           "  noise: 0\n"
-                           "  tensor_file: \"\"\n"
-                           "  symmetry_tol: 1e-10\n"
+                              "  noise: 0\n"
+                              "  tensor_file: \"\"\n"
+                              "  symmetry_tol: 1e-10\n"
                               "model:\n"
                               "  m: 12\n"
                               "  param: homogeneous\n"
@@ -339,6 +341,9 @@ static void test_canonical_yaml(void)
                               "  seed: 0\n"
                               "  log_every: 100\n"
                               "  progress_seconds: 2\n"
+                              "  checkpoint_every: auto\n"
+                              "  checkpoint_seconds: 300\n"
+                              "  keep_checkpoints: 3\n"
                               "metrics:\n"
                               "  large_fraction: 0.1\n"
                               "engine: implicit\n");
@@ -522,12 +527,22 @@ static void test_enums_and_bools(void)
                 "problem.target = 'orthogonal': not one of orthonormal, basis, gaussian");
     EXPECT_FAIL("algo.name: sgd\n", NULL, "algo.name = 'sgd': not one of gd, bl, tdp");
     EXPECT_FAIL("engine: sparse\n", NULL, "engine = 'sparse': not one of implicit, dense");
+    /* an integer key with a named value: auto or >= 1, never 0 */
+    EXPECT_FAIL("run.checkpoint_every: 0\n", NULL, "run.checkpoint_every = 0",
+                "auto or integer >= 1");
+    EXPECT_FAIL("run.checkpoint_every: never\n", NULL, "run.checkpoint_every = 'never'");
+    OTD_TEST_OK(parse("run.checkpoint_every: 250\n", NULL, 0, &c));
+    CU_ASSERT_EQUAL(c.run.checkpoint_every, 250);
+    otd_config_free(&c);
+    OTD_TEST_OK(parse("run.checkpoint_every: auto\n", NULL, 0, &c));
+    CU_ASSERT_EQUAL(c.run.checkpoint_every, OTD_CKPT_AUTO);
+    otd_config_free(&c);
     /* keys that only the dense engine can honour */
     EXPECT_FAIL("problem.noise: 0.1\n", NULL, "problem.noise = 0.1", "engine = dense");
     EXPECT_FAIL("problem.tensor_file: t.h5\n", NULL, "problem.tensor_file = 't.h5'",
                 "engine = dense");
-    EXPECT_FAIL("engine: dense\nproblem.tensor_file: t.h5\nproblem.components_file: c.h5\n",
-                NULL, "problem.tensor_file and problem.components_file");
+    EXPECT_FAIL("engine: dense\nproblem.tensor_file: t.h5\nproblem.components_file: c.h5\n", NULL,
+                "problem.tensor_file and problem.components_file");
     EXPECT_FAIL("problem.noise: -1\n", NULL, "problem.noise = -1");
     EXPECT_FAIL("model.param: automatic\n", NULL,
                 "model.param = 'automatic': not one of auto, plain, homogeneous");

@@ -1,0 +1,213 @@
+/* rundir.c: lock, inspect and set aside a run directory (see otd_rundir.h). */
+#include "otd/otd_rundir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+
+#define PATH_CAP 4096
+
+struct otd_rundir {
+    otd_comm *comm;
+    int lock_fd; /* rank 0 only; -1 elsewhere */
+    otd_rundir_state state;
+    char status[64];
+    char dir[PATH_CAP], results[PATH_CAP], ckpt[PATH_CAP], lock[PATH_CAP];
+};
+
+/* mkdir -p. */
+static otd_err make_dirs(const char *dir)
+{
+    otd_err err = OTD_OK;
+    char path[PATH_CAP];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        OTD_FAIL(OTD_ERR_IO, "output directory name too long: '%s'", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            OTD_FAIL(OTD_ERR_IO, "cannot create output directory '%s': %s", path, strerror(errno));
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        OTD_FAIL(OTD_ERR_IO, "output path '%s' exists and is not a directory", dir);
+done:
+    return err;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Rank 0: take the lock, recording who holds it for the next one's message. */
+static otd_err take_lock(otd_rundir *rd)
+{
+    otd_err err = OTD_OK;
+    char who[512], host[256] = "?";
+    rd->lock_fd = open(rd->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (rd->lock_fd < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot create lock file '%s': %s", rd->lock, strerror(errno));
+    /* flock is released when the holder dies, kill -9 included. */
+    if (flock(rd->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = read(rd->lock_fd, who, sizeof who - 1);
+        who[n > 0 ? n : 0] = '\0';
+        who[strcspn(who, "\n")] = '\0';
+        close(rd->lock_fd);
+        rd->lock_fd = -1;
+        OTD_FAIL(OTD_ERR_IO,
+                 "run directory '%s' is in use by another otd run (%s); wait for it "
+                 "or use another --out",
+                 rd->dir, who[0] ? who : "holder unknown");
+    }
+    gethostname(host, sizeof host - 1);
+    int n = snprintf(who, sizeof who, "pid %ld on %s since %ld\n", (long)getpid(), host,
+                     (long)time(NULL));
+    if (ftruncate(rd->lock_fd, 0) != 0 || write(rd->lock_fd, who, (size_t)n) != n)
+        OTD_FAIL(OTD_ERR_IO, "cannot write lock file '%s': %s", rd->lock, strerror(errno));
+done:
+    return err;
+}
+
+/* Rank 0: move results.h5 and checkpoints/ to dir/previous-N. */
+static otd_err set_aside(otd_rundir *rd)
+{
+    otd_err err = OTD_OK;
+    char prev[PATH_CAP], to[PATH_CAP];
+    if (!exists(rd->results) && !exists(rd->ckpt))
+        return OTD_OK;
+    for (int k = 1;; k++) {
+        if (snprintf(prev, sizeof prev, "%s/previous-%d", rd->dir, k) >= (int)sizeof prev)
+            OTD_FAIL(OTD_ERR_IO, "run directory name too long: '%s'", rd->dir);
+        if (!exists(prev))
+            break;
+    }
+    if (mkdir(prev, 0777) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot create '%s': %s", prev, strerror(errno));
+    if (snprintf(to, sizeof to, "%s/results.h5", prev) >= (int)sizeof to)
+        OTD_FAIL(OTD_ERR_IO, "run directory name too long: '%s'", rd->dir);
+    if (exists(rd->results) && rename(rd->results, to) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot move '%s' to '%s': %s", rd->results, to, strerror(errno));
+    if (snprintf(to, sizeof to, "%s/checkpoints", prev) >= (int)sizeof to)
+        OTD_FAIL(OTD_ERR_IO, "run directory name too long: '%s'", rd->dir);
+    if (exists(rd->ckpt) && rename(rd->ckpt, to) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot move '%s' to '%s': %s", rd->ckpt, to, strerror(errno));
+    printf("otd: --restart: the earlier run's results and checkpoints are in %s\n", prev);
+    fflush(stdout);
+done:
+    return err;
+}
+
+/* Rank 0: FRESH, RESUME or DONE from results.h5's /summary status. */
+static otd_err inspect(otd_rundir *rd)
+{
+    otd_err err = OTD_OK;
+    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    char *status = NULL;
+    rd->state = OTD_RUNDIR_FRESH;
+    if (!exists(rd->results)) {
+        if (exists(rd->ckpt))
+            OTD_FAIL(OTD_ERR_FORMAT,
+                     "'%s' has checkpoints but no results.h5: restore it, or "
+                     "rerun with --restart to start over (the checkpoints are kept aside)",
+                     rd->dir);
+        return OTD_OK;
+    }
+    OTD_CHECK(otd_h5_quiet());
+    f = H5Fopen(rd->results, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        OTD_FAIL(OTD_ERR_FORMAT,
+                 "'%s' exists but cannot be opened as HDF5: rerun with --restart "
+                 "to set it aside and start over",
+                 rd->results);
+    if (H5Lexists(f, "summary", H5P_DEFAULT) > 0) {
+        OTD_H5(g = H5Gopen2(f, "summary", H5P_DEFAULT), "/summary");
+        if (H5Aexists(g, "status") > 0)
+            OTD_CHECK(otd_h5_attr_read_string(g, "status", &status));
+    }
+    snprintf(rd->status, sizeof rd->status, "%s", status ? status : "running");
+    rd->state = strcmp(rd->status, "running") == 0 ? OTD_RUNDIR_RESUME : OTD_RUNDIR_DONE;
+done:
+    free(status);
+    otd_h5_close(&g, &err);
+    otd_h5_close(&f, &err);
+    return err;
+}
+
+static otd_err open_rank0(otd_rundir *rd, int restart)
+{
+    otd_err err = OTD_OK;
+    OTD_CHECK(make_dirs(rd->dir));
+    OTD_CHECK(take_lock(rd));
+    if (restart)
+        OTD_CHECK(set_aside(rd));
+    OTD_CHECK(inspect(rd));
+done:
+    return err;
+}
+
+otd_err otd_rundir_open(otd_comm *comm, const char *dir, int restart, otd_rundir **out)
+{
+    otd_err err = OTD_OK;
+    otd_rundir *rd = NULL;
+    int64_t state = 0;
+    *out = NULL;
+    OTD_ALLOC(rd, 1);
+    rd->comm = comm;
+    rd->lock_fd = -1;
+    if (snprintf(rd->dir, sizeof rd->dir, "%s", dir) >= PATH_CAP - 32)
+        OTD_FAIL(OTD_ERR_IO, "output directory name too long: '%s'", dir);
+    snprintf(rd->results, PATH_CAP, "%s/results.h5", dir);
+    snprintf(rd->ckpt, PATH_CAP, "%s/checkpoints", dir);
+    snprintf(rd->lock, PATH_CAP, "%s/.lock", dir);
+    OTD_CHECK(otd_comm_agree(comm, otd_comm_rank(comm) == 0 ? open_rank0(rd, restart) : OTD_OK));
+    state = rd->state;
+    OTD_CHECK(otd_comm_bcast(comm, &state, sizeof state, 0));
+    OTD_CHECK(otd_comm_bcast(comm, rd->status, sizeof rd->status, 0));
+    rd->state = (otd_rundir_state)state;
+    *out = rd;
+    rd = NULL;
+done:
+    otd_rundir_close(rd);
+    return err;
+}
+
+void otd_rundir_close(otd_rundir *rd)
+{
+    if (rd == NULL)
+        return;
+    if (rd->lock_fd >= 0)
+        close(rd->lock_fd); /* releases the flock */
+    free(rd);
+}
+
+otd_rundir_state otd_rundir_get_state(const otd_rundir *rd)
+{
+    return rd->state;
+}
+const char *otd_rundir_status(const otd_rundir *rd)
+{
+    return rd->status;
+}
+const char *otd_rundir_results_path(const otd_rundir *rd)
+{
+    return rd->results;
+}
+const char *otd_rundir_ckpt_dir(const otd_rundir *rd)
+{
+    return rd->ckpt;
+}
