@@ -51,7 +51,7 @@ double otd_packed_mult_at(int k, const int32_t *idx, int64_t p);
  * for p in [0, npan), c in [0, n). X is column-major with leading dimension
  * ldx; K column-major with leading dimension npan. Built panel by panel so
  * the full count x n matrix (d^{l-1}/(l-1)! x m) never exists. */
-void otd_packed_panel(int k, const int32_t *idx, int64_t p0, int64_t npan, const double *X,
-                      int64_t ldx, int64_t n, double *K);
+void otd_packed_panel(int k, int64_t d, const int32_t *idx, int64_t p0, int64_t npan,
+                      const double *X, int64_t ldx, int64_t n, double *K);
 
 #endif

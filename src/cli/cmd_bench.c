@@ -3,6 +3,8 @@
  * so that every claim is a ratio of two numbers from one run
  * (performance.md). Prints one line of key=value fields per case. */
 #include <cblas.h>
+#include <errno.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "otd/otd_algo.h"
+#include "otd/otd_ckpt.h"
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_engine.h"
@@ -38,6 +41,8 @@ typedef struct {
     int repeats;
     double seconds;
     int single; /* also time on rank 0 alone, for parallel efficiency */
+    int64_t ckpt_d, ckpt_m; /* checkpoint case: W of d x m (0: none) */
+    const char *ckpt_dir;
     int help;
 } bench_args;
 
@@ -46,7 +51,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]... [--repeats N]\n"
-        "                             [--seconds S] [--no-single]\n"
+        "                             [--seconds S] [--no-single] [--no-checkpoint]\n"
+        "                             [--checkpoint-dir DIR]\n"
         "\n"
         "Time one step (loss + gradient + update) of each case, median of N repeats of\n"
         "about S seconds each (default 5 x 0.3 s), and measure in the same run the DGEMM\n"
@@ -59,7 +65,10 @@ static void usage(FILE *out)
         "  dgemm_gflops read_gbps: all P ranks at once (n = 1500 DGEMM; 256 MiB sum)\n"
         "  with P > 1: ms_per_step_P1 (rank 0 alone) and efficiency = t_1 / (P t_P)\n"
         "Default cases: dense 3:300:{10,100,1000}, dense 4:100:{10,100},\n"
-        "implicit 3:20:50:3, implicit 3:1000:1000:10. A benchmark, not a test: nothing\n"
+        "implicit 3:20:50:3, implicit 3:1000:1000:10.\n"
+        "Last line, case=checkpoint: median time to commit a checkpoint of a 1000 x 1000\n"
+        "W (and W0) under DIR (default $TMPDIR or /tmp), and its overhead at the default\n"
+        "cadence (run.checkpoint_every = auto: every 300 s). A benchmark, not a test: nothing\n"
         "is asserted; run it on an otherwise idle machine.\n");
 }
 
@@ -89,6 +98,9 @@ static otd_err parse_args(int argc, char **argv, bench_args *a)
     a->repeats = 5;
     a->seconds = 0.3;
     a->single = 1;
+    a->ckpt_d = 1000;
+    a->ckpt_m = 1000;
+    a->ckpt_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     /* Room for every --case, or for the default cases when none is given. */
     OTD_ALLOC(a->cases, argc + (int)(sizeof default_cases / sizeof *default_cases));
     for (int i = 1; i < argc; i++) {
@@ -98,6 +110,10 @@ static otd_err parse_args(int argc, char **argv, bench_args *a)
             a->help = 1;
         } else if (strcmp(s, "--no-single") == 0) {
             a->single = 0;
+        } else if (strcmp(s, "--no-checkpoint") == 0) {
+            a->ckpt_d = 0;
+        } else if (i + 1 < argc && strcmp(s, "--checkpoint-dir") == 0) {
+            a->ckpt_dir = argv[++i];
         } else if (i + 1 < argc && strcmp(s, "--case") == 0) {
             OTD_CHECK(parse_case(argv[++i], &a->cases[a->ncases++]));
         } else if (i + 1 < argc && strcmp(s, "--repeats") == 0) {
@@ -271,6 +287,51 @@ done:
     return err;
 }
 
+/* Checkpoint cost: median seconds to commit a checkpoint of a d x m W (and
+ * W0) in a fresh directory under dir, written collectively by all ranks. */
+static otd_err time_checkpoint(otd_comm *comm, const char *dir, int64_t d, int64_t m,
+                               int repeats, double *sec)
+{
+    otd_err err = OTD_OK;
+    otd_layout lay;
+    double *W = NULL, *t = NULL;
+    char path[4096] = "";
+    OTD_CHECK(otd_layout_init(&lay, d, otd_comm_rank(comm), otd_comm_size(comm)));
+    OTD_ALLOC(W, lay.nrows * m);
+    OTD_ALLOC(t, repeats);
+    for (int64_t q = 0; q < lay.nrows * m; q++)
+        W[q] = 1.0 / (1.0 + (double)((lay.row0 * m + q) % 1009));
+    if (otd_comm_rank(comm) == 0) {
+        snprintf(path, sizeof path, "%s/otd-bench-ckpt-XXXXXX", dir);
+        if (mkdtemp(path) == NULL)
+            err = OTD_ERROR(OTD_ERR_IO, "cannot create a directory under '%s': %s", dir,
+                            strerror(errno));
+    }
+    OTD_CHECK(otd_comm_agree(comm, err));
+    OTD_CHECK(otd_comm_bcast(comm, path, sizeof path, 0));
+    otd_ckpt_meta meta = {.config_yaml = "bench: true\n"};
+    for (int rep = 0; rep < repeats; rep++) {
+        meta.iter = rep;
+        OTD_CHECK(otd_comm_barrier(comm));
+        double t0 = otd_comm_wtime();
+        OTD_CHECK(otd_ckpt_write(path, comm, &lay, m, W, W, &meta, 1));
+        t[rep] = otd_comm_wtime() - t0;
+    }
+    qsort(t, (size_t)repeats, sizeof *t, cmp_double);
+    *sec = t[repeats / 2];
+done:
+    /* keep = 1 left one file: remove it and the directory */
+    if (path[0] != '\0' && otd_comm_rank(comm) == 0) {
+        char f[4200];
+        snprintf(f, sizeof f, "%s/ckpt-%012d.h5", path, repeats - 1);
+        unlink(f);
+        rmdir(path);
+    }
+    free(W);
+    free(t);
+    return err;
+}
+
 static void print_case(const bench_case *bc, int P, double sec, double dgemm, double read,
                        double sec1)
 {
@@ -325,6 +386,17 @@ int otd_cmd_bench(int argc, char **argv)
         OTD_CHECK(otd_comm_barrier(comm));
         if (root)
             print_case(&a.cases[c], P, sec, dgemm, read, sec1);
+    }
+    if (a.ckpt_d > 0) {
+        double sec = 0;
+        OTD_CHECK(time_checkpoint(comm, a.ckpt_dir, a.ckpt_d, a.ckpt_m, a.repeats, &sec));
+        /* At the default cadence (run.checkpoint_every = auto, every 300 s of
+         * run time) a checkpoint costs sec / 300 of the run. */
+        if (root)
+            printf("case=checkpoint d=%lld m=%lld P=%d ckpt_ms=%.4g mb=%.4g cadence_s=300 "
+                   "overhead=%.2g\n",
+                   (long long)a.ckpt_d, (long long)a.ckpt_m, P, sec * 1e3,
+                   16.0 * (double)a.ckpt_d * (double)a.ckpt_m / 1048576.0, sec / 300.0);
     }
 done:
     if (err != OTD_OK)

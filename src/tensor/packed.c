@@ -103,30 +103,30 @@ int32_t *otd_packed_table(int k, int64_t d, int64_t count)
     return t;
 }
 
-void otd_packed_panel(int k, const int32_t *idx, int64_t p0, int64_t npan, const double *X,
-                      int64_t ldx, int64_t n, double *K)
+void otd_packed_panel(int k, int64_t d, const int32_t *idx, int64_t p0, int64_t npan,
+                      const double *X, int64_t ldx, int64_t n, double *K)
 {
     const int32_t *ip = idx + p0 * k;
     for (int64_t c = 0; c < n; c++) {
         const double *x = X + c * ldx;
         double *kc = K + c * npan;
-        /* The common orders get straight-line loops the compiler vectorizes. */
-        if (k == 1) {
-            for (int64_t p = 0; p < npan; p++)
-                kc[p] = x[ip[p]];
-        } else if (k == 2) {
-            for (int64_t p = 0; p < npan; p++)
-                kc[p] = x[ip[2 * p]] * x[ip[2 * p + 1]];
-        } else if (k == 3) {
-            for (int64_t p = 0; p < npan; p++)
-                kc[p] = x[ip[3 * p]] * x[ip[3 * p + 1]] * x[ip[3 * p + 2]];
-        } else {
-            for (int64_t p = 0; p < npan; p++) {
-                double v = x[ip[p * k]];
-                for (int q = 1; q < k; q++)
-                    v *= x[ip[p * k + q]];
-                kc[p] = v;
-            }
+        /* In storage order the last index runs through [j_{k-1}, d) while the
+         * others stay fixed: each such run is one prefix product times a
+         * contiguous piece of x, a loop the compiler vectorizes, instead of
+         * k gathers per entry. */
+        for (int64_t p = 0; p < npan;) {
+            const int32_t *row = ip + p * k;
+            int64_t last = row[k - 1], len = d - last;
+            double pre = 1.0;
+            if (len > npan - p)
+                len = npan - p;
+            for (int q = 0; q < k - 1; q++)
+                pre *= x[row[q]];
+            const double *xs = x + last;
+            double *out = kc + p;
+            for (int64_t t = 0; t < len; t++)
+                out[t] = pre * xs[t];
+            p += len;
         }
     }
 }

@@ -117,6 +117,11 @@ class Bench(TmpTestCase):
                 self.assertGreater(float(f["dgemm_gflops"]), 0)
             if p > 1:
                 self.assertIn("efficiency", fields[0])
+            ck = [l for l in proc.stdout.splitlines() if l.startswith("case=checkpoint")]
+            self.assertEqual(len(ck), 1, proc.stdout)
+            ckf = dict(kv.split("=", 1) for kv in ck[0].split())
+            self.assertGreater(float(ckf["ckpt_ms"]), 0)
+            self.assertIn("overhead", ckf)
         bad = run(["bench", "--case", "dense:1:5:5"])
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--case", bad.stderr)

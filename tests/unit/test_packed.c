@@ -48,9 +48,38 @@ static void test_counts(void)
     CU_ASSERT_EQUAL(otd_packed_mult(4, idx), 12.0); /* 4!/2! */
 }
 
+/* Panels (built by runs of the last index) equal the products of the
+ * tabled multi-indices, for every panel cut. */
+static void test_panel(void)
+{
+    for (int k = 1; k <= 4; k++) {
+        const int64_t d = 6, n = 3;
+        int64_t np = otd_packed_count(d, k);
+        int32_t *idx = otd_packed_table(k, d, np);
+        double X[6 * 3], *K = calloc((size_t)(np * n), sizeof(double));
+        for (int i = 0; i < 18; i++)
+            X[i] = 0.5 + 0.1 * i;
+        for (int64_t npan = 1; npan <= np; npan += 3)
+            for (int64_t p0 = 0; p0 < np; p0 += npan) {
+                int64_t len = np - p0 < npan ? np - p0 : npan;
+                otd_packed_panel(k, d, idx, p0, len, X, d, n, K);
+                for (int64_t c = 0; c < n; c++)
+                    for (int64_t p = 0; p < len; p++) {
+                        double v = 1.0;
+                        for (int q = 0; q < k; q++)
+                            v *= X[idx[(p0 + p) * k + q] + c * d];
+                        CU_ASSERT_DOUBLE_EQUAL(K[p + c * len], v, 1e-15 * v);
+                    }
+            }
+        free(idx);
+        free(K);
+    }
+}
+
 void otd_test_register(void)
 {
     CU_pSuite s = CU_add_suite("packed", NULL, NULL);
     CU_add_test(s, "enumeration, rank and multiplicities vs brute force", test_enumeration);
     CU_add_test(s, "counts, overflow, sort", test_counts);
+    CU_add_test(s, "panels vs products of tabled indices", test_panel);
 }
