@@ -99,6 +99,11 @@ double otd_comm_wtime(void);
 
 otd_err otd_comm_barrier(otd_comm *c);
 
+/* Collective: a barrier whose waiting ranks sleep (1 ms polls) instead of
+ * spinning a core, so that a measurement on fewer ranks is not slowed by
+ * the idle ones. Not for the step loop. */
+otd_err otd_comm_barrier_idle(otd_comm *c);
+
 /* Not collective: terminate the whole job (MPI_Abort) with the given exit
  * status. For main() after a failure that other ranks may not see. */
 void otd_comm_abort(otd_comm *c, int status);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct otd_comm {
     MPI_Comm comm; /* a duplicate: otd's messages never mix with a caller's */
@@ -311,6 +312,23 @@ otd_err otd_comm_barrier(otd_comm *c)
 {
     otd_err err = OTD_OK;
     OTD_MPI(MPI_Barrier(c->comm));
+done:
+    return err;
+}
+
+otd_err otd_comm_barrier_idle(otd_comm *c)
+{
+    otd_err err = OTD_OK;
+    MPI_Request req = MPI_REQUEST_NULL;
+    int flag = 0;
+    const struct timespec ms = {0, 1000000};
+    OTD_MPI(MPI_Ibarrier(c->comm, &req));
+    for (;;) {
+        OTD_MPI(MPI_Test(&req, &flag, MPI_STATUS_IGNORE));
+        if (flag)
+            break;
+        nanosleep(&ms, NULL);
+    }
 done:
     return err;
 }
