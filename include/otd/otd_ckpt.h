@@ -45,9 +45,19 @@ typedef struct {
 
 /* Collective. Commit a checkpoint of (W_loc, W0_loc) (this rank's rows,
  * column-major nrows x m) with meta into directory dir (created if needed),
- * then remove all but the newest `keep` checkpoints. On failure nothing
- * committed is touched: the temporary file is removed where possible.
- * Errors: OTD_ERR_IO naming the path (disk full, unwritable directory). */
+ * then remove all but the newest `keep` (>= 1) checkpoints; the one just
+ * written is never removed. meta (borrowed) must be identical on every
+ * rank. On failure nothing committed is touched: the temporary file is
+ * removed where possible. Errors, the same code on every rank and every
+ * rank's message naming the path: OTD_ERR_IO (disk full, unwritable
+ * directory; also a failure to remove an old checkpoint, after the new one
+ * is committed), OTD_ERR_ARG (bad arguments), OTD_ERR_NOMEM.
+ *
+ * File layout: datasets /W and /W0, float64 (d, m), element [j][i] = global
+ * row j, column i; root attributes format_version, iter, n_reinit,
+ * history_rows, nranks (int64), wall_offset (double), and fixed-length
+ * strings config_hash, checksum_W, checksum_W0 (16 hex digits), config,
+ * otd_version, created (UTC, ISO 8601). */
 otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, int64_t m,
                        const double *W_loc, const double *W0_loc, const otd_ckpt_meta *meta,
                        int keep);
@@ -59,7 +69,13 @@ otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, i
  * renamed to <name>.bad, and the next older one is tried. *found = 0 with
  * OTD_ERR_FORMAT when checkpoints existed but none was valid. The config
  * hash is not checked here: the caller compares meta->config_yaml with its
- * own and decides (otd_config_diff). */
+ * own and decides (otd_config_diff). A candidate with a valid header whose
+ * W has another shape than (lay->d, m) was written by another
+ * configuration: it is not renamed, and the load stops with OTD_ERR_CONFIG
+ * naming both shapes, *found = 0, but meta filled from that checkpoint
+ * (config_yaml malloc'd: free it) so that the caller can list the settings
+ * that differ. Otherwise meta is written only when *found = 1, and W_loc,
+ * W0_loc only then. Every rank returns the same code. */
 otd_err otd_ckpt_load(const char *dir, otd_comm *comm, const otd_layout *lay, int64_t m,
                       double *W_loc, double *W0_loc, otd_ckpt_meta *meta, int *found);
 

@@ -69,11 +69,12 @@ otd_err otd_results_write_summary(otd_results *res, const char *status, const ot
                                   int nstrs, const char *const *dnames, const double *dvals, int nd,
                                   const char *const *inames, const int64_t *ivals, int ni);
 
-/* Collective. Open an existing results file to continue a resumed run: its
- * history columns (the same names as history_define would take) are cut
- * back to their first keep_rows rows, the rows that belong before the
- * checkpoint; later rows are recomputed and appended again, so the history
- * keeps exactly one row per logged iteration. A /final/W from an end that
+/* Collective. Open an existing results file to continue a resumed run: of
+ * its history columns (the same names as history_define would take) the
+ * first keep_rows rows, those that belong before the checkpoint, are kept;
+ * the resumed run writes its rows after them (over any stale ones) and the
+ * leftovers are cut at close, so the history keeps exactly one row per
+ * logged iteration. A /final/W from an end that
  * did not complete is removed. OTD_ERR_FORMAT if the file does not have
  * these columns or has fewer rows. */
 otd_err otd_results_reopen(const char *path, otd_comm *comm, const char *const *scalar_names,

@@ -4,11 +4,11 @@
  * (performance.md). Prints one line of key=value fields per case. */
 #include <cblas.h>
 #include <errno.h>
-#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -40,7 +40,7 @@ typedef struct {
     int ncases;
     int repeats;
     double seconds;
-    int single; /* also time on rank 0 alone, for parallel efficiency */
+    int single;             /* also time on rank 0 alone, for parallel efficiency */
     int64_t ckpt_d, ckpt_m; /* checkpoint case: W of d x m (0: none) */
     const char *ckpt_dir;
     int help;
@@ -289,8 +289,8 @@ done:
 
 /* Checkpoint cost: median seconds to commit a checkpoint of a d x m W (and
  * W0) in a fresh directory under dir, written collectively by all ranks. */
-static otd_err time_checkpoint(otd_comm *comm, const char *dir, int64_t d, int64_t m,
-                               int repeats, double *sec)
+static otd_err time_checkpoint(otd_comm *comm, const char *dir, int64_t d, int64_t m, int repeats,
+                               double *sec)
 {
     otd_err err = OTD_OK;
     otd_layout lay;

@@ -11,6 +11,7 @@
 #include "otd/otd_config.h"
 #include "otd/otd_driver.h"
 #include "otd/otd_rundir.h"
+#include "otd/otd_signal.h"
 
 void otd_cmd_run_usage(FILE *out)
 {
@@ -59,7 +60,9 @@ int otd_cmd_run(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     memset(&sum, 0, sizeof sum);
 
-    if (otd_comm_create(&comm) != OTD_OK) {
+    /* From the start: a requeue signal that arrives while the run is being
+     * set up is honoured at its first step, not lost or fatal. */
+    if (otd_signal_install() != OTD_OK || otd_comm_create(&comm) != OTD_OK) {
         fprintf(stderr, "otd run: %s\n", otd_error_message());
         return OTD_EXIT_FAILURE;
     }

@@ -188,8 +188,16 @@ static otd_err resume(run_state *s)
     char *diff = NULL;
     int found = 0;
     memset(&meta, 0, sizeof meta);
-    OTD_CHECK(otd_ckpt_load(otd_rundir_ckpt_dir(s->rd), s->comm, &s->lay, s->cfg->model.m, s->W,
-                            s->W0, &meta, &found));
+    err = otd_ckpt_load(otd_rundir_ckpt_dir(s->rd), s->comm, &s->lay, s->cfg->model.m, s->W, s->W0,
+                        &meta, &found);
+    /* A checkpoint of another shape: name the settings that differ. */
+    if (err == OTD_ERR_CONFIG && meta.config_yaml != NULL &&
+        otd_config_resume_diff(s->cfg, meta.config_yaml, &diff) == OTD_OK && diff != NULL)
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "the checkpoint in %s is from a different configuration: %s; use another --out, "
+                 "or --restart to set the old run aside",
+                 otd_rundir_ckpt_dir(s->rd), diff);
+    OTD_CHECK(err);
     if (!found)
         OTD_FAIL(OTD_ERR_FORMAT,
                  "%s holds an unfinished run but no checkpoint to resume from; rerun with "
@@ -343,7 +351,6 @@ otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, otd_rundir *rd, ot
     sum->status = OTD_STATUS_MAX_ITERS;
     if (otd_rundir_get_state(rd) == OTD_RUNDIR_DONE)
         return report_done(&s);
-    OTD_CHECK(otd_signal_install());
     OTD_CHECK(otd_layout_init(&s.lay, cfg->problem.dim, otd_comm_rank(comm), otd_comm_size(comm)));
     OTD_CHECK(otd_config_to_yaml(cfg, &s.yaml));
     OTD_CHECK(otd_target_create(cfg, comm, &s.target));

@@ -140,8 +140,8 @@ static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
         cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, st->r, n, 1.0, W, n,
                     st->target->U + st->lay->row0, (int)st->d, 0.0, WtU, m);
     memcpy(flags, ev->flags, sizeof ev->flags);
-    OTD_CHECK(otd_comm_sum(st->comm, st->red,
-                           (size_t)m * m + (size_t)m * (1 + st->r) + OTD_EVAL_NFLAGS));
+    OTD_CHECK(
+        otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * (1 + st->r) + OTD_EVAL_NFLAGS));
     memcpy(ev->flags, flags, sizeof ev->flags);
     double reg = otd_model_components(md, Graw), tt = otd_model_terms(md, Graw);
     otd_ksum ts = {0, 0};

@@ -70,7 +70,8 @@ void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double 
     ev->fit = 0.5 * otd_ksum_value(&fit);
     ev->reg = reg;
     ev->loss = ev->fit + reg;
-    ev->rel_err = sqrt(fmax(0.0, 2.0 * ev->fit) / t2);
+    /* fmax would turn a NaN fit into a perfect 0: keep it NaN. */
+    ev->rel_err = isnan(ev->fit) ? NAN : sqrt(fmax(0.0, 2.0 * ev->fit) / t2);
     ev->t_norm2 = t2;
     ev->norms = norms;
     ev->WtU = WtU;

@@ -25,7 +25,7 @@ typedef struct {
     const double *U_loc; /* this rank's rows of U, leading dimension d */
     /* the one allreduce buffer: raw W^T W (m x m), W^T U (m x r), the flags */
     double *red;
-    double *A;           /* r x m */
+    double *A; /* r x m */
 } implicit_state;
 
 static void implicit_destroy(void *p)
@@ -99,8 +99,7 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
     /* Only the upper triangle is meaningful; reducing the whole square keeps
      * the buffer contiguous with W^T U for a single collective. */
     memcpy(flags, ev->flags, sizeof ev->flags);
-    OTD_CHECK(
-        otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * r + OTD_EVAL_NFLAGS));
+    OTD_CHECK(otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * r + OTD_EVAL_NFLAGS));
     memcpy(ev->flags, flags, sizeof ev->flags);
     double reg = otd_model_components(&st->md, Graw);
     double tt = otd_model_terms(&st->md, Graw), ts = target_terms(st);

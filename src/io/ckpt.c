@@ -12,9 +12,21 @@
  * reads its header (a truncated or corrupted file fails there, on one rank,
  * with no collective HDF5 state to unwind); only then do all ranks open it
  * with MPI-IO and read their rows, and the checksums decide. The file is
- * created with the 1.8 format, whose object headers carry checksums, so a
- * flipped bit in the metadata is caught by HDF5 and one in the data by the
- * checksums. */
+ * created with the 1.8 format, whose metadata (superblock, object headers,
+ * attribute heaps) carries checksums, and its strings are fixed-length
+ * attributes: variable-length ones live in HDF5's global heap, which has no
+ * checksum, and a flipped byte there can send HDF5 into an endless loop. So
+ * a flipped bit in the metadata is caught by HDF5 and one in the data by
+ * our checksums.
+ *
+ * A full disk must not hang the job: when a write fails on one rank inside
+ * HDF5 (say, while it flushes metadata at close), the ranks leave HDF5 at
+ * different collective calls and wait for each other forever. So rank 0
+ * creates the temporary file and reserves its blocks before HDF5 opens it
+ * (fallocate, where the file system supports it): a full disk fails there,
+ * on one rank, with nothing of HDF5's to unwind, and once reserved, HDF5's
+ * writes cannot run out of space. */
+#define _GNU_SOURCE /* fallocate(2) and FALLOC_FL_KEEP_SIZE (Linux) */
 #include "otd/otd_ckpt.h"
 
 #include <dirent.h>
@@ -22,7 +34,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,22 +227,23 @@ done:
     return err;
 }
 
-/* open + fsync + close, every step checked: rename-based commits are only
- * durable when the file's data and then the directory entry reach the disk.
- * A read-only descriptor suffices for fsync on Linux and POSIX. */
-static otd_err fsync_path(const char *path, int flags, const char *what)
+/* open + fsync + close of a directory, every step checked: a rename is
+ * durable only when the directory entry reaches the disk. */
+static otd_err fsync_dir(const char *path)
 {
-    int fd = open(path, flags | O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot open %s '%s' to sync it: %s", what, path,
+        return OTD_ERROR(OTD_ERR_IO, "cannot open checkpoint directory '%s' to sync it: %s", path,
                          strerror(errno));
     if (fsync(fd) != 0) {
         int e = errno;
         close(fd);
-        return OTD_ERROR(OTD_ERR_IO, "cannot sync %s '%s': %s", what, path, strerror(e));
+        return OTD_ERROR(OTD_ERR_IO, "cannot sync checkpoint directory '%s': %s", path,
+                         strerror(e));
     }
     if (close(fd) != 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot close %s '%s': %s", what, path, strerror(errno));
+        return OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint directory '%s': %s", path,
+                         strerror(errno));
     return OTD_OK;
 }
 
@@ -313,15 +325,55 @@ done:
     return err;
 }
 
-/* Rank 0: the directory, and no stale temporary file of this iteration
- * (a crash during an earlier attempt) in the way of the exclusive create. */
-static otd_err write_dir(const char *dir, const char *tmp)
+/* Bytes to reserve for a checkpoint: the two matrices, the configuration
+ * (it may also appear in HDF5's free-space bookkeeping), and a margin for
+ * the metadata, which is a few KiB. Generous on purpose: the unused part
+ * is released at the "fsync" phase. */
+static int64_t reserve_bytes(int64_t d, int64_t m, const char *config)
+{
+    return 2 * d * m * (int64_t)sizeof(double) + 2 * (int64_t)strlen(config) + (64 << 10);
+}
+
+/* Rank 0: reserve the blocks of the temporary file (creating it, empty,
+ * with create) without changing its size: HDF5 then neither truncates it
+ * nor sees a size beyond its end of file. Where the file system cannot
+ * (no fallocate), the write proceeds unprotected. */
+static otd_err reserve_space(const char *tmp, int64_t bytes, int create)
+{
+#ifdef FALLOC_FL_KEEP_SIZE
+    int fd = open(tmp, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0666);
+    if (fd < 0)
+        return OTD_ERROR(OTD_ERR_IO, "cannot open checkpoint '%s': %s", tmp, strerror(errno));
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP &&
+        errno != ENOSYS) {
+        int e = errno;
+        close(fd);
+        if (create)
+            (void)unlink(tmp); /* best effort: it is empty, and ours (O_EXCL) */
+        return OTD_ERROR(OTD_ERR_IO, "cannot write checkpoint '%s': reserving %lld bytes: %s", tmp,
+                         (long long)bytes, strerror(e));
+    }
+    if (close(fd) != 0)
+        return OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint '%s': %s", tmp, strerror(errno));
+#else
+    (void)tmp;
+    (void)bytes;
+    (void)create;
+#endif
+    return OTD_OK;
+}
+
+/* Rank 0: the directory, no stale temporary file of this iteration (a
+ * crash during an earlier attempt), and a new one with its space reserved:
+ * a full disk fails here, before HDF5 writes anything. */
+static otd_err write_dir(const char *dir, const char *tmp, int64_t bytes)
 {
     otd_err err = OTD_OK;
     OTD_CHECK(make_dir(dir));
     if (unlink(tmp) != 0 && errno != ENOENT)
         OTD_FAIL(OTD_ERR_IO, "cannot remove stale temporary checkpoint '%s': %s", tmp,
                  strerror(errno));
+    OTD_CHECK(reserve_space(tmp, bytes, 1));
 done:
     return err;
 }
@@ -338,7 +390,8 @@ static otd_err create_file(const char *tmp, otd_comm *comm, hid_t *file, hid_t *
     /* The 1.8 format: checksummed object headers and superblock, so damaged
      * metadata is detected on open rather than read as values. */
     OTD_H5(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), tmp);
-    OTD_H5(*file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl), tmp);
+    /* TRUNC: rank 0 has just created the (empty) file exclusively. */
+    OTD_H5(*file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), tmp);
     OTD_H5(*dxpl = H5Pcreate(H5P_DATASET_XFER), tmp);
     OTD_H5(H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_COLLECTIVE), tmp);
 done:
@@ -399,15 +452,15 @@ static otd_err write_header(hid_t file, otd_comm *comm, const otd_ckpt_meta *met
     OTD_CHECK(otd_h5_attr_int64(root, "n_reinit", meta->n_reinit));
     OTD_CHECK(otd_h5_attr_int64(root, "history_rows", meta->history_rows));
     OTD_CHECK(otd_h5_attr_double(root, "wall_offset", meta->wall_offset));
-    OTD_CHECK(otd_h5_attr_string(root, "config_hash", hash));
-    OTD_CHECK(otd_h5_attr_string(root, "config", meta->config_yaml));
+    OTD_CHECK(otd_h5_attr_string_fixed(root, "config_hash", hash));
+    OTD_CHECK(otd_h5_attr_string_fixed(root, "config", meta->config_yaml));
     OTD_CHECK(otd_h5_attr_int64(root, "nranks", otd_comm_size(comm)));
 #ifdef OTD_VERSION_STRING
-    OTD_CHECK(otd_h5_attr_string(root, "otd_version", OTD_VERSION_STRING));
+    OTD_CHECK(otd_h5_attr_string_fixed(root, "otd_version", OTD_VERSION_STRING));
 #endif
-    OTD_CHECK(otd_h5_attr_string(root, "checksum_W", sw));
-    OTD_CHECK(otd_h5_attr_string(root, "checksum_W0", sw0));
-    OTD_CHECK(otd_h5_attr_string(root, "created", created));
+    OTD_CHECK(otd_h5_attr_string_fixed(root, "checksum_W", sw));
+    OTD_CHECK(otd_h5_attr_string_fixed(root, "checksum_W0", sw0));
+    OTD_CHECK(otd_h5_attr_string_fixed(root, "created", created));
 done:
     otd_h5_close(&root, &err);
     return err;
@@ -425,6 +478,26 @@ static otd_err close_file(hid_t *file, hid_t *dxpl, const char *path)
     return err;
 }
 
+/* Rank 0: release what the reservation did not use (truncating to the
+ * same size frees blocks beyond the end of file) and make the data
+ * durable before the rename. */
+static otd_err finish_file(const char *tmp)
+{
+    struct stat st;
+    int fd = open(tmp, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return OTD_ERROR(OTD_ERR_IO, "cannot open checkpoint '%s' to sync it: %s", tmp,
+                         strerror(errno));
+    if (fstat(fd, &st) != 0 || ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return OTD_ERROR(OTD_ERR_IO, "cannot sync checkpoint '%s': %s", tmp, strerror(e));
+    }
+    if (close(fd) != 0)
+        return OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint '%s': %s", tmp, strerror(errno));
+    return OTD_OK;
+}
+
 /* Rank 0: rename into place (*renamed = 1: no temporary file is left to
  * remove), then make the new name durable. */
 static otd_err commit(const char *dir, const char *tmp, const char *final, int *renamed)
@@ -433,7 +506,7 @@ static otd_err commit(const char *dir, const char *tmp, const char *final, int *
         return OTD_ERROR(OTD_ERR_IO, "cannot rename checkpoint '%s' to '%s': %s", tmp, final,
                          strerror(errno));
     *renamed = 1;
-    return fsync_path(dir, O_DIRECTORY, "checkpoint directory");
+    return fsync_dir(dir);
 }
 
 /* Rank 0: remove all but the newest `keep` committed checkpoints. The one
@@ -457,7 +530,7 @@ static otd_err prune(const char *dir, int keep, const char *final)
         path = NULL;
     }
     if (removed > 0)
-        OTD_CHECK(fsync_path(dir, O_DIRECTORY, "checkpoint directory"));
+        OTD_CHECK(fsync_dir(dir));
 done:
     free(path);
     free(list);
@@ -475,18 +548,25 @@ otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, i
     hid_t file = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
     hsize_t dims[2], start[2], count[2];
     uint64_t sums[2] = {0, 0};
+    int64_t reserve = 0;
 
     write_calls++;
     err = write_prepare(dir, comm, lay, m, W_loc, W0_loc, meta, keep, &final, &tmp, &w_rm, &w0_rm);
     OTD_CHECK(otd_comm_agree_share(comm, err));
     rows_block(lay, m, dims, start, count);
+    reserve = reserve_bytes(lay->d, m, meta->config_yaml);
 
     otd_ckpt_test_hook("create", comm);
     if (root)
-        err = write_dir(dir, tmp);
+        err = write_dir(dir, tmp, reserve);
     OTD_CHECK(otd_comm_agree_share(comm, err));
-    tmp_exists = 1;
+    tmp_exists = 1; /* from here on, a failure removes it */
     err = as_io(create_file(tmp, comm, &file, &dxpl), tmp);
+    OTD_CHECK(otd_comm_agree_share(comm, err));
+    /* Again, in case this HDF5 truncated the file it created (1.10 does
+     * not truncate an empty one): a no-op where the blocks are still held. */
+    if (root)
+        err = reserve_space(tmp, reserve, 0);
     OTD_CHECK(otd_comm_agree_share(comm, err));
 
     otd_ckpt_test_hook("data", comm);
@@ -506,7 +586,7 @@ otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, i
 
     otd_ckpt_test_hook("fsync", comm);
     if (root)
-        err = fsync_path(tmp, 0, "checkpoint");
+        err = finish_file(tmp);
     OTD_CHECK(otd_comm_agree_share(comm, err));
 
     otd_ckpt_test_hook("rename", comm);
@@ -591,7 +671,8 @@ static otd_err read_header(const char *path, int64_t name_iter, int64_t d, int64
             goto done;
     }
 done:
-    if (err != OTD_OK) {
+    /* Another shape keeps the configuration: the caller lists what differs. */
+    if (err != OTD_OK && err != OTD_ERR_CONFIG) {
         free(*config);
         *config = NULL;
     }
@@ -651,17 +732,24 @@ done:
 static otd_err try_candidate(const char *path, int64_t iter, otd_comm *comm, const otd_layout *lay,
                              int64_t m, double *w_rm, double *w0_rm, header *h, char **config)
 {
-    otd_err err = OTD_OK;
+    otd_err err = OTD_OK, shape = OTD_OK;
     size_t len = 0;
     uint64_t sums[2] = {0, 0};
     *config = NULL;
     if (otd_comm_rank(comm) == 0)
         err = read_header(path, iter, lay->d, m, h, config);
-    OTD_CHECK(otd_comm_agree_share(comm, err));
+    err = otd_comm_agree_share(comm, err);
+    /* Another shape (OTD_ERR_CONFIG, raised by rank 0 alone) still sends
+     * the header and configuration to every rank, for the caller's diff. */
+    if (err != OTD_OK && err != OTD_ERR_CONFIG)
+        goto done;
+    shape = err;
     OTD_CHECK(otd_comm_bcast(comm, h, sizeof *h, 0));
     if (otd_comm_rank(comm) == 0)
         len = strlen(*config);
     OTD_CHECK(otd_comm_bcast_bytes(comm, config, &len, 0));
+    if ((err = shape) != OTD_OK)
+        goto done;
     OTD_CHECK(read_rows(path, comm, lay, m, w_rm, w0_rm));
     /* Same sums and header everywhere: the verdict needs no agreement. */
     OTD_CHECK(checksums(comm, lay, m, w_rm, w0_rm, sums));
@@ -671,11 +759,23 @@ static otd_err try_candidate(const char *path, int64_t iter, otd_comm *comm, con
                  (unsigned long long)(sums[0] != h->sum_w ? h->sum_w : h->sum_w0),
                  (unsigned long long)(sums[0] != h->sum_w ? sums[0] : sums[1]));
 done:
-    if (err != OTD_OK) {
+    if (err != OTD_OK && err != OTD_ERR_CONFIG) {
         free(*config);
         *config = NULL;
     }
     return err;
+}
+
+/* The caller's metadata from a header; takes ownership of config. */
+static void fill_meta(otd_ckpt_meta *meta, const header *h, char *config)
+{
+    meta->iter = h->iter;
+    meta->n_reinit = h->n_reinit;
+    meta->history_rows = h->history_rows;
+    meta->wall_offset = h->wall_offset;
+    meta->config_hash = h->config_hash;
+    meta->config_yaml = config;
+    meta->nranks = (int)h->nranks;
 }
 
 /* Local part of a load: arguments, the C-order buffers, and path buffers
@@ -772,8 +872,13 @@ otd_err otd_ckpt_load(const char *dir, otd_comm *comm, const otd_layout *lay, in
         err = try_candidate(path, iter, comm, lay, m, w_rm, w0_rm, &h, &config);
         if ((ok = err == OTD_OK))
             break;
+        if (err == OTD_ERR_CONFIG && config != NULL) {
+            fill_meta(meta, &h, config); /* another shape: left in place */
+            config = NULL;
+            goto done;
+        }
         if (err != OTD_ERR_FORMAT && err != OTD_ERR_HDF5)
-            goto done; /* not damage: a configuration, memory or MPI failure */
+            goto done; /* not damage: a memory or MPI failure */
         if (root)
             err = quarantine(path, bad, otd_error_message());
         else
@@ -790,13 +895,7 @@ otd_err otd_ckpt_load(const char *dir, otd_comm *comm, const otd_layout *lay, in
     if (ok) {
         otd_h5_from_row_major(w_rm, lay->nrows, m, lay->nrows, W_loc);
         otd_h5_from_row_major(w0_rm, lay->nrows, m, lay->nrows, W0_loc);
-        meta->iter = h.iter;
-        meta->n_reinit = h.n_reinit;
-        meta->history_rows = h.history_rows;
-        meta->wall_offset = h.wall_offset;
-        meta->config_hash = h.config_hash;
-        meta->config_yaml = config;
-        meta->nranks = (int)h.nranks;
+        fill_meta(meta, &h, config);
         config = NULL;
         *found = 1;
     }

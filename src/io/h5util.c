@@ -173,6 +173,22 @@ done:
     return err;
 }
 
+otd_err otd_h5_attr_string_fixed(hid_t loc, const char *name, const char *value)
+{
+    otd_err err = OTD_OK;
+    hid_t type = H5I_INVALID_HID;
+    size_t len = strlen(value);
+    /* HDF5 refuses a zero-size type: an empty string is one NUL byte. */
+    OTD_H5(type = H5Tcopy(H5T_C_S1), name);
+    OTD_H5(H5Tset_size(type, len > 0 ? len : 1), name);
+    OTD_H5(H5Tset_strpad(type, H5T_STR_NULLPAD), name);
+    OTD_H5(H5Tset_cset(type, H5T_CSET_UTF8), name);
+    OTD_CHECK(attr_write(loc, name, type, type, value)); /* "" still has its NUL */
+done:
+    otd_h5_close(&type, &err);
+    return err;
+}
+
 /* Numbers are stored little-endian whatever the host, like h5py does. */
 otd_err otd_h5_attr_double(hid_t loc, const char *name, double value)
 {

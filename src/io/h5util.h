@@ -50,6 +50,13 @@ otd_err otd_h5_attr_string(hid_t loc, const char *name, const char *value);
 otd_err otd_h5_attr_double(hid_t loc, const char *name, double value);
 otd_err otd_h5_attr_int64(hid_t loc, const char *name, int64_t value);
 
+/* A fixed-length string attribute (NUL-padded, UTF-8; h5py reads bytes).
+ * Unlike a variable-length one its text lives in the attribute itself, not
+ * in the global heap, which HDF5 does not checksum: in a file with
+ * checksummed metadata (libver >= 1.8) a damaged value is then detected.
+ * Collective in a parallel file, like the writers above. */
+otd_err otd_h5_attr_string_fixed(hid_t loc, const char *name, const char *value);
+
 /* Read a string attribute (fixed- or variable-length) into a malloc'd
  * NUL-terminated copy owned by the caller. Not collective. */
 otd_err otd_h5_attr_read_string(hid_t loc, const char *name, char **out);

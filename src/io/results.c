@@ -38,10 +38,16 @@ struct otd_results {
     int ncol;      /* nscalar + nvec datasets */
     char **names;  /* [ncol] column names */
     hid_t *dsets;  /* [ncol] open /history datasets */
-    int64_t nfile; /* rows already in the file */
-    int64_t nbuf;  /* rows buffered in `rows` */
-    int64_t cap;   /* capacity of `rows`, in rows */
-    double *rows;  /* nbuf rows of stride() values each */
+    int64_t nfile; /* rows of this run in the file */
+    /* Rows in the datasets' extent: more than nfile after a resume, until
+     * the resumed run has overwritten the stale rows or closes the file.
+     * Writing into rows freed by shrinking an extent lost data in parallel
+     * HDF5 1.10 (rows read back as 0), so extents only grow while the file
+     * is open, and are cut to nfile once, at close. */
+    int64_t extent;
+    int64_t nbuf; /* rows buffered in `rows` */
+    int64_t cap;  /* capacity of `rows`, in rows */
+    double *rows; /* nbuf rows of stride() values each */
 };
 
 /* A valid buffer for ranks that select nothing: HDF5 rejects NULL there. */
@@ -428,10 +434,12 @@ static otd_err flush_column(otd_results *res, int k, double *col)
     const char *name = res->names[k];
     int rank = k < res->nscalar ? 1 : 2;
     hsize_t w = k < res->nscalar ? 1 : (hsize_t)res->width;
-    hsize_t dims[2] = {(hsize_t)(res->nfile + res->nbuf), w};
+    int64_t rows = res->nfile + res->nbuf;
+    hsize_t dims[2] = {(hsize_t)(rows > res->extent ? rows : res->extent), w};
     hsize_t start[2] = {(hsize_t)res->nfile, 0}, count[2] = {(hsize_t)res->nbuf, w}, one = 1;
     const double *buf = no_data;
-    OTD_H5(H5Dset_extent(res->dsets[k], dims), name);
+    if (rows > res->extent)
+        OTD_H5(H5Dset_extent(res->dsets[k], dims), name);
     OTD_H5(fspace = H5Dget_space(res->dsets[k]), name);
     if (col != NULL) {
         gather_column(res, k, col);
@@ -460,6 +468,8 @@ otd_err otd_results_history_flush(otd_results *res)
         for (int k = 0; k < res->ncol; k++)
             OTD_CHECK(flush_column(res, k, col));
         res->nfile += res->nbuf;
+        if (res->nfile > res->extent)
+            res->extent = res->nfile;
         res->nbuf = 0;
     }
     /* Rows on disk survive a later crash (as far as the file system's own
@@ -522,6 +532,13 @@ otd_err otd_results_close(otd_results *res)
     comm = res->comm;
     /* Rows still buffered belong in the file; close even if that fails. */
     err = otd_results_history_flush(res);
+    /* Stale rows of an interrupted earlier process, beyond what this one
+     * wrote, go now (see `extent`). */
+    for (int k = 0; err == OTD_OK && res->extent > res->nfile && k < res->ncol; k++) {
+        hsize_t dims[2] = {(hsize_t)res->nfile, (hsize_t)res->width};
+        if (H5Dset_extent(res->dsets[k], dims) < 0)
+            err = otd_h5_raise("H5Dset_extent", res->names[k], __FILE__, __LINE__);
+    }
     results_free(res, &err);
     return otd_comm_agree(comm, err);
 }
@@ -559,9 +576,10 @@ static otd_err reopen_file(otd_results *res, int64_t keep_rows)
                      "%s: /history/%s has %llu rows but the checkpoint needs %lld: the results "
                      "file is older than the checkpoint",
                      res->path, name, (unsigned long long)dims[0], (long long)keep_rows);
-        /* Rows logged after the checkpoint are computed again: drop them. */
-        dims[0] = (hsize_t)keep_rows;
-        OTD_H5(H5Dset_extent(res->dsets[k], dims), name);
+        /* Rows logged after the checkpoint are computed again: they are
+         * overwritten in place and any left over are cut at close. */
+        if ((int64_t)dims[0] > res->extent)
+            res->extent = (int64_t)dims[0];
     }
     if (H5Lexists(res->file, "/final", H5P_DEFAULT) > 0 &&
         H5Lexists(res->file, "/final/W", H5P_DEFAULT) > 0)

@@ -467,6 +467,42 @@ static void test_empty(void)
     CU_ASSERT_PTR_NULL(meta.config_yaml);
 }
 
+/* A checkpoint of another shape (d or m changed): OTD_ERR_CONFIG on every
+ * rank naming the shapes, its configuration returned for a diff, and the
+ * file left in place (loading with the right shape still works). */
+static void test_other_shape(void)
+{
+    otd_comm *c = otd_test_comm();
+    otd_layout lay, bigger;
+    char dir[256];
+    double w[(D + 1) * (M + 1)], w0[(D + 1) * (M + 1)];
+    make_layout(&lay);
+    OTD_TEST_OK(otd_layout_init(&bigger, D + 1, otd_comm_rank(c), otd_comm_size(c)));
+    sub("shape", dir, sizeof dir);
+    OTD_TEST_OK(write_iter(dir, c, &lay, M, 8, 3));
+    for (int k = 0; k < 2; k++) {
+        otd_ckpt_meta meta;
+        int found = -1;
+        memset(&meta, 0, sizeof meta);
+        CU_ASSERT_EQUAL(otd_ckpt_load(dir, c, k == 0 ? &lay : &bigger, k == 0 ? M + 1 : M, w, w0,
+                                      &meta, &found),
+                        OTD_ERR_CONFIG);
+        CU_ASSERT_EQUAL(found, 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(otd_error_message(), "of shape (7, 3)"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(otd_error_message(), "another configuration"));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(meta.config_yaml);
+        CU_ASSERT_STRING_EQUAL(meta.config_yaml, config_yaml);
+        CU_ASSERT_EQUAL(meta.iter, 8);
+        free(meta.config_yaml);
+    }
+    if (is_root()) {
+        char *names = listing(dir);
+        CU_ASSERT_STRING_EQUAL(names, "ckpt-000000000008.h5");
+        free(names);
+    }
+    load_expect(dir, c, &lay, M, 8);
+}
+
 /* A directory that cannot be created (a regular file in its path: as root,
  * permissions would not stop the write): OTD_ERR_IO naming it on every
  * rank, and a checkpoint committed elsewhere is untouched. */
@@ -491,6 +527,37 @@ static void test_unwritable(void)
     CU_ASSERT_EQUAL(write_iter(plain, c, &lay, M, 5, 1), OTD_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(otd_error_message(), plain));
     load_expect(safe, c, &lay, M, 4);
+}
+
+/* Load dir on the first n ranks only and check iteration iter's W. */
+static void load_on_fewer(const char *dir, int n, int64_t iter)
+{
+    otd_comm *part = NULL;
+    otd_layout pl;
+    otd_ckpt_meta meta;
+    double *w = NULL, *w0 = NULL;
+    int found = 0;
+    memset(&meta, 0, sizeof meta);
+    OTD_TEST_OK(otd_comm_subset(otd_test_comm(), n, &part));
+    if (part == NULL)
+        return;
+    OTD_TEST_OK(otd_layout_init(&pl, D, otd_comm_rank(part), n));
+    w = calloc((size_t)(pl.nrows * M), sizeof *w);
+    w0 = calloc((size_t)(pl.nrows * M), sizeof *w0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+    OTD_TEST_OK(otd_ckpt_load(dir, part, &pl, M, w, w0, &meta, &found));
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(meta.nranks, otd_comm_size(otd_test_comm())); /* the writer's P */
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t r = 0; r < pl.nrows; r++) {
+            CU_ASSERT_EQUAL(w[i * pl.nrows + r], w_value(iter, pl.row0 + r, i));
+            CU_ASSERT_EQUAL(w0[i * pl.nrows + r], w0_value(iter, pl.row0 + r, i));
+        }
+    free(meta.config_yaml);
+    free(w);
+    free(w0);
+    otd_comm_destroy(part);
 }
 
 /* The stored checksums equal a serial recomputation over the whole
@@ -531,30 +598,8 @@ static void test_checksum(void)
         }
         CU_ASSERT(H5Fclose(f) >= 0);
     }
-    for (int n = 1; n < otd_comm_size(c); n++) {
-        otd_comm *part = NULL;
-        otd_layout pl;
-        OTD_TEST_OK(otd_comm_subset(c, n, &part));
-        if (part != NULL) {
-            OTD_TEST_OK(otd_layout_init(&pl, D, otd_comm_rank(part), n));
-            /* load_expect checks nranks against the full job: do it here */
-            double *w = calloc((size_t)(pl.nrows * M), sizeof *w);
-            double *w0 = calloc((size_t)(pl.nrows * M), sizeof *w0);
-            otd_ckpt_meta meta;
-            int found = 0;
-            memset(&meta, 0, sizeof meta);
-            OTD_TEST_OK(otd_ckpt_load(dir, part, &pl, M, w, w0, &meta, &found));
-            CU_ASSERT_EQUAL(found, 1);
-            CU_ASSERT_EQUAL(meta.nranks, otd_comm_size(c));
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t r = 0; r < pl.nrows; r++)
-                    CU_ASSERT_EQUAL(w[i * pl.nrows + r], w_value(5, pl.row0 + r, i));
-            free(meta.config_yaml);
-            free(w);
-            free(w0);
-        }
-        otd_comm_destroy(part);
-    }
+    for (int n = 1; n < otd_comm_size(c); n++)
+        load_on_fewer(dir, n, 5);
     OTD_TEST_OK(otd_comm_barrier(c));
 }
 
@@ -614,6 +659,7 @@ void otd_test_register(void)
     CU_add_test(s, "wrong format version", test_version);
     CU_add_test(s, "only damaged", test_only_damaged);
     CU_add_test(s, "no checkpoints", test_empty);
+    CU_add_test(s, "another shape", test_other_shape);
     CU_add_test(s, "unwritable directory", test_unwritable);
     CU_add_test(s, "P-independent checksum", test_checksum);
     CU_add_test(s, "test hook", test_hook);
