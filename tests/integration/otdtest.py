@@ -6,6 +6,7 @@ CTest passes OTD_BIN, OTD_MPIEXEC and OTD_SOURCE_DIR in the environment
 there too."""
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -20,12 +21,43 @@ SOURCE = os.environ.get("OTD_SOURCE_DIR", os.path.join(os.path.dirname(__file__)
 TIMEOUT = 240
 
 
+def session_pids(sid):
+    """Live pids whose session id is sid (mpiexec and every rank: Open MPI
+    puts ranks in process groups of their own, but not in other sessions)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) == sid:
+                    pids.append(int(p))
+        except (OSError, IndexError, ValueError):
+            pass
+    return pids
+
+
 def run(args, nranks=1, timeout=TIMEOUT, env=None):
-    """Run `mpiexec -n nranks otd ARGS`; return CompletedProcess (text)."""
+    """Run `mpiexec -n nranks otd ARGS` in a session of its own; return a
+    CompletedProcess (text). On a timeout every process of the job, ranks
+    included, is killed before TimeoutExpired propagates: a hang fails the
+    test and leaves nothing behind."""
     cmd = [MPIEXEC, "-n", str(nranks), OTD] + list(args)
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=e, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for pid in session_pids(proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def run_serial(args, timeout=60):
