@@ -53,22 +53,6 @@ static void usage(FILE *out)
             "or configuration.\n");
 }
 
-/* Rank 0, before generating: a tensor that takes minutes to build should
- * not be thrown away because its output file exists (otd_slab_write checks
- * again, and creates exclusively). */
-static otd_err check_out(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0)
-        return OTD_ERROR(OTD_ERR_IO,
-                         "output file '%s' already exists: otd never overwrites it (remove it "
-                         "or choose another name)",
-                         path);
-    if (errno != ENOENT)
-        return OTD_ERROR(OTD_ERR_IO, "cannot create output file '%s': %s", path, strerror(errno));
-    return OTD_OK;
-}
-
 /* One float64 dataset of a serially opened file. */
 static otd_err write_array(hid_t file, const char *name, int rank, const hsize_t *dims,
                            const double *buf)
@@ -171,7 +155,8 @@ int otd_cmd_tensor(int argc, char **argv)
                  "reads; leave it empty here",
                  cfg.problem.tensor_file);
     OTD_CHECK(otd_layout_init(&lay, cfg.problem.dim, rank, otd_comm_size(comm)));
-    OTD_CHECK(otd_comm_agree(comm, rank == 0 ? check_out(args.out) : OTD_OK));
+    OTD_CHECK(
+        otd_comm_agree(comm, rank == 0 ? otd_h5_check_new_path(args.out, "output file") : OTD_OK));
     OTD_CHECK(otd_target_create(&cfg, comm, &target));
     OTD_CHECK(otd_slab_generate(&cfg, &lay, comm, target, &slab));
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)otd_config_hash(&cfg));

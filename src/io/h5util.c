@@ -2,9 +2,12 @@
 #include "io/h5util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 otd_err otd_h5_quiet(void)
 {
@@ -415,4 +418,32 @@ done:
     otd_h5_close(&ftype, &err);
     otd_h5_close(&dset, &err);
     return err;
+}
+
+otd_err otd_h5_check_new_path(const char *path, const char *what)
+{
+    struct stat st;
+    char dir[4096];
+    char *slash = NULL;
+    /* lstat: a dangling symbolic link also blocks an exclusive create. */
+    if (lstat(path, &st) == 0)
+        return OTD_ERROR(OTD_ERR_IO,
+                         "%s '%s' already exists: otd never overwrites it (remove it or choose "
+                         "another name)",
+                         what, path);
+    if (errno != ENOENT)
+        return OTD_ERROR(OTD_ERR_IO, "cannot create %s '%s': %s", what, path, strerror(errno));
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return OTD_ERROR(OTD_ERR_IO, "%s name too long: '%s'", what, path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return OTD_ERROR(OTD_ERR_IO, "cannot create %s '%s': directory '%s': %s", what, path, dir,
+                         strerror(errno));
+    return OTD_OK;
 }

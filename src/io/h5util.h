@@ -92,4 +92,10 @@ otd_err otd_h5_write_block(hid_t file, hid_t dxpl, const char *name, int rank, c
 otd_err otd_h5_read_block(hid_t file, hid_t dxpl, const char *name, int rank, const hsize_t *dims,
                           const hsize_t *start, const hsize_t *count, double *buf);
 
+/* Not collective (rank 0, before an exclusive create): fail with OTD_ERR_IO
+ * naming the path if it exists (otd never overwrites a file) or its
+ * directory is not writable, rather than HDF5's generic "unable to create
+ * file". `what` names the file in the message ("results file"). */
+otd_err otd_h5_check_new_path(const char *path, const char *what);
+
 #endif

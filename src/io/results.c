@@ -67,39 +67,6 @@ static char *dup_string(const char *s)
     return p;
 }
 
-/* Rank 0's check before H5Fcreate: results are never overwritten, and a
- * missing or read-only directory deserves a message naming it rather than
- * HDF5's generic "unable to open file". */
-static otd_err check_new_path(const char *path)
-{
-    struct stat st;
-    char *dir = NULL;
-    char *slash = NULL;
-    otd_err err = OTD_OK;
-    /* lstat: a dangling symbolic link also blocks an exclusive create. */
-    if (lstat(path, &st) == 0)
-        return OTD_ERROR(OTD_ERR_IO,
-                         "results file '%s' already exists: otd never overwrites results (use a "
-                         "new run directory or remove the file)",
-                         path);
-    if (errno != ENOENT)
-        return OTD_ERROR(OTD_ERR_IO, "cannot create results file '%s': %s", path, strerror(errno));
-    if ((dir = dup_string(path)) == NULL)
-        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory copying a path");
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        strcpy(dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK | X_OK) != 0)
-        err = OTD_ERROR(OTD_ERR_IO, "cannot create results file '%s': directory '%s': %s", path,
-                        dir, strerror(errno));
-    free(dir);
-    return err;
-}
-
 /* Close every HDF5 id and free the handle, recording the first failure in
  * *err. Collective when the file is open (H5Fclose). Does not flush. */
 static void results_free(otd_results *res, otd_err *err)
@@ -197,7 +164,9 @@ otd_err otd_results_create(const char *path, otd_comm *comm, const otd_attr *att
     OTD_CHECK(otd_comm_agree(comm, err));
     /* Rank 0 checks the path; every rank returns its verdict (its code, and
      * a message naming rank 0 whose own message says which path). */
-    OTD_CHECK(otd_comm_agree(comm, otd_comm_rank(comm) == 0 ? check_new_path(res->path) : OTD_OK));
+    OTD_CHECK(otd_comm_agree(comm, otd_comm_rank(comm) == 0
+                                       ? otd_h5_check_new_path(res->path, "results file")
+                                       : OTD_OK));
     err = create_file(res, attrs, nattrs);
     OTD_CHECK(otd_comm_agree(comm, err));
     *out = res;

@@ -564,22 +564,6 @@ done:
     return err;
 }
 
-/* Rank 0's check before the exclusive create: a message naming the path
- * instead of HDF5's generic "unable to create file". */
-static otd_err check_new_file(const char *path)
-{
-    struct stat st;
-    /* lstat: a dangling symbolic link also blocks an exclusive create. */
-    if (lstat(path, &st) == 0)
-        return OTD_ERROR(OTD_ERR_IO,
-                         "tensor file '%s' already exists: otd never overwrites it (remove it "
-                         "or choose another name)",
-                         path);
-    if (errno != ENOENT)
-        return OTD_ERROR(OTD_ERR_IO, "cannot create tensor file '%s': %s", path, strerror(errno));
-    return OTD_OK;
-}
-
 /* Collective: create the file, the attributes and /T, and write every row.
  * Each rank makes the same number of collective writes (that of the largest
  * block), selecting nothing once its rows are done. */
@@ -662,7 +646,8 @@ otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
     OTD_CHECK(otd_comm_agree(comm, err));
     /* Rank 0 checks the path; every rank returns its verdict (its code, and
      * a message naming rank 0 whose own message names the path). */
-    OTD_CHECK(otd_comm_agree(comm, otd_comm_rank(comm) == 0 ? check_new_file(path) : OTD_OK));
+    OTD_CHECK(otd_comm_agree(
+        comm, otd_comm_rank(comm) == 0 ? otd_h5_check_new_path(path, "tensor file") : OTD_OK));
     err = write_file(slab, path, comm, attr_names, attr_values, nattrs, row);
     OTD_CHECK(otd_comm_agree(comm, err));
 done:
