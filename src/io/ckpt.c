@@ -378,27 +378,6 @@ done:
     return err;
 }
 
-/* Collective: the temporary file, opened with MPI-IO, and a collective
- * transfer list. */
-static otd_err create_file(const char *tmp, otd_comm *comm, hid_t *file, hid_t *dxpl)
-{
-    otd_err err = OTD_OK;
-    hid_t fapl = H5I_INVALID_HID;
-    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), tmp);
-    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(comm), MPI_INFO_NULL), tmp);
-    OTD_H5(H5Pset_coll_metadata_write(fapl, 1), tmp);
-    /* The 1.8 format: checksummed object headers and superblock, so damaged
-     * metadata is detected on open rather than read as values. */
-    OTD_H5(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), tmp);
-    /* TRUNC: rank 0 has just created the (empty) file exclusively. */
-    OTD_H5(*file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), tmp);
-    OTD_H5(*dxpl = H5Pcreate(H5P_DATASET_XFER), tmp);
-    OTD_H5(H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_COLLECTIVE), tmp);
-done:
-    otd_h5_close(&fapl, &err);
-    return err;
-}
-
 /* The (d, m) block of this rank's rows: dims, start and count for h5util. */
 static void rows_block(const otd_layout *lay, int64_t m, hsize_t dims[2], hsize_t start[2],
                        hsize_t count[2])
@@ -561,7 +540,8 @@ otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, i
         err = write_dir(dir, tmp, reserve);
     OTD_CHECK(otd_comm_agree_share(comm, err));
     tmp_exists = 1; /* from here on, a failure removes it */
-    err = as_io(create_file(tmp, comm, &file, &dxpl), tmp);
+    /* TRUNC: rank 0 has just created (and reserved) the empty file. */
+    err = as_io(otd_h5_open_mpio(tmp, comm, OTD_H5_CREATE_TR, &file, &dxpl), tmp);
     OTD_CHECK(otd_comm_agree_share(comm, err));
     /* Again, in case this HDF5 truncated the file it created (1.10 does
      * not truncate an empty one): a no-op where the blocks are still held. */
@@ -686,22 +666,6 @@ done:
     return err;
 }
 
-/* Collective: open path with MPI-IO for reading, with a collective
- * transfer list. */
-static otd_err open_mpio(const char *path, otd_comm *comm, hid_t *file, hid_t *dxpl)
-{
-    otd_err err = OTD_OK;
-    hid_t fapl = H5I_INVALID_HID;
-    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), path);
-    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(comm), MPI_INFO_NULL), path);
-    OTD_H5(*file = H5Fopen(path, H5F_ACC_RDONLY, fapl), path);
-    OTD_H5(*dxpl = H5Pcreate(H5P_DATASET_XFER), path);
-    OTD_H5(H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_COLLECTIVE), path);
-done:
-    otd_h5_close(&fapl, &err);
-    return err;
-}
-
 /* Collective: this rank's rows of W and W0 of path, in C order. */
 static otd_err read_rows(const char *path, otd_comm *comm, const otd_layout *lay, int64_t m,
                          double *w_rm, double *w0_rm)
@@ -710,7 +674,7 @@ static otd_err read_rows(const char *path, otd_comm *comm, const otd_layout *lay
     hid_t file = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
     hsize_t dims[2], start[2], count[2];
     rows_block(lay, m, dims, start, count);
-    err = open_mpio(path, comm, &file, &dxpl);
+    err = otd_h5_open_mpio(path, comm, OTD_H5_READ, &file, &dxpl);
     OTD_CHECK(otd_comm_agree_share(comm, err));
     err = otd_h5_read_block(file, dxpl, "W", 2, dims, start, count, w_rm);
     OTD_CHECK(otd_comm_agree_share(comm, err));

@@ -1,6 +1,8 @@
 /* h5util.c: HDF5 helpers (see h5util.h). */
 #include "io/h5util.h"
 
+#include "comm/comm_mpi.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -446,4 +448,38 @@ otd_err otd_h5_check_new_path(const char *path, const char *what)
         return OTD_ERROR(OTD_ERR_IO, "cannot create %s '%s': directory '%s': %s", what, path, dir,
                          strerror(errno));
     return OTD_OK;
+}
+
+otd_err otd_h5_open_mpio(const char *path, otd_comm *comm, otd_h5_mode mode, hid_t *file,
+                         hid_t *dxpl)
+{
+    otd_err err = OTD_OK;
+    hid_t fapl = H5I_INVALID_HID;
+    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), path);
+    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(comm), MPI_INFO_NULL), path);
+    OTD_H5(H5Pset_coll_metadata_write(fapl, 1), path);
+    if (mode == OTD_H5_READ || mode == OTD_H5_RDWR) {
+        *file = H5Fopen(path, mode == OTD_H5_READ ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl);
+        if (*file < 0) {
+            err = otd_h5_raise("H5Fopen", path, __FILE__, __LINE__);
+            goto done;
+        }
+    } else {
+        OTD_H5(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), path);
+        /* EXCL even after rank 0's check: a file created in between is
+         * still never overwritten. */
+        *file = H5Fcreate(path, mode == OTD_H5_CREATE ? H5F_ACC_EXCL : H5F_ACC_TRUNC, H5P_DEFAULT,
+                          fapl);
+        if (*file < 0) {
+            err = otd_h5_raise("H5Fcreate", path, __FILE__, __LINE__);
+            goto done;
+        }
+    }
+    if (dxpl != NULL) {
+        OTD_H5(*dxpl = H5Pcreate(H5P_DATASET_XFER), path);
+        OTD_H5(H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_COLLECTIVE), path);
+    }
+done:
+    otd_h5_close(&fapl, &err);
+    return err;
 }

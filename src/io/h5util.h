@@ -10,6 +10,7 @@
 #include <hdf5.h>
 #include <stdint.h>
 
+#include "otd/otd_comm.h"
 #include "otd/otd_error.h"
 
 /* Turn off HDF5's automatic error-stack printing for this thread. Not
@@ -91,6 +92,24 @@ otd_err otd_h5_write_block(hid_t file, hid_t dxpl, const char *name, int rank, c
  * parallel file; agree afterwards. */
 otd_err otd_h5_read_block(hid_t file, hid_t dxpl, const char *name, int rank, const hsize_t *dims,
                           const hsize_t *start, const hsize_t *count, double *buf);
+
+/* How otd_h5_open_mpio opens a file. */
+typedef enum {
+    OTD_H5_READ,      /* existing file, read only */
+    OTD_H5_RDWR,      /* existing file, read and write */
+    OTD_H5_CREATE,    /* new file; fails if it exists (otd never overwrites) */
+    OTD_H5_CREATE_TR, /* new file over an empty one rank 0 has just created */
+} otd_h5_mode;
+
+/* Collective over comm: open or create `path` with the MPI-IO driver, the
+ * one way every parallel file of otd is opened. Metadata is written by one
+ * collective call rather than small writes from every rank; created files
+ * use the HDF5 1.8 format, whose object headers and superblock carry
+ * checksums, so damaged metadata is detected rather than read as values.
+ * *dxpl, unless dxpl is NULL, receives a collective transfer list. The
+ * caller closes both (otd_h5_close). */
+otd_err otd_h5_open_mpio(const char *path, otd_comm *comm, otd_h5_mode mode, hid_t *file,
+                         hid_t *dxpl);
 
 /* Not collective (rank 0, before an exclusive create): fail with OTD_ERR_IO
  * naming the path if it exists (otd never overwrites a file) or its

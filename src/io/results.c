@@ -118,18 +118,9 @@ done:
 static otd_err create_file(otd_results *res, const otd_attr *attrs, int nattrs)
 {
     otd_err err = OTD_OK;
-    hid_t fapl = H5I_INVALID_HID, root = H5I_INVALID_HID;
+    hid_t root = H5I_INVALID_HID;
     int have_version = 0;
-    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), res->path);
-    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(res->comm), MPI_INFO_NULL), res->path);
-    /* Metadata written by one collective call instead of many small writes
-     * from every rank: matters on parallel file systems. */
-    OTD_H5(H5Pset_coll_metadata_write(fapl, 1), res->path);
-    /* EXCL as well as rank 0's check: a file created in between is still
-     * never overwritten. */
-    OTD_H5(res->file = H5Fcreate(res->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl), res->path);
-    OTD_H5(res->dxpl = H5Pcreate(H5P_DATASET_XFER), res->path);
-    OTD_H5(H5Pset_dxpl_mpio(res->dxpl, H5FD_MPIO_COLLECTIVE), res->path);
+    OTD_CHECK(otd_h5_open_mpio(res->path, res->comm, OTD_H5_CREATE, &res->file, &res->dxpl));
     OTD_H5(root = H5Gopen2(res->file, "/", H5P_DEFAULT), res->path);
     for (int k = 0; k < nattrs; k++) {
         /* nranks is stored as an integer (below), which is what readers
@@ -150,7 +141,6 @@ static otd_err create_file(otd_results *res, const otd_attr *attrs, int nattrs)
 #endif
 done:
     otd_h5_close(&root, &err);
-    otd_h5_close(&fapl, &err);
     return err;
 }
 
@@ -522,13 +512,8 @@ int64_t otd_results_history_rows(const otd_results *res)
 static otd_err reopen_file(otd_results *res, int64_t keep_rows)
 {
     otd_err err = OTD_OK;
-    hid_t fapl = H5I_INVALID_HID, group = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), res->path);
-    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(res->comm), MPI_INFO_NULL), res->path);
-    OTD_H5(H5Pset_coll_metadata_write(fapl, 1), res->path);
-    OTD_H5(res->file = H5Fopen(res->path, H5F_ACC_RDWR, fapl), res->path);
-    OTD_H5(res->dxpl = H5Pcreate(H5P_DATASET_XFER), res->path);
-    OTD_H5(H5Pset_dxpl_mpio(res->dxpl, H5FD_MPIO_COLLECTIVE), res->path);
+    hid_t group = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    OTD_CHECK(otd_h5_open_mpio(res->path, res->comm, OTD_H5_RDWR, &res->file, &res->dxpl));
     OTD_H5(group = H5Gopen2(res->file, "/history", H5P_DEFAULT), res->path);
     for (int k = 0; k < res->ncol; k++) {
         const char *name = res->names[k];
@@ -558,7 +543,6 @@ static otd_err reopen_file(otd_results *res, int64_t keep_rows)
 done:
     otd_h5_close(&space, &err);
     otd_h5_close(&group, &err);
-    otd_h5_close(&fapl, &err);
     return err;
 }
 

@@ -186,7 +186,6 @@ static otd_err open_failed(const tio_reader *rd)
 {
     char why[512];
     const char *nl = NULL;
-    otd_h5_raise("H5Fopen", rd->path, __FILE__, __LINE__);
     snprintf(why, sizeof why, "%s", otd_error_message());
     if ((nl = strchr(why, '\n')) != NULL)
         why[nl - why] = '\0';
@@ -199,16 +198,14 @@ static otd_err open_failed(const tio_reader *rd)
 static otd_err read_open(tio_reader *rd, otd_comm *comm)
 {
     otd_err err = OTD_OK;
-    hid_t fapl = H5I_INVALID_HID, obj = H5I_INVALID_HID, type = H5I_INVALID_HID;
+    hid_t obj = H5I_INVALID_HID, type = H5I_INVALID_HID;
     hsize_t dims[H5S_MAX_RANK];
     H5T_class_t cls = H5T_NO_CLASS;
     H5I_type_t kind = H5I_BADID;
     htri_t there = -1;
     int nd = -1;
     char shape[INDEX_CAP];
-    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), rd->path);
-    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(comm), MPI_INFO_NULL), rd->path);
-    if ((rd->file = H5Fopen(rd->path, H5F_ACC_RDONLY, fapl)) < 0) {
+    if (otd_h5_open_mpio(rd->path, comm, OTD_H5_READ, &rd->file, NULL) != OTD_OK) {
         err = open_failed(rd);
         goto done;
     }
@@ -243,7 +240,6 @@ static otd_err read_open(tio_reader *rd, otd_comm *comm)
 done:
     otd_h5_close(&type, &err);
     otd_h5_close(&obj, &err);
-    otd_h5_close(&fapl, &err);
     return err;
 }
 
@@ -572,7 +568,7 @@ static otd_err write_file(const otd_slab *s, const char *path, otd_comm *comm,
                           double *row)
 {
     otd_err err = OTD_OK;
-    hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID, root = H5I_INVALID_HID;
+    hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
     hid_t dcpl = H5I_INVALID_HID, fspace = H5I_INVALID_HID, dset = H5I_INVALID_HID;
     hid_t dxpl = H5I_INVALID_HID, mrow = H5I_INVALID_HID, mnone = H5I_INVALID_HID;
     hsize_t dims[OTD_MAX_ORDER], start[OTD_MAX_ORDER], count[OTD_MAX_ORDER], n = 1, one = 1;
@@ -589,12 +585,7 @@ static otd_err write_file(const otd_slab *s, const char *path, otd_comm *comm,
     for (int q = 1; q < s->order; q++)
         n *= dims[q];
 
-    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), path);
-    OTD_H5(H5Pset_fapl_mpio(fapl, otd_comm_raw(comm), MPI_INFO_NULL), path);
-    OTD_H5(H5Pset_coll_metadata_write(fapl, 1), path);
-    /* EXCL as well as rank 0's check: a file created in between is still
-     * never overwritten. */
-    OTD_H5(file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl), path);
+    OTD_CHECK(otd_h5_open_mpio(path, comm, OTD_H5_CREATE, &file, &dxpl));
     OTD_H5(root = H5Gopen2(file, "/", H5P_DEFAULT), path);
     for (int a = 0; a < nattrs; a++)
         OTD_CHECK(otd_h5_attr_string(root, names[a], values[a]));
@@ -608,8 +599,6 @@ static otd_err write_file(const otd_slab *s, const char *path, otd_comm *comm,
     OTD_H5(fspace = H5Screate_simple(s->order, dims, NULL), path);
     OTD_H5(dset = H5Dcreate2(file, DSET, H5T_IEEE_F64LE, fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            path);
-    OTD_H5(dxpl = H5Pcreate(H5P_DATASET_XFER), path);
-    OTD_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE), path);
     OTD_H5(mrow = H5Screate_simple(1, &n, NULL), path);
     OTD_H5(mnone = H5Screate_simple(1, &one, NULL), path);
     OTD_H5(H5Sselect_none(mnone), path);
@@ -633,7 +622,6 @@ done:
     otd_h5_close(&dcpl, &err);
     otd_h5_close(&root, &err);
     otd_h5_close(&file, &err);
-    otd_h5_close(&fapl, &err);
     return err;
 }
 
