@@ -23,31 +23,6 @@ struct otd_rundir {
     char dir[PATH_CAP], results[PATH_CAP], ckpt[PATH_CAP], lock[PATH_CAP];
 };
 
-/* mkdir -p. */
-static otd_err make_dirs(const char *dir)
-{
-    otd_err err = OTD_OK;
-    char path[PATH_CAP];
-    struct stat st;
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        OTD_FAIL(OTD_ERR_IO, "output directory name too long: '%s'", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            OTD_FAIL(OTD_ERR_IO, "cannot create output directory '%s': %s", path, strerror(errno));
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        OTD_FAIL(OTD_ERR_IO, "output path '%s' exists and is not a directory", dir);
-done:
-    return err;
-}
-
 static int exists(const char *path)
 {
     struct stat st;
@@ -151,7 +126,7 @@ done:
 static otd_err open_rank0(otd_rundir *rd, int restart)
 {
     otd_err err = OTD_OK;
-    OTD_CHECK(make_dirs(rd->dir));
+    OTD_CHECK(otd_make_dirs(rd->dir, "run directory"));
     OTD_CHECK(take_lock(rd));
     if (restart)
         OTD_CHECK(set_aside(rd));

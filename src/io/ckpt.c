@@ -247,41 +247,6 @@ static otd_err fsync_dir(const char *path)
     return OTD_OK;
 }
 
-/* mkdir -p: every missing component of dir, an existing one checked to be a
- * directory (a regular file in the way gives ENOTDIR, named here). */
-static otd_err make_dir(const char *dir)
-{
-    otd_err err = OTD_OK;
-    char *p = NULL;
-    size_t len = strlen(dir);
-    OTD_ALLOC(p, len + 1);
-    memcpy(p, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        struct stat st;
-        if (i < len && p[i] != '/')
-            continue;
-        if (p[i - 1] == '/')
-            continue; /* leading or doubled slash */
-        p[i] = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            OTD_FAIL(OTD_ERR_IO, "cannot create checkpoint directory '%s' (at '%s'): %s", dir, p,
-                     strerror(errno));
-        if (stat(p, &st) != 0)
-            OTD_FAIL(OTD_ERR_IO, "cannot create checkpoint directory '%s' (at '%s'): %s", dir, p,
-                     strerror(errno));
-        if (!S_ISDIR(st.st_mode))
-            OTD_FAIL(OTD_ERR_IO, "cannot create checkpoint directory '%s': '%s' is not a directory",
-                     dir, p);
-        p[i] = dir[i];
-    }
-    if (access(dir, W_OK | X_OK) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write checkpoints to directory '%s': %s", dir,
-                 strerror(errno));
-done:
-    free(p);
-    return err;
-}
-
 /* An HDF5 failure while writing is reported as an I/O error on the file:
  * that is what a full disk or a lost file system looks like to the user. */
 static otd_err as_io(otd_err err, const char *path)
@@ -369,7 +334,7 @@ static otd_err reserve_space(const char *tmp, int64_t bytes, int create)
 static otd_err write_dir(const char *dir, const char *tmp, int64_t bytes)
 {
     otd_err err = OTD_OK;
-    OTD_CHECK(make_dir(dir));
+    OTD_CHECK(otd_make_dirs(dir, "checkpoint directory"));
     if (unlink(tmp) != 0 && errno != ENOENT)
         OTD_FAIL(OTD_ERR_IO, "cannot remove stale temporary checkpoint '%s': %s", tmp,
                  strerror(errno));

@@ -483,3 +483,31 @@ done:
     otd_h5_close(&fapl, &err);
     return err;
 }
+
+otd_err otd_make_dirs(const char *dir, const char *what)
+{
+    otd_err err = OTD_OK;
+    char *p = NULL;
+    size_t len = strlen(dir);
+    OTD_ALLOC(p, len + 1);
+    memcpy(p, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        struct stat st;
+        if (i < len && p[i] != '/')
+            continue;
+        if (p[i - 1] == '/')
+            continue; /* leading or doubled slash */
+        p[i] = '\0';
+        if ((mkdir(p, 0777) != 0 && errno != EEXIST) || stat(p, &st) != 0)
+            OTD_FAIL(OTD_ERR_IO, "cannot create %s '%s' (at '%s'): %s", what, dir, p,
+                     strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+            OTD_FAIL(OTD_ERR_IO, "cannot create %s '%s': '%s' is not a directory", what, dir, p);
+        p[i] = dir[i];
+    }
+    if (access(dir, W_OK | X_OK) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot write to %s '%s': %s", what, dir, strerror(errno));
+done:
+    free(p);
+    return err;
+}
