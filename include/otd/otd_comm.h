@@ -47,6 +47,10 @@ void otd_comm_destroy(otd_comm *c);
  * outside get *out = NULL. For measurements on fewer ranks in one job. */
 otd_err otd_comm_subset(otd_comm *c, int n, otd_comm **out);
 
+/* Collective: how many ranks of c share this rank's node (shared memory),
+ * for memory checks that divide a node's free memory among its ranks. */
+otd_err otd_comm_node_size(otd_comm *c, int *n);
+
 int otd_comm_rank(const otd_comm *c);
 int otd_comm_size(const otd_comm *c);
 

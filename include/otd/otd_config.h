@@ -20,7 +20,7 @@
 
 typedef enum { OTD_TARGET_ORTHONORMAL, OTD_TARGET_BASIS, OTD_TARGET_GAUSSIAN } otd_target_kind;
 typedef enum { OTD_PARAM_PLAIN, OTD_PARAM_HOMOGENEOUS } otd_param;
-typedef enum { OTD_ALGO_GD, OTD_ALGO_BL, OTD_ALGO_TDP } otd_algo_name;
+typedef enum { OTD_ALGO_GD, OTD_ALGO_BL, OTD_ALGO_TDP, OTD_ALGO_LAZY_GD, OTD_ALGO_LAZY_OPT } otd_algo_name;
 typedef enum { OTD_ENGINE_IMPLICIT, OTD_ENGINE_DENSE } otd_engine_name;
 
 /* run.checkpoint_every = auto: checkpoint by wall time, not step count. */
@@ -50,18 +50,21 @@ typedef struct {
     struct {
         int64_t m;         /* components, >= 1 */
         otd_param param;   /* resolved: "auto" becomes plain or homogeneous */
-        double init_scale; /* sigma for gd, delta_0 for bl/tdp */
+        double init_scale; /* sigma for gd and lazy, delta_0 for bl/tdp (resolved) */
         char *init_file;   /* "" = generate; else HDF5 with /W (d,m) */
     } model;
     struct {
         otd_algo_name name;
         double lr;               /* eta > 0 */
         int64_t max_iters;       /* >= 0 */
-        double lambda;           /* >= 0 */
+        double lambda;           /* >= 0 (resolved from auto) */
         double reinit_threshold; /* delta_1 >= 0 */
         int64_t epoch_len;       /* H_0 >= 1 */
         double epoch_growth;     /* gamma >= 0 */
         double target_rel_err;   /* epsilon >= 0; 0 disables the test */
+        double lazy_alpha;       /* lazy_gd: 0 = linearization, > 0 = Chizat scaling */
+        double lazy_ridge;       /* lazy_opt: ridge relative to the mean diagonal */
+        int64_t lazy_block;      /* lazy_opt: ScaLAPACK block size */
     } algo;
     struct {
         uint64_t seed;
@@ -120,6 +123,12 @@ void otd_config_print_help(FILE *out);
 const char *otd_target_kind_name(otd_target_kind k);
 const char *otd_param_name(otd_param p);
 const char *otd_algo_name_str(otd_algo_name a);
+
+/* lazy_gd or lazy_opt: the algorithms of the lazy (NTK) regime. */
+static inline int otd_algo_is_lazy(otd_algo_name a)
+{
+    return a == OTD_ALGO_LAZY_GD || a == OTD_ALGO_LAZY_OPT;
+}
 const char *otd_engine_name_str(otd_engine_name e);
 
 #endif

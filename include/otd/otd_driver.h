@@ -12,6 +12,7 @@
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_error.h"
+#include "otd/otd_linalg.h"
 #include "otd/otd_rundir.h"
 
 /* How a run ended: the `status` attribute of /summary ("running" until
@@ -21,6 +22,7 @@ typedef enum {
     OTD_STATUS_MAX_ITERS,    /* step budget spent */
     OTD_STATUS_NONFINITE,    /* loss or gradient became NaN/Inf: an error */
     OTD_STATUS_CHECKPOINTED, /* a signal: checkpointed, resubmit to continue */
+    OTD_STATUS_SOLVED,       /* lazy_opt: the normal equations were solved */
 } otd_status;
 
 typedef struct {
@@ -30,6 +32,8 @@ typedef struct {
     double final_loss;
     double wall_seconds; /* step loop only */
     double steps_per_s;
+    /* lazy_opt: the distributed solve (n = 0 for other algorithms) */
+    otd_spd_info lazy;
 } otd_run_summary;
 
 const char *otd_status_name(otd_status s);

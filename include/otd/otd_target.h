@@ -28,6 +28,11 @@ typedef struct {
  * message; the same verdict on every rank. */
 otd_err otd_target_create(const otd_config *cfg, otd_comm *comm, otd_target **out);
 
+/* Not collective. A target from given components (copied; a is used as is,
+ * not normalized): e.g. lazy_gd's scaled model fits T(W0) + T* / alpha. */
+otd_err otd_target_from_components(int order, int64_t d, int64_t r, const double *U,
+                                   const double *a, otd_target **out);
+
 /* Accepts NULL. */
 void otd_target_destroy(otd_target *t);
 

@@ -18,6 +18,10 @@ static const algo_ops algos[] = {
     {"gd", OTD_ALGO_GD, 0, 0},
     {"bl", OTD_ALGO_BL, 1, 1},
     {"tdp", OTD_ALGO_TDP, 1, 1},
+    /* The lazy regime starts from gd's Gaussian W0 at a large scale; the
+     * driver does the rest (otd_lazy.h). */
+    {"lazy_gd", OTD_ALGO_LAZY_GD, 0, 0},
+    {"lazy_opt", OTD_ALGO_LAZY_OPT, 0, 0},
 };
 
 struct otd_algo {

@@ -106,6 +106,19 @@ done:
     return err;
 }
 
+otd_err otd_comm_node_size(otd_comm *c, int *n)
+{
+    otd_err err = OTD_OK;
+    MPI_Comm node = MPI_COMM_NULL;
+    *n = 1;
+    OTD_MPI(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node));
+    OTD_MPI(MPI_Comm_size(node, n));
+done:
+    if (node != MPI_COMM_NULL)
+        MPI_Comm_free(&node);
+    return err;
+}
+
 void otd_comm_destroy(otd_comm *c)
 {
     if (c == NULL)

@@ -509,9 +509,26 @@ static otd_err resolve(otd_cfg_build *b)
     /* auto: bl and tdp are analysed for the homogeneous model (science.md
      * section 4); gd is the plain textbook baseline. */
     if (b->param_choice == 0)
-        c->model.param = c->algo.name == OTD_ALGO_GD ? OTD_PARAM_PLAIN : OTD_PARAM_HOMOGENEOUS;
+        c->model.param = c->algo.name == OTD_ALGO_BL || c->algo.name == OTD_ALGO_TDP
+                             ? OTD_PARAM_HOMOGENEOUS
+                             : OTD_PARAM_PLAIN;
     else
         c->model.param = (otd_param)(b->param_choice - 1);
+    /* auto: the lazy regime is a large initialization and no regularizer;
+     * bl's analysis wants a small one and a small lambda (science.md 4). */
+    if (isnan(c->model.init_scale))
+        c->model.init_scale = otd_algo_is_lazy(c->algo.name) ? 1.0 : 1e-3;
+    if (isnan(c->algo.lambda))
+        c->algo.lambda = otd_algo_is_lazy(c->algo.name) ? 0.0 : 1e-3;
+    if (c->algo.lazy_alpha > 0 && c->algo.name != OTD_ALGO_LAZY_GD)
+        OTD_FAIL(OTD_ERR_CONFIG, "algo.lazy_alpha = %g applies only to algo.name = lazy_gd (got %s)",
+                 c->algo.lazy_alpha, otd_algo_name_str(c->algo.name));
+    if (c->algo.lazy_alpha > 0 && c->engine == OTD_ENGINE_DENSE &&
+        (c->problem.noise > 0 || c->problem.tensor_file[0] != '\0'))
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "algo.lazy_alpha = %g with engine = dense needs a generated noise-free target: "
+                 "the scaled model fits T(W0) + T* / alpha, built from T*'s components",
+                 c->algo.lazy_alpha);
     if ((c->problem.target == OTD_TARGET_ORTHONORMAL || c->problem.target == OTD_TARGET_BASIS) &&
         c->problem.rank > c->problem.dim)
         OTD_FAIL(OTD_ERR_CONFIG,

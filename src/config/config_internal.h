@@ -67,8 +67,9 @@ struct otd_option {
     otd_opt_type type;
     const char *def;            /* default, written as it would be in YAML */
     int64_t imin, imax;         /* OTD_OPT_INT: closed range */
-    const char *word;           /* OTD_OPT_INT: a name also accepted ("auto"), or NULL */
-    int64_t word_value;         /* ... standing for this value (outside [imin, imax]) */
+    const char *word;           /* OTD_OPT_INT/REAL: a name also accepted ("auto"), or NULL */
+    int64_t word_value;         /* ... standing for this int (outside [imin, imax]); a REAL
+                                 * word stands for NaN, which resolve() replaces */
     double rmin, rmax;          /* OTD_OPT_REAL: bounds, +-HUGE_VAL = none */
     int rmin_open, rmax_open;   /* 1: bound excluded */
     const char *const *choices; /* OTD_OPT_ENUM: NULL-terminated names */

@@ -22,7 +22,7 @@ _Static_assert(sizeof(otd_param) == sizeof(int), "enum size");
 
 /* Names in enum order: index i is the enum value i. */
 static const char *const target_choices[] = {"orthonormal", "basis", "gaussian", NULL};
-static const char *const algo_choices[] = {"gd", "bl", "tdp", NULL};
+static const char *const algo_choices[] = {"gd", "bl", "tdp", "lazy_gd", "lazy_opt", NULL};
 static const char *const engine_choices[] = {"implicit", "dense", NULL};
 /* model.param: "auto" comes first, so enum value p is choice p + 1. */
 const char *const otd_cfg_param_choices[] = {"auto", "plain", "homogeneous", NULL};
@@ -132,10 +132,12 @@ const otd_option otd_cfg_options[] = {
              "(w_i/||w_i||)^{(x)l}; auto = homogeneous for bl and tdp, plain for gd."},
     {.key = "model.init_scale",
      REAL_RANGE(0.0, 1, HUGE_VAL, 1),
-     .def = "1e-3",
+     .word = "auto",
+     .def = "auto",
      FIELD(model.init_scale),
-     .help = "Initial scale: sigma of w_i ~ N(0, sigma^2 I/d) for gd; delta_0, the norm of "
-             "every initial and re-initialized w_i, for bl and tdp."},
+     .help = "Initial scale: sigma of w_i ~ N(0, sigma^2 I/d) for gd, lazy_gd and lazy_opt; "
+             "delta_0, the norm of every initial and re-initialized w_i, for bl and tdp. auto = "
+             "1e-3, except 1 for lazy_gd and lazy_opt (the lazy regime starts large)."},
     {.key = "model.init_file",
      .type = OTD_OPT_STRING,
      .def = "",
@@ -150,7 +152,10 @@ const otd_option otd_cfg_options[] = {
      .def = "bl",
      FIELD(algo.name),
      .help = "gd = plain gradient descent; bl = beyond-lazy GD (small init, re-initialization "
-             "of small components, regularizer); tdp = bl read as tensor deflation."},
+             "of small components, regularizer); tdp = bl read as tensor deflation; lazy_gd = "
+             "GD on the linearization T(W0) + J(W0)[W - W0] (or, with algo.lazy_alpha > 0, on "
+             "the Chizat-scaled model); lazy_opt = the best any lazy method can do: the normal "
+             "equations of the linearization solved once with distributed ScaLAPACK."},
     {.key = "algo.lr",
      REAL_RANGE(0.0, 1, HUGE_VAL, 1),
      .def = "0.01",
@@ -164,9 +169,12 @@ const otd_option otd_cfg_options[] = {
      .help = "Step budget: stop after this many gradient steps (0 = only evaluate W0)."},
     {.key = "algo.lambda",
      REAL_RANGE(0.0, 0, HUGE_VAL, 1),
-     .def = "1e-3",
+     .word = "auto",
+     .def = "auto",
      FIELD(algo.lambda),
-     .help = "Regularizer lambda in L(W) = 1/2 ||T(W) - T*||_F^2 + lambda/2 ||W||_F^2."},
+     .help = "Regularizer lambda in L(W) = 1/2 ||T(W) - T*||_F^2 + lambda/2 ||W||_F^2 (lazy "
+             "methods: of the linearized model at W = W0 + Delta). auto = 1e-3, except 0 for "
+             "lazy_gd and lazy_opt (their error is the NTK regime's, unregularized)."},
     {.key = "algo.reinit_threshold",
      REAL_RANGE(0.0, 0, HUGE_VAL, 1),
      .def = "1e-3",
@@ -192,6 +200,27 @@ const otd_option otd_cfg_options[] = {
      .help = "epsilon: stop once ||T(W) - T*||_F / ||T*||_F <= epsilon; 0 runs the whole step "
              "budget."},
 
+    {.key = "algo.lazy_alpha",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "0",
+     FIELD(algo.lazy_alpha),
+     .help = "lazy_gd: 0 = gradient descent on the exact linearization around W0; alpha > 0 = "
+             "on the Chizat-scaled model 1/(2 alpha^2) ||alpha (T(W) - T(W0)) - T*||^2, which "
+             "is lazy for large alpha (rel_err is then that of alpha (T(W) - T(W0)))."},
+    {.key = "algo.lazy_ridge",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "1e-12",
+     FIELD(algo.lazy_ridge),
+     .help = "lazy_opt: ridge rho added to the normal equations, relative to their mean "
+             "diagonal: (J^T J + (lambda + rho mean diag) I) Delta = J^T b - lambda W0. J^T J is "
+             "singular once m d > C(d+l-1, l); the ridge keeps the Cholesky factorization "
+             "defined while changing the residual by a relative O(rho cond). If Cholesky still "
+             "fails, an eigendecomposition (pseudo-inverse) solves it."},
+    {.key = "algo.lazy_block",
+     INT_RANGE(1, 4096),
+     .def = "64",
+     FIELD(algo.lazy_block),
+     .help = "lazy_opt: ScaLAPACK block size of the 2-D block-cyclic normal equations."},
     /* --- the run --- */
     {.key = "run.seed",
      INT_RANGE(0, INT64_MAX),

@@ -78,7 +78,8 @@ void otd_cfg_allowed(const otd_option *opt, char *out, size_t cap)
             snprintf(out, cap, "real in %c%g, %g%c", opt->rmin_open ? '(' : '[', opt->rmin,
                      opt->rmax, opt->rmax_open ? ')' : ']');
         else if (opt->rmin > -HUGE_VAL)
-            snprintf(out, cap, "real %s %g", opt->rmin_open ? ">" : ">=", opt->rmin);
+            snprintf(out, cap, "%s%sreal %s %g", opt->word ? opt->word : "",
+                     opt->word ? " or " : "", opt->rmin_open ? ">" : ">=", opt->rmin);
         else if (opt->rmax < HUGE_VAL)
             snprintf(out, cap, "real %s %g", opt->rmax_open ? "<" : "<=", opt->rmax);
         else
@@ -286,7 +287,13 @@ otd_err otd_cfg_apply(const otd_option *opt, const otd_cfg_value *v, otd_cfg_bui
         store_int(opt, &b->cfg, i);
         break;
     case OTD_OPT_REAL:
-        OTD_CHECK(otd_cfg_parse_real(opt, opt->key, &v->scalar, v->origin, &x));
+        /* A word ("auto") stands for NaN: config.c's resolve() replaces it
+         * by a value that depends on other keys (e.g. algo.name). */
+        if (opt->word != NULL && strlen(opt->word) == v->scalar.len &&
+            memcmp(opt->word, v->scalar.text, v->scalar.len) == 0)
+            x = NAN;
+        else
+            OTD_CHECK(otd_cfg_parse_real(opt, opt->key, &v->scalar, v->origin, &x));
         memcpy(field(opt, &b->cfg), &x, sizeof x);
         break;
     case OTD_OPT_BOOL:

@@ -14,6 +14,7 @@
 #include "otd/otd_ckpt.h"
 #include "otd/otd_engine.h"
 #include "otd/otd_input.h"
+#include "otd/otd_lazy.h"
 #include "otd/otd_metrics.h"
 #include "otd/otd_results.h"
 #include "otd/otd_signal.h"
@@ -26,6 +27,10 @@
 /* Logged rows kept in memory before they are written: bounds memory on very
  * long runs while keeping file I/O out of almost every step. */
 #define FLUSH_ROWS 4096
+
+/* Of a node's available memory, what lazy_opt's matrix may take: the rest
+ * is for the process images, MPI buffers and the page cache of others. */
+#define LAZY_MEMORY_FRACTION 0.75
 
 /* Slots of otd_eval.flags: ranks that saw a signal; rank 0's "a time-based
  * checkpoint is due". */
@@ -42,6 +47,8 @@ const char *otd_status_name(otd_status s)
         return "nonfinite";
     case OTD_STATUS_CHECKPOINTED:
         return "running";
+    case OTD_STATUS_SOLVED:
+        return "solved";
     }
     return "unknown";
 }
@@ -57,6 +64,8 @@ typedef struct {
     otd_engine *engine;
     otd_metrics *metrics;
     otd_results *results;
+    otd_lazy *lazy;             /* lazy_gd (alpha = 0) and lazy_opt: the linearization */
+    otd_target *scaled_target;  /* lazy_gd with alpha > 0: T(W0) + T* / alpha */
     double *W, *W0, *grad, *scalars, *vecs;
     char *yaml;
     int64_t it0;        /* first iteration of this process */
@@ -67,7 +76,9 @@ typedef struct {
 static void run_free(run_state *s)
 {
     otd_metrics_destroy(s->metrics);
+    otd_lazy_destroy(s->lazy);
     otd_engine_destroy(s->engine);
+    otd_target_destroy(s->scaled_target);
     otd_algo_destroy(s->algo);
     otd_target_destroy(s->target);
     free(s->W);
@@ -248,6 +259,88 @@ done:
     return err;
 }
 
+/* Collective: the objective the algorithm descends, at W: the engine's
+ * loss; for lazy_gd the linearized model (alpha = 0) or the scaled one. */
+static otd_err objective_eval(run_state *s, const double *W, double *grad, otd_eval *ev)
+{
+    otd_err err = OTD_OK;
+    if (s->lazy != NULL)
+        return otd_lazy_eval(s->lazy, W, grad, ev);
+    OTD_CHECK(otd_engine_eval(s->engine, W, grad, ev));
+    if (s->scaled_target != NULL)
+        otd_lazy_scaled_report(s->cfg->algo.lazy_alpha, s->target->norm2, ev);
+done:
+    return err;
+}
+
+/* Collective, after start or resume (W0 known): what the lazy algorithms
+ * build from W0. lazy_gd with alpha > 0 gets an engine for its scaled
+ * target; lazy_gd with alpha = 0 and lazy_opt the linearization, from the
+ * engine's J^T b at W0. */
+static otd_err setup_lazy(run_state *s)
+{
+    otd_err err = OTD_OK;
+    const otd_config *cfg = s->cfg;
+    otd_eval ev0 = {0};
+    if (!otd_algo_is_lazy(cfg->algo.name))
+        return OTD_OK;
+    if (cfg->algo.lazy_alpha > 0) {
+        OTD_CHECK(otd_lazy_scaled_target(cfg, &s->lay, s->comm, s->target, s->W0,
+                                         &s->scaled_target));
+        otd_engine_destroy(s->engine);
+        s->engine = NULL;
+        OTD_CHECK(otd_engine_create(cfg, &s->lay, s->comm, s->scaled_target, &s->engine));
+        goto done;
+    }
+    OTD_CHECK(otd_engine_eval(s->engine, s->W0, s->grad, &ev0));
+    OTD_CHECK(otd_lazy_create(cfg, &s->lay, s->comm, s->W0, &ev0, s->grad, s->target, &s->lazy));
+done:
+    return err;
+}
+
+/* lazy_opt: log W0, solve the normal equations once, log W0 + Delta with
+ * the linearized model's error. */
+static otd_err lazy_opt_run(run_state *s, otd_run_summary *sum)
+{
+    otd_err err = OTD_OK;
+    const otd_config *cfg = s->cfg;
+    otd_eval ev = {0};
+    double t0 = otd_comm_wtime();
+    sum->status = OTD_STATUS_NONFINITE;
+    memcpy(s->W, s->W0, (size_t)(s->lay.nrows * cfg->model.m) * sizeof *s->W);
+    OTD_CHECK(otd_lazy_eval(s->lazy, s->W, s->grad, &ev));
+    OTD_CHECK(log_row(s, &ev, 0, s->wall0 + otd_comm_wtime() - t0));
+    if (otd_comm_rank(s->comm) == 0) {
+        printf("  lazy_opt: solving the normal equations of order m d = %lld\n",
+               (long long)(cfg->model.m * cfg->problem.dim));
+        fflush(stdout);
+    }
+    OTD_CHECK(otd_lazy_solve(s->lazy, cfg->algo.lazy_block, cfg->algo.lazy_ridge,
+                             LAZY_MEMORY_FRACTION, s->W, &sum->lazy));
+    OTD_CHECK(otd_lazy_eval(s->lazy, s->W, s->grad, &ev));
+    if (!isfinite(ev.loss))
+        OTD_FAIL(OTD_ERR_NUMERIC, "lazy_opt: the solve gave a non-finite loss");
+    OTD_CHECK(log_row(s, &ev, 1, s->wall0 + otd_comm_wtime() - t0));
+    sum->status = OTD_STATUS_SOLVED;
+    if (otd_comm_rank(s->comm) == 0) {
+        const otd_spd_info *in = &sum->lazy;
+        printf("  lazy_opt: %s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g "
+               "(ridge %.3g x mean diagonal %.3g), %.3g s, %.3g GFLOP/s; optimal lazy rel_err "
+               "%.6g\n",
+               in->solver, in->nprow, in->npcol, (long long)in->block,
+               in->bytes_per_rank / 1073741824.0, in->shift, cfg->algo.lazy_ridge, in->mean_diag,
+               in->seconds, in->gflops, ev.rel_err);
+        fflush(stdout);
+    }
+done:
+    sum->iters = 1;
+    sum->final_rel_err = ev.rel_err;
+    sum->final_loss = ev.loss;
+    sum->wall_seconds = otd_comm_wtime() - t0;
+    sum->steps_per_s = 0.0;
+    return err;
+}
+
 /* The step loop. Sets summary fields; returns OTD_ERR_NUMERIC when the loss
  * or gradient stops being finite (the verdict is the same on every rank:
  * both come out of allreduced values). */
@@ -269,7 +362,7 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
         ev.flags[FLAG_SIGNAL] = otd_signal_pending() != 0;
         ev.flags[FLAG_CKPT_DUE] = root && every == OTD_CKPT_AUTO &&
                                   otd_comm_wtime() - last_ckpt >= cfg->run.checkpoint_seconds;
-        OTD_CHECK(otd_engine_eval(s->engine, s->W, s->grad, &ev));
+        OTD_CHECK(objective_eval(s, s->W, s->grad, &ev));
         if (!isfinite(ev.loss))
             OTD_FAIL(OTD_ERR_NUMERIC,
                      "non-finite loss at iteration %lld; the last good checkpoint is kept; try "
@@ -314,14 +407,30 @@ done:
 static otd_err write_final(run_state *s, const otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
-    const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds", "steps_per_s"};
-    const double dv[] = {sum->final_rel_err, sum->final_loss, s->wall0 + sum->wall_seconds,
-                         sum->steps_per_s};
-    const char *in[] = {"iters"};
-    const int64_t iv[] = {sum->iters};
-    OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, s->cfg->model.m));
-    OTD_CHECK(otd_results_write_summary(s->results, otd_status_name(sum->status), NULL, 0, dn, dv,
-                                        4, in, iv, 1));
+    const otd_config *cfg = s->cfg;
+    const otd_spd_info *lz = &sum->lazy;
+    const char *dn[] = {"final_rel_err",   "final_loss",          "wall_seconds",
+                        "steps_per_s",     "dim_count",           "lazy_ridge",
+                        "lazy_shift",      "lazy_bytes_per_rank", "lazy_seconds",
+                        "lazy_gflops"};
+    const double dv[] = {sum->final_rel_err,
+                         sum->final_loss,
+                         s->wall0 + sum->wall_seconds,
+                         sum->steps_per_s,
+                         otd_lazy_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m),
+                         cfg->algo.lazy_ridge,
+                         lz->shift,
+                         lz->bytes_per_rank,
+                         lz->seconds,
+                         lz->gflops};
+    const char *in[] = {"iters", "lazy_n", "lazy_rank_deficiency"};
+    const int64_t iv[] = {sum->iters, lz->n, lz->rank_deficiency};
+    const otd_attr strs[] = {{"lazy_solver", lz->solver}};
+    /* The solve's numbers only where there was one. */
+    const int nd = lz->n > 0 ? 10 : 5, ni = lz->n > 0 ? 3 : 1;
+    OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));
+    OTD_CHECK(otd_results_write_summary(s->results, otd_status_name(sum->status), strs,
+                                        lz->n > 0 ? 1 : 0, dn, dv, nd, in, iv, ni));
 done:
     return err;
 }
@@ -352,6 +461,10 @@ otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, otd_rundir *rd, ot
     if (otd_rundir_get_state(rd) == OTD_RUNDIR_DONE)
         return report_done(&s);
     OTD_CHECK(otd_layout_init(&s.lay, cfg->problem.dim, otd_comm_rank(comm), otd_comm_size(comm)));
+    if (cfg->algo.name == OTD_ALGO_LAZY_OPT) {
+        double need = 0;
+        OTD_CHECK(otd_lazy_check_memory(cfg, comm, LAZY_MEMORY_FRACTION, &need));
+    }
     OTD_CHECK(otd_config_to_yaml(cfg, &s.yaml));
     OTD_CHECK(otd_target_create(cfg, comm, &s.target));
     OTD_ALLOC(s.W, s.lay.nrows * m);
@@ -368,8 +481,12 @@ otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, otd_rundir *rd, ot
         OTD_CHECK(resume(&s));
     else
         OTD_CHECK(start(&s));
+    OTD_CHECK(setup_lazy(&s));
     OTD_CHECK(otd_metrics_create(cfg, &s.lay, comm, s.target, s.W0, &s.metrics));
-    loop_err = step_loop(&s, sum);
+    if (cfg->algo.name == OTD_ALGO_LAZY_OPT)
+        loop_err = lazy_opt_run(&s, sum);
+    else
+        loop_err = step_loop(&s, sum);
     /* A non-finite run still records how far it got; other failures in the
      * loop are collective failures with nothing sensible to add. */
     if (loop_err == OTD_ERR_NUMERIC)

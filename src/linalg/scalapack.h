@@ -21,4 +21,18 @@ void pdgeqrf_(const int *m, const int *n, double *a, const int *ia, const int *j
 void pdorgqr_(const int *m, const int *n, const int *k, double *a, const int *ia, const int *ja,
               const int *desca, const double *tau, double *work, const int *lwork, int *info);
 
+void pdpotrf_(const char *uplo, const int *n, double *a, const int *ia, const int *ja,
+              const int *desca, int *info);
+void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia,
+              const int *ja, const int *desca, double *b, const int *ib, const int *jb,
+              const int *descb, int *info);
+void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia,
+              const int *ja, const int *desca, double *w, double *z, const int *iz, const int *jz,
+              const int *descz, double *work, const int *lwork, int *iwork, const int *liwork,
+              int *info);
+void pdgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k,
+             const double *alpha, const double *a, const int *ia, const int *ja, const int *desca,
+             const double *b, const int *ib, const int *jb, const int *descb, const double *beta,
+             double *c, const int *ic, const int *jc, const int *descc);
+
 #endif

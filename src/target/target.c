@@ -111,6 +111,30 @@ done:
     return err;
 }
 
+otd_err otd_target_from_components(int order, int64_t d, int64_t r, const double *U,
+                                   const double *a, otd_target **out)
+{
+    otd_err err = OTD_OK;
+    otd_target *t = NULL;
+    *out = NULL;
+    OTD_ALLOC(t, 1);
+    t->order = order;
+    t->d = d;
+    t->r = r;
+    OTD_ALLOC(t->U, d * r);
+    OTD_ALLOC(t->a, r);
+    OTD_ALLOC(t->UtU, r * r);
+    memcpy(t->U, U, (size_t)(d * r) * sizeof *U);
+    memcpy(t->a, a, (size_t)r * sizeof *a);
+    otd_gram_exact(d, r, r, t->U, t->U, t->UtU);
+    t->norm2 = target_norm2(t);
+    *out = t;
+    t = NULL;
+done:
+    otd_target_destroy(t);
+    return err;
+}
+
 void otd_target_destroy(otd_target *t)
 {
     if (t == NULL)

@@ -283,6 +283,8 @@ static void test_param_auto(void)
         {"algo.name: gd\nmodel.param: auto\n", OTD_PARAM_PLAIN},
         {"algo.name: bl\nmodel.param: plain\n", OTD_PARAM_PLAIN},
         {"algo.name: gd\nmodel.param: homogeneous\n", OTD_PARAM_HOMOGENEOUS},
+        {"algo.name: lazy_gd\n", OTD_PARAM_PLAIN},
+        {"algo.name: lazy_opt\n", OTD_PARAM_PLAIN},
     };
     otd_config c;
     char *y = NULL;
@@ -337,6 +339,9 @@ static void test_canonical_yaml(void)
                               "  epoch_len: 2000\n"
                               "  epoch_growth: 0.5\n"
                               "  target_rel_err: 0.001\n"
+                           "  lazy_alpha: 0\n"
+                           "  lazy_ridge: 1e-12\n"
+                           "  lazy_block: 64\n"
                               "run:\n"
                               "  seed: 0\n"
                               "  log_every: 100\n"
@@ -614,6 +619,40 @@ static void test_set_errors(void)
     EXPECT_FAIL("algo.lr: abc\n", "algo.lr=0.1", "algo.lr = 'abc'");
 }
 
+/* model.init_scale and algo.lambda: auto depends on algo.name (large and
+ * unregularized for the lazy regime), the YAML holds the resolved value,
+ * and an explicit value always wins. */
+static void test_lazy_auto(void)
+{
+    otd_config c;
+    char *y = NULL;
+    OTD_TEST_OK(parse("algo.name: lazy_opt\n", NULL, 0, &c));
+    CU_ASSERT_EQUAL(c.model.init_scale, 1.0);
+    CU_ASSERT_EQUAL(c.algo.lambda, 0.0);
+    OTD_TEST_OK(otd_config_to_yaml(&c, &y));
+    CU_ASSERT_PTR_NOT_NULL(strstr(y, "  init_scale: 1\n"));
+    CU_ASSERT_PTR_NULL(strstr(y, "auto\n  init_file"));
+    free(y);
+    check_round_trip(&c);
+    otd_config_free(&c);
+    OTD_TEST_OK(parse("algo.name: bl\n", NULL, 0, &c));
+    CU_ASSERT_EQUAL(c.model.init_scale, 1e-3);
+    CU_ASSERT_EQUAL(c.algo.lambda, 1e-3);
+    otd_config_free(&c);
+    {
+        const char *s[] = {"model.init_scale=auto"};
+        OTD_TEST_OK(parse("algo: {name: lazy_gd, lambda: 0.5}\nmodel.init_scale: 3\n", s, 1, &c));
+        CU_ASSERT_EQUAL(c.model.init_scale, 1.0);
+        CU_ASSERT_EQUAL(c.algo.lambda, 0.5);
+        otd_config_free(&c);
+    }
+    EXPECT_FAIL("model.init_scale: -1\n", NULL, "model.init_scale = -1", "auto or real > 0");
+    EXPECT_FAIL("algo.lazy_alpha: 10\n", NULL, "algo.lazy_alpha = 10", "lazy_gd");
+    EXPECT_FAIL("algo: {name: lazy_gd, lazy_alpha: 10}\nengine: dense\nproblem.noise: 0.1\n",
+                NULL, "algo.lazy_alpha = 10", "engine = dense");
+    EXPECT_FAIL("algo.lazy_block: 0\n", NULL, "algo.lazy_block = 0", "[1, 4096]");
+}
+
 static void test_cross_rules(void)
 {
     otd_config c;
@@ -750,6 +789,7 @@ void otd_test_register(void)
     CU_add_test(s, "duplicates", test_duplicates);
     CU_add_test(s, "--set errors", test_set_errors);
     CU_add_test(s, "cross-key rules", test_cross_rules);
+    CU_add_test(s, "lazy auto defaults", test_lazy_auto);
     CU_add_test(s, "strings", test_strings);
     CU_add_test(s, "bad API use", test_bad_api_use);
     CU_add_test(s, "help", test_help);
