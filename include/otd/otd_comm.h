@@ -47,6 +47,9 @@ void otd_comm_destroy(otd_comm *c);
  * outside get *out = NULL. For measurements on fewer ranks in one job. */
 otd_err otd_comm_subset(otd_comm *c, int n, otd_comm **out);
 
+/* Not collective: a communicator of this rank alone. */
+otd_err otd_comm_self(otd_comm **out);
+
 /* Collective: how many ranks of c share this rank's node (shared memory),
  * for memory checks that divide a node's free memory among its ranks. */
 otd_err otd_comm_node_size(otd_comm *c, int *n);

@@ -13,8 +13,9 @@
  * orthonormal basis of science.md section 1), bitwise the same on every rank.
  *
  * The factorization (PDGEQRF + PDORGQR) runs on a BLACS grid whose shape
- * does not depend on the job's rank count (a 1 x 1 grid on rank 0), and Q is
- * broadcast: a P x 1 grid would split the Householder reductions differently
+ * does not depend on the job's rank count (every rank factors on a 1 x 1
+ * grid of its own, so ScaLAPACK's process-wide state stays the same on all
+ * ranks), and rank 0's Q is broadcast: a P x 1 grid would split the Householder reductions differently
  * for every P, and the promise that a run's target is bitwise identical at
  * any rank count would break. A d x r target basis is small (r << d), so
  * nothing is lost by not splitting it. Fails with OTD_ERR_LAPACK on a

@@ -17,6 +17,8 @@
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_engine.h"
+#include "otd/otd_lazy.h"
+#include "otd/otd_linalg.h"
 #include "otd/otd_packed.h"
 #include "otd/otd_target.h"
 
@@ -42,6 +44,7 @@ typedef struct {
     double seconds;
     int single;             /* also time on rank 0 alone, for parallel efficiency */
     int64_t ckpt_d, ckpt_m; /* checkpoint case: W of d x m (0: none) */
+    int64_t lazy_n;         /* lazy_opt solve of this order m d (0: none) */
     const char *ckpt_dir;
     int help;
 } bench_args;
@@ -52,7 +55,7 @@ static void usage(FILE *out)
         out,
         "usage: mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]... [--repeats N]\n"
         "                             [--seconds S] [--no-single] [--no-checkpoint]\n"
-        "                             [--checkpoint-dir DIR]\n"
+        "                             [--checkpoint-dir DIR] [--lazy N]\n"
         "\n"
         "Time one step (loss + gradient + update) of each case, median of N repeats of\n"
         "about S seconds each (default 5 x 0.3 s), and measure in the same run the DGEMM\n"
@@ -69,7 +72,12 @@ static void usage(FILE *out)
         "Last line, case=checkpoint: median time to commit a checkpoint of a 1000 x 1000\n"
         "W (and W0) under DIR (default $TMPDIR or /tmp), and its overhead at the default\n"
         "cadence (run.checkpoint_every = auto: every 300 s). A benchmark, not a test: nothing\n"
-        "is asserted; run it on an otherwise idle machine.\n");
+        "is asserted; run it on an otherwise idle machine.\n"
+        "Line case=lazy_opt (--lazy N, default 8000; 0 skips it): lazy_opt's distributed\n"
+        "normal equations of order N = m d (l = 3, d = 100, m = N/100, block 64), assembled\n"
+        "and solved with PDPOTRF/PDPOTRS on all P ranks: solve_gflops (n^3/3 + 2 n^2 over the\n"
+        "factor + solve time), pdgemm_gflops (PDGEMM of two n x n matrices on the same grid,\n"
+        "same run) and ratio = solve_gflops / pdgemm_gflops.\n");
 }
 
 static otd_err parse_case(const char *s, bench_case *c)
@@ -101,6 +109,7 @@ static otd_err parse_args(int argc, char **argv, bench_args *a)
     a->ckpt_d = 1000;
     a->ckpt_m = 1000;
     a->ckpt_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    a->lazy_n = 8000;
     /* Room for every --case, or for the default cases when none is given. */
     OTD_ALLOC(a->cases, argc + (int)(sizeof default_cases / sizeof *default_cases));
     for (int i = 1; i < argc; i++) {
@@ -116,6 +125,12 @@ static otd_err parse_args(int argc, char **argv, bench_args *a)
             a->ckpt_dir = argv[++i];
         } else if (i + 1 < argc && strcmp(s, "--case") == 0) {
             OTD_CHECK(parse_case(argv[++i], &a->cases[a->ncases++]));
+        } else if (i + 1 < argc && strcmp(s, "--lazy") == 0) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 0 || v > 1000000 || (v > 0 && (v < 100 || v % 100 != 0)))
+                OTD_FAIL(OTD_ERR_ARG, "--lazy '%s': 0, or a multiple of 100 in [100, 1000000]",
+                         argv[i]);
+            a->lazy_n = v;
         } else if (i + 1 < argc && strcmp(s, "--repeats") == 0) {
             long v = strtol(argv[++i], &end, 10);
             if (*end != '\0' || v < 1 || v > 1000)
@@ -332,6 +347,48 @@ done:
     return err;
 }
 
+/* lazy_opt's solve of order n = m d (l = 3, d = 100) and PDGEMM of the
+ * same order on the same grid. */
+static otd_err time_lazy(otd_comm *comm, int64_t n, otd_spd_info *info, double *pdgemm)
+{
+    otd_err err = OTD_OK;
+    char s_m[48];
+    otd_config cfg;
+    otd_layout lay;
+    otd_target *t = NULL;
+    otd_algo *algo = NULL;
+    otd_engine *e = NULL;
+    otd_lazy *lz = NULL;
+    double *W = NULL, *G = NULL;
+    otd_eval ev = {0};
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(s_m, sizeof s_m, "model.m=%lld", (long long)(n / 100));
+    const char *sets[] = {"algo.name=lazy_opt", "problem.order=3", "problem.dim=100", s_m};
+    OTD_CHECK(otd_config_parse(NULL, 0, "<bench>", sets, 4, &cfg));
+    OTD_CHECK(otd_layout_init(&lay, cfg.problem.dim, otd_comm_rank(comm), otd_comm_size(comm)));
+    OTD_CHECK(otd_target_create(&cfg, comm, &t));
+    OTD_ALLOC(W, lay.nrows * cfg.model.m + 1);
+    OTD_ALLOC(G, lay.nrows * cfg.model.m + 1);
+    OTD_CHECK(otd_algo_create(&cfg, &lay, comm, &algo));
+    OTD_CHECK(otd_algo_init(algo, W));
+    OTD_CHECK(otd_engine_create(&cfg, &lay, comm, t, &e));
+    OTD_CHECK(otd_engine_eval(e, W, G, &ev));
+    OTD_CHECK(otd_lazy_create(&cfg, &lay, comm, W, &ev, G, t, &lz));
+    OTD_CHECK(otd_lazy_solve(lz, cfg.algo.lazy_block, cfg.algo.lazy_ridge, 0.75, W, info));
+    otd_lazy_destroy(lz);
+    lz = NULL;
+    OTD_CHECK(otd_linalg_pdgemm_rate(comm, n, cfg.algo.lazy_block, pdgemm));
+done:
+    otd_lazy_destroy(lz);
+    otd_engine_destroy(e);
+    otd_algo_destroy(algo);
+    otd_target_destroy(t);
+    otd_config_free(&cfg);
+    free(W);
+    free(G);
+    return err;
+}
+
 static void print_case(const bench_case *bc, int P, double sec, double dgemm, double read,
                        double sec1)
 {
@@ -397,6 +454,17 @@ int otd_cmd_bench(int argc, char **argv)
                    "overhead=%.2g\n",
                    (long long)a.ckpt_d, (long long)a.ckpt_m, P, sec * 1e3,
                    16.0 * (double)a.ckpt_d * (double)a.ckpt_m / 1048576.0, sec / 300.0);
+    }
+    if (a.lazy_n > 0) {
+        otd_spd_info info;
+        double pdgemm = 0;
+        OTD_CHECK(time_lazy(comm, a.lazy_n, &info, &pdgemm));
+        if (root)
+            printf("case=lazy_opt n=%lld P=%d grid=%dx%d block=%lld solver=%s solve_s=%.4g "
+                   "solve_gflops=%.4g pdgemm_gflops=%.4g ratio=%.3f gib_per_rank=%.3g\n",
+                   (long long)info.n, P, info.nprow, info.npcol, (long long)info.block,
+                   info.solver, info.seconds, info.gflops, pdgemm,
+                   pdgemm > 0 ? info.gflops / pdgemm : 0.0, info.bytes_per_rank / 1073741824.0);
     }
 done:
     if (err != OTD_OK)

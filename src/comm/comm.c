@@ -106,6 +106,17 @@ done:
     return err;
 }
 
+otd_err otd_comm_self(otd_comm **out)
+{
+    otd_err err = OTD_OK;
+    MPI_Comm self = MPI_COMM_NULL;
+    *out = NULL;
+    OTD_MPI(MPI_Comm_dup(MPI_COMM_SELF, &self));
+    OTD_CHECK(wrap(self, out));
+done:
+    return err;
+}
+
 otd_err otd_comm_node_size(otd_comm *c, int *n)
 {
     otd_err err = OTD_OK;

@@ -60,23 +60,29 @@ done:
 otd_err otd_linalg_orthonormalize(otd_comm *comm, int64_t d, int64_t r, double *A)
 {
     otd_err err = OTD_OK, local = OTD_OK;
-    int handle = -1, ctx = -1, nprow = 0, npcol = 0, myrow = -1, mycol = -1, usermap[1] = {0};
+    otd_comm *root = NULL;
     if (r > d || d > INT_MAX || (int64_t)d * r > INT_MAX)
         OTD_FAIL(OTD_ERR_CONFIG,
                  "orthonormal target needs r <= d and d*r < 2^31 (d = %lld, r = %lld)",
                  (long long)d, (long long)r);
-    /* Grid creation is collective over the communicator, membership or not. */
-    handle = Csys2blacs_handle(otd_comm_raw(comm));
-    ctx = handle;
-    Cblacs_gridmap(&ctx, usermap, 1, 1, 1);
-    Cblacs_gridinfo(ctx, &nprow, &npcol, &myrow, &mycol);
-    if (myrow == 0 && mycol == 0) {
+    /* Every rank factors the same A on a 1 x 1 grid of its own, and rank 0's
+     * Q is broadcast. Not rank 0 alone: ScaLAPACK keeps process-wide state
+     * (PBLAS broadcast topologies) that its factorizations change, and a
+     * rank 0 whose state differed from the others' deadlocked a later
+     * PDGEMM over all ranks in its broadcasts. */
+    OTD_CHECK(otd_comm_self(&root));
+    {
+        int handle = Csys2blacs_handle(otd_comm_raw(root)), ctx = handle;
+        int nprow = 0, npcol = 0, myrow = -1, mycol = -1;
+        Cblacs_gridinit(&ctx, "Row", 1, 1);
+        Cblacs_gridinfo(ctx, &nprow, &npcol, &myrow, &mycol);
         local = factor(ctx, (int)d, (int)r, A);
         Cblacs_gridexit(ctx);
+        Cfree_blacs_system_handle(handle);
     }
-    Cfree_blacs_system_handle(handle);
     OTD_CHECK(otd_comm_agree(comm, local));
     OTD_CHECK(otd_comm_bcast(comm, A, (size_t)(d * r) * sizeof *A, 0));
 done:
+    otd_comm_destroy(root);
     return err;
 }

@@ -101,7 +101,7 @@ class Bench(TmpTestCase):
     def test_lines(self):
         for p in (1, 2):
             proc = run(["bench", "--case", "dense:3:12:5", "--case", "implicit:3:10:6:2",
-                        "--repeats", "1", "--seconds", "0.01"], nranks=p)
+                        "--repeats", "1", "--seconds", "0.01", "--lazy", "400"], nranks=p)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("engine=")]
             self.assertEqual(len(lines), 2, proc.stdout)
@@ -122,6 +122,13 @@ class Bench(TmpTestCase):
             ckf = dict(kv.split("=", 1) for kv in ck[0].split())
             self.assertGreater(float(ckf["ckpt_ms"]), 0)
             self.assertIn("overhead", ckf)
+            lz = [l for l in proc.stdout.splitlines() if l.startswith("case=lazy_opt")]
+            self.assertEqual(len(lz), 1, proc.stdout)
+            lzf = dict(kv.split("=", 1) for kv in lz[0].split())
+            self.assertEqual(int(lzf["n"]), 400)
+            self.assertEqual(lzf["solver"], "cholesky")
+            self.assertGreater(float(lzf["pdgemm_gflops"]), 0)
+            self.assertIn("ratio", lzf)
         bad = run(["bench", "--case", "dense:1:5:5"])
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--case", bad.stderr)
