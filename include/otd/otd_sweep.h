@@ -19,11 +19,11 @@
 typedef struct otd_sweep otd_sweep;
 
 typedef struct {
-    const char *name;   /* "<readable>-<10 hex digits>"; unique in the sweep */
-    int valid;          /* 0: the configuration is invalid, see error */
-    const char *error;  /* invalid: the config error (key, value, allowed), one line */
-    const char *config; /* text of configs/<name>.yaml: the resolved canonical YAML, or
-                         * for an invalid point the merged keys as written */
+    const char *name;          /* "<readable>-<10 hex digits>"; unique in the sweep */
+    int valid;                 /* 0: the configuration is invalid, see error */
+    const char *error;         /* invalid: the config error (key, value, allowed), one line */
+    const char *config;        /* text of configs/<name>.yaml: the resolved canonical YAML, or
+                                * for an invalid point the merged keys as written */
     const char *const *values; /* per swept key: its value as written ("" if not set) */
 } otd_sweep_point;
 
@@ -92,8 +92,8 @@ typedef struct {
     int64_t n;
     otd_manifest_row *rows;
     int nkeys;
-    char **keys;    /* the swept keys (the columns after rundir) */
-    char **values;  /* n * nkeys values, row-major */
+    char **keys;   /* the swept keys (the columns after rundir) */
+    char **values; /* n * nkeys values, row-major */
 } otd_manifest;
 
 /* Read dir/manifest.tsv into a zeroed *m (free with otd_manifest_free).

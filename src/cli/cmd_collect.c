@@ -14,25 +14,24 @@
 
 void otd_cmd_collect_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: otd collect DIR\n"
-            "\n"
-            "Gather every point of the sweep directory DIR (written by `otd sweep`) into\n"
-            "DIR/summary.csv and DIR/summary.h5 (one row per point: index, name, status,\n"
-            "reason, rundir, iters, wall_seconds, restarts, final_rel_err, final_loss,\n"
-            "every other numeric /summary attribute, then every configuration key with\n"
-            "its resolved value; summary.h5 has one dataset per column). Run directories\n"
-            "are only read. A point is\n"
-            "  done     its results.h5 says converged or max_iters\n"
-            "  running  its run directory is locked by a live run\n"
-            "  failed   nonfinite; interrupted (results still `running`, no live run:\n"
-            "           resumable); invalid configuration; or its last task exited nonzero\n"
-            "  missing  not run yet\n"
-            "Failed and missing points are listed with the reason and the command that\n"
-            "reruns only them, with the same seeds.\n"
-            "\n"
-            "Exit status: 0 every point done, 1 some point not done (or a summary file\n"
-            "could not be written), 2 bad usage or DIR is not a sweep directory.\n");
+    fprintf(out, "usage: otd collect DIR\n"
+                 "\n"
+                 "Gather every point of the sweep directory DIR (written by `otd sweep`) into\n"
+                 "DIR/summary.csv and DIR/summary.h5 (one row per point: index, name, status,\n"
+                 "reason, rundir, iters, wall_seconds, restarts, final_rel_err, final_loss,\n"
+                 "every other numeric /summary attribute, then every configuration key with\n"
+                 "its resolved value; summary.h5 has one dataset per column). Run directories\n"
+                 "are only read. A point is\n"
+                 "  done     its results.h5 says converged or max_iters\n"
+                 "  running  its run directory is locked by a live run\n"
+                 "  failed   nonfinite; interrupted (results still `running`, no live run:\n"
+                 "           resumable); invalid configuration; or its last task exited nonzero\n"
+                 "  missing  not run yet\n"
+                 "Failed and missing points are listed with the reason and the command that\n"
+                 "reruns only them, with the same seeds.\n"
+                 "\n"
+                 "Exit status: 0 every point done, 1 some point not done (or a summary file\n"
+                 "could not be written), 2 bad usage or DIR is not a sweep directory.\n");
 }
 
 /* Points per `otd sweep --local` rerun: the cores here over the ranks of
@@ -96,8 +95,7 @@ int otd_cmd_collect(int argc, char **argv)
     if (err != OTD_OK) {
         const char *msg = otd_error_message();
         const char *trail = strstr(msg, "\n  at ");
-        fprintf(stderr, "otd collect: %.*s\n", trail ? (int)(trail - msg) : (int)strlen(msg),
-                msg);
+        fprintf(stderr, "otd collect: %.*s\n", trail ? (int)(trail - msg) : (int)strlen(msg), msg);
         /* No readable manifest: not a sweep directory. */
         int status = c.manifest.n == 0 && (err == OTD_ERR_IO || err == OTD_ERR_FORMAT)
                          ? OTD_EXIT_USAGE

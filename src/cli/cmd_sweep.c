@@ -25,9 +25,9 @@
 
 typedef struct {
     const char *file, *out;
-    int local;     /* --local N (0: not given) */
+    int local; /* --local N (0: not given) */
     int submit, unfinished, dry_run, help;
-    int throttle;  /* --throttle K (0: the file's) */
+    int throttle; /* --throttle K (0: the file's) */
     const char **sbatch;
     int nsbatch;
 } sweep_args;
@@ -367,7 +367,7 @@ int otd_cmd_sweep(int argc, char **argv)
                  strerror(errno));
     self_path(self, sizeof self);
     if (!a.dry_run) {
-        otd_sweep_write_opts o = {source, self, jobs && jobs[0] ? jobs : OTD_JOBS_DIR,
+        otd_sweep_write_opts o = {source,     self,      jobs && jobs[0] ? jobs : OTD_JOBS_DIR,
                                   a.throttle, a.nsbatch, a.sbatch};
         OTD_CHECK(otd_sweep_write(s, dir, &o));
     }
@@ -379,8 +379,7 @@ int otd_cmd_sweep(int argc, char **argv)
             printf("  %lld %s%s\n", (long long)i, otd_sweep_point_at(s, i)->name,
                    otd_sweep_point_at(s, i)->valid ? "" : " (invalid)");
     OTD_ALLOC(idx, otd_sweep_npoints(s) + 1);
-    OTD_CHECK(
-        select_points(s, dir, a.unfinished ? SELECT_UNFINISHED : SELECT_ALL, idx, &nsel));
+    OTD_CHECK(select_points(s, dir, a.unfinished ? SELECT_UNFINISHED : SELECT_ALL, idx, &nsel));
     if (a.unfinished)
         printf("%lld of them not done\n", (long long)nsel);
     OTD_CHECK(sbatch_argv(s, dir, &a, idx, nsel, &arr, script, sizeof script));
@@ -409,8 +408,8 @@ int otd_cmd_sweep(int argc, char **argv)
         for (int64_t k = 0; k < nsel; k++)
             names[k] = otd_sweep_point_at(s, idx[k])->name;
         OTD_CHECK(otd_sweep_run_local(dir, self, mpiexec && mpiexec[0] ? mpiexec : "mpirun", names,
-                                      nsel, otd_sweep_slurm_settings(s)->ranks, a.local,
-                                      point_done, &ctx));
+                                      nsel, otd_sweep_slurm_settings(s)->ranks, a.local, point_done,
+                                      &ctx));
         /* Every point of the sweep, not only those run now, must be done. */
         OTD_CHECK(select_points(s, dir, SELECT_NOT_DONE, idx, &nsel));
         printf("%lld of %lld points done\n", (long long)(otd_sweep_npoints(s) - nsel),

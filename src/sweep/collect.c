@@ -21,18 +21,18 @@
 #include "otd/otd_config.h"
 #include "sweep/sweep_internal.h"
 
-static const char *const fixed_cols[] = {"index",         "name",        "status",   "reason",
-                                         "rundir",        "iters",       "wall_seconds",
-                                         "restarts",      "final_rel_err", "final_loss"};
+static const char *const fixed_cols[] = {"index",         "name",      "status",       "reason",
+                                         "rundir",        "iters",     "wall_seconds", "restarts",
+                                         "final_rel_err", "final_loss"};
 #define NFIXED ((int)(sizeof fixed_cols / sizeof *fixed_cols))
 /* Fixed columns that are text, whatever they hold. */
 #define FIRST_NUMERIC_FIXED 5
 
 typedef struct {
     int ncols;
-    char **cols;   /* names */
+    char **cols; /* names */
     int64_t nrows;
-    char **cells;  /* nrows * ncols, row-major, malloc'd ("" = unknown) */
+    char **cells; /* nrows * ncols, row-major, malloc'd ("" = unknown) */
 } table;
 
 static void table_free(table *t)
@@ -273,8 +273,8 @@ static otd_err write_h5(const table *t, const char *dir)
     for (int c = 0; c < t->ncols; c++) {
         OTD_CHECK(otd_sbuf_printf(&order, "%s%s", c ? "," : "", t->cols[c]));
         if (numeric_column(t, c, vals)) {
-            OTD_CHECK(otd_h5_write_block(f, H5P_DEFAULT, t->cols[c], 1, &dims, &start, &dims,
-                                         vals));
+            OTD_CHECK(
+                otd_h5_write_block(f, H5P_DEFAULT, t->cols[c], 1, &dims, &start, &dims, vals));
         } else {
             for (int64_t i = 0; i < t->nrows; i++)
                 strs[i] = t->cells[i * t->ncols + c];

@@ -259,7 +259,8 @@ otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_poin
     } else if (held) {
         info->status = OTD_POINT_RUNNING;
         OTD_CHECK(set_reason(info, "starting"));
-    } else if (strcmp(row->status, "invalid") == 0 || (info->attempts > 0 && info->last_code != 0)) {
+    } else if (strcmp(row->status, "invalid") == 0 ||
+               (info->attempts > 0 && info->last_code != 0)) {
         info->status = OTD_POINT_FAILED;
         OTD_CHECK(failed_without_results(dir, row, info));
     } else {

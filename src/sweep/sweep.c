@@ -124,8 +124,9 @@ done:
 
 /* ------------------------------------------------------------ the file */
 
-static const char *const sweep_keys[] = {"name",  "base",     "set",    "grid",           "points",
-                                         "ranks", "throttle", "sbatch", "signal_seconds", "max_requeues"};
+static const char *const sweep_keys[] = {"name",           "base",        "set",      "grid",
+                                         "points",         "ranks",       "throttle", "sbatch",
+                                         "signal_seconds", "max_requeues"};
 #define NSWEEP_KEYS (sizeof sweep_keys / sizeof *sweep_keys)
 
 typedef struct {
@@ -146,8 +147,8 @@ static otd_err read_int(reader *r, yaml_node_t *v, const char *key, int lo, int 
     errno = 0;
     x = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || x < lo || x > INT_MAX)
-        return OTD_ERROR(OTD_ERR_CONFIG, "%s: %s = '%s': expected an integer >= %d", r->origin,
-                         key, s, lo);
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s: %s = '%s': expected an integer >= %d", r->origin, key,
+                         s, lo);
     *out = (int)x;
     return OTD_OK;
 }
@@ -388,7 +389,8 @@ static otd_err default_name(reader *r)
     if ((r->s->name = strndup(b, n)) == NULL)
         return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
     for (char *c = r->s->name; *c; c++)
-        if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *c) == NULL)
+        if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *c) ==
+            NULL)
             *c = '_';
     return OTD_OK;
 }
@@ -559,8 +561,8 @@ static otd_err expand(otd_sweep *s)
             /* The last grid key varies fastest. */
             for (int a = 0; a < s->ngrid; a++) {
                 stride /= s->grid[a].n;
-                OTD_CHECK(kvlist_set(&own, s->grid[a].key,
-                                     s->grid[a].vals[(c / stride) % s->grid[a].n]));
+                OTD_CHECK(
+                    kvlist_set(&own, s->grid[a].key, s->grid[a].vals[(c / stride) % s->grid[a].n]));
             }
             OTD_CHECK(add_point(s, &own));
         }
@@ -582,8 +584,8 @@ otd_err otd_sweep_load(const char *path, otd_sweep **out)
     reader r;
     *out = NULL;
     OTD_ALLOC(s, 1);
-    s->slurm = (otd_sweep_slurm){.ranks = 1, .throttle = 8, .signal_seconds = 60,
-                                 .max_requeues = 3};
+    s->slurm =
+        (otd_sweep_slurm){.ranks = 1, .throttle = 8, .signal_seconds = 60, .max_requeues = 3};
     if ((s->path = strdup(path)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
     OTD_CHECK(otd_sweep_read_file(path, "sweep file", &s->text, &len));

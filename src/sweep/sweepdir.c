@@ -97,7 +97,8 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
         OTD_FAIL(OTD_ERR_ARG, "a path with a newline cannot go into a batch script");
     OTD_CHECK(otd_sbuf_printf(&b, "#!/bin/bash\n#SBATCH --job-name=otd-%s\n", otd_sweep_name(s)));
     if (n > 1)
-        OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH --array=0-%lld%%%d\n", (long long)(n - 1), throttle));
+        OTD_CHECK(
+            otd_sbuf_printf(&b, "#SBATCH --array=0-%lld%%%d\n", (long long)(n - 1), throttle));
     else
         OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH --array=0%%%d\n", throttle));
     OTD_CHECK(otd_sbuf_printf(&b,
@@ -305,8 +306,8 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
                      (long long)lineno, cols);
         r->index = strtoll(f[0], &end, 10);
         if (end == f[0] || *end != '\0' || r->index != m->n)
-            OTD_FAIL(OTD_ERR_FORMAT, "%s:%lld: index '%s', expected %lld", path,
-                     (long long)lineno, f[0], (long long)m->n);
+            OTD_FAIL(OTD_ERR_FORMAT, "%s:%lld: index '%s', expected %lld", path, (long long)lineno,
+                     f[0], (long long)m->n);
         m->n++;
         OTD_CHECK(dup_to(&r->name, f[1]));
         OTD_CHECK(dup_to(&r->status, f[2]));

@@ -279,7 +279,7 @@ otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *sou
                          otd_yaml_leaves *out)
 {
     if (map == NULL || map->type != YAML_MAPPING_NODE)
-        return OTD_ERROR(OTD_ERR_CONFIG, "%s:%zu: expected a mapping of configuration keys",
-                         source, map ? map->start_mark.line + 1 : 0);
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s:%zu: expected a mapping of configuration keys", source,
+                         map ? map->start_mark.line + 1 : 0);
     return flatten(doc, map, NULL, source, out, 0);
 }
