@@ -115,6 +115,24 @@ otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, c
  * not come from otd_config_parse). Not collective. */
 uint64_t otd_config_hash(const otd_config *cfg);
 
+/* OTD_OK if key is a configuration key ("model.m"); otherwise
+ * OTD_ERR_CONFIG with the message `otd run` gives for it (the nearest known
+ * key suggested; "is a section" for "model"), naming origin ("sweep.yaml:4:3").
+ * For tools that take keys apart from a config file (`otd sweep`). Not
+ * collective. */
+otd_err otd_config_check_key(const char *key, const char *origin);
+
+/* The configuration keys in table order, for tables with one column per key
+ * (`otd collect`): otd_config_nkeys() of them, otd_config_key(i) the dotted
+ * name (NULL past the end). Not collective. */
+size_t otd_config_nkeys(void);
+const char *otd_config_key(size_t i);
+
+/* Key i's resolved value in cfg as text: its canonical YAML, except that a
+ * string is given as itself, unquoted. *text is malloc'd, owned by the
+ * caller. OTD_ERR_ARG for i out of range. Not collective. */
+otd_err otd_config_value_text(const otd_config *cfg, size_t i, char **text);
+
 /* Print the options table (key, type, default, allowed values, help) for
  * `otd run --help`. */
 void otd_config_print_help(FILE *out);

@@ -2,7 +2,7 @@
  *
  * Each takes the arguments after "otd" (argv[0] is the sub-command name) and
  * returns the process exit status. main() initializes MPI before calling one
- * and finalizes after. */
+ * and finalizes after, except for sweep and collect (see main.c). */
 #ifndef OTD_COMMANDS_H
 #define OTD_COMMANDS_H
 
@@ -35,6 +35,16 @@ int otd_cmd_bench(int argc, char **argv);
  * generated target tensor (with problem.noise) as /T of a new HDF5 file, for
  * problem.tensor_file. Collective. */
 int otd_cmd_tensor(int argc, char **argv);
+
+/* `otd sweep FILE --out DIR [...]`: expand a sweep file, run its points
+ * here or submit them to Slurm. Not an MPI command: main() does not
+ * initialize MPI for it (it starts mpirun children). */
+int otd_cmd_sweep(int argc, char **argv);
+void otd_cmd_sweep_usage(FILE *out);
+
+/* `otd collect DIR`: summarize a sweep directory. Not an MPI command. */
+int otd_cmd_collect(int argc, char **argv);
+void otd_cmd_collect_usage(FILE *out);
 
 /* Print the run usage (with the options table) to out. */
 void otd_cmd_run_usage(FILE *out);

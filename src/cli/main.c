@@ -10,22 +10,35 @@
 #define OTD_VERSION_STRING "unknown"
 #endif
 
-/* One row per sub-command: dispatch and the command list of --help. */
+/* One row per sub-command: dispatch and the command list of --help.
+ *
+ * `mpi` = 0 for the commands that are plain processes launching MPI jobs
+ * (sweep, collect): an Open MPI singleton (MPI_Init without mpirun) starts
+ * its own runtime daemon and leaves OMPI_ and PMIX_ variables in the
+ * environment, which an mpirun started from it inherits and misreads as
+ * being inside a job; and they do not need MPI at all (HDF5 with its serial
+ * driver works without MPI_Init). */
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
+    int mpi;
     const char *usage;
     const char *summary;
 } commands[] = {
-    {"run", otd_cmd_run, "mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]",
+    {"run", otd_cmd_run, 1, "mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]",
      "run one experiment (gd, bl, tdp) over MPI; writes DIR/results.h5"},
-    {"tensor", otd_cmd_tensor,
+    {"tensor", otd_cmd_tensor, 1,
      "mpirun -n P otd tensor [CONFIG.yaml] [--set KEY=VALUE]... --out FILE.h5",
      "write a generated target tensor (with noise) to FILE.h5 for problem.tensor_file"},
-    {"bench", otd_cmd_bench, "mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]...",
+    {"bench", otd_cmd_bench, 1, "mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]...",
      "time the engines' steps against this machine's DGEMM rate and bandwidth"},
-    {"info", otd_cmd_info, "otd info FILE.h5",
+    {"info", otd_cmd_info, 1, "otd info FILE.h5",
      "summarize an otd HDF5 file (config, provenance, datasets, summary)"},
+    {"sweep", otd_cmd_sweep, 0,
+     "otd sweep FILE --out DIR [--local N | --submit] [--unfinished] [--dry-run]",
+     "expand a sweep file into a run per point; run them here or as a Slurm array"},
+    {"collect", otd_cmd_collect, 0, "otd collect DIR",
+     "gather a sweep's points into DIR/summary.csv and .h5; print the rerun command"},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -69,6 +82,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return OTD_EXIT_USAGE;
     }
+    if (!commands[c].mpi)
+        return commands[c].fn(argc - 1, argv + 1);
     if (otd_comm_init(&argc, &argv) != OTD_OK) {
         fprintf(stderr, "otd: cannot start MPI: %s\n", otd_error_message());
         return OTD_EXIT_FAILURE;

@@ -613,3 +613,14 @@ void otd_config_free(otd_config *cfg)
     }
     memset(cfg, 0, sizeof *cfg);
 }
+
+otd_err otd_config_check_key(const char *key, const char *origin)
+{
+    const otd_option *ex;
+    if (find_option(key) != NULL)
+        return OTD_OK;
+    if ((ex = section_example(key)) != NULL)
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s: is a section, not a key (e.g. %s) (in %s)", key,
+                         ex->key, origin);
+    return unknown_key(key, origin);
+}

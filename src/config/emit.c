@@ -224,3 +224,36 @@ done:
     otd_cfg_buf_free(&out);
     return err;
 }
+
+size_t otd_config_nkeys(void)
+{
+    return otd_cfg_noptions;
+}
+
+const char *otd_config_key(size_t i)
+{
+    return i < otd_cfg_noptions ? otd_cfg_options[i].key : NULL;
+}
+
+otd_err otd_config_value_text(const otd_config *cfg, size_t i, char **text)
+{
+    otd_err err = OTD_OK;
+    otd_cfg_buf out = {0};
+    const char *s;
+    *text = NULL;
+    if (i >= otd_cfg_noptions)
+        OTD_FAIL(OTD_ERR_ARG, "otd_config_value_text: key %zu of %zu", i, otd_cfg_noptions);
+    /* A string's canonical form is quoted and escaped for YAML; a table
+     * cell wants the value itself. */
+    if (otd_cfg_options[i].type == OTD_OPT_STRING && otd_cfg_options[i].format == NULL) {
+        memcpy(&s, (const char *)cfg + otd_cfg_options[i].offset, sizeof s);
+        OTD_CHECK(otd_cfg_buf_printf(&out, "%s", s ? s : ""));
+    } else {
+        OTD_CHECK(otd_cfg_format(&otd_cfg_options[i], cfg, &out));
+    }
+    *text = out.data;
+    out.data = NULL;
+done:
+    otd_cfg_buf_free(&out);
+    return err;
+}

@@ -511,3 +511,51 @@ done:
     free(p);
     return err;
 }
+
+otd_err otd_h5_read_last(hid_t file, const char *path, double *out, int *found)
+{
+    otd_err err = OTD_OK;
+    hid_t dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hsize_t dims[H5S_MAX_RANK], one = 1, last;
+    htri_t there = -1;
+    int rank = -1;
+    *found = 0;
+    /* H5Lexists fails, rather than says no, when a parent group is missing. */
+    OTD_H5(there = H5Lexists(file, path, H5P_DEFAULT), path);
+    if (!there)
+        goto done;
+    OTD_H5(dset = H5Dopen2(file, path, H5P_DEFAULT), path);
+    OTD_H5(fspace = H5Dget_space(dset), path);
+    OTD_H5(rank = H5Sget_simple_extent_dims(fspace, dims, NULL), path);
+    if (rank != 1 || dims[0] == 0)
+        goto done;
+    last = dims[0] - 1;
+    OTD_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &last, NULL, &one, NULL), path);
+    OTD_H5(mspace = H5Screate_simple(1, &one, NULL), path);
+    OTD_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, out), path);
+    *found = 1;
+done:
+    otd_h5_close(&mspace, &err);
+    otd_h5_close(&fspace, &err);
+    otd_h5_close(&dset, &err);
+    return err;
+}
+
+otd_err otd_h5_write_strings(hid_t loc, const char *name, int64_t n, const char *const *v)
+{
+    otd_err err = OTD_OK;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    hsize_t dims = (hsize_t)n;
+    OTD_H5(type = H5Tcopy(H5T_C_S1), name);
+    OTD_H5(H5Tset_size(type, H5T_VARIABLE), name);
+    OTD_H5(H5Tset_cset(type, H5T_CSET_UTF8), name);
+    OTD_H5(space = H5Screate_simple(1, &dims, NULL), name);
+    OTD_H5(dset = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), name);
+    if (n > 0)
+        OTD_H5(H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), name);
+done:
+    otd_h5_close(&dset, &err);
+    otd_h5_close(&space, &err);
+    otd_h5_close(&type, &err);
+    return err;
+}

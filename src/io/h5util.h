@@ -121,4 +121,13 @@ otd_err otd_make_dirs(const char *dir, const char *what);
  * file". `what` names the file in the message ("results file"). */
 otd_err otd_h5_check_new_path(const char *path, const char *what);
 
+/* Not collective: the last element of the 1-D dataset `path` of file, as a
+ * double (a history column's newest row). *found = 0 (and OTD_OK) when the
+ * dataset is missing or empty. */
+otd_err otd_h5_read_last(hid_t file, const char *path, double *out, int *found);
+
+/* Not collective: create the 1-D dataset `name` of n variable-length UTF-8
+ * strings (h5py reads str) under loc, written from v. */
+otd_err otd_h5_write_strings(hid_t loc, const char *name, int64_t n, const char *const *v);
+
 #endif

@@ -37,27 +37,36 @@ def session_pids(sid):
     return pids
 
 
-def run(args, nranks=1, timeout=TIMEOUT, env=None):
-    """Run `mpiexec -n nranks otd ARGS` in a session of its own; return a
-    CompletedProcess (text). On a timeout every process of the job, ranks
-    included, is killed before TimeoutExpired propagates: a hang fails the
-    test and leaves nothing behind."""
-    cmd = [MPIEXEC, "-n", str(nranks), OTD] + list(args)
+def run_command(cmd, timeout=TIMEOUT, env=None, cwd=None):
+    """Run cmd (a list) in a session of its own; return a CompletedProcess
+    (text). On a timeout every process of the session (mpiexec, ranks, and
+    what `otd sweep --local` started) is killed before TimeoutExpired
+    propagates: a hang fails the test and leaves nothing behind."""
     e = dict(os.environ)
     e.update(env or {})
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=e, start_new_session=True)
+                            env=e, cwd=cwd, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        for pid in session_pids(proc.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_session(proc.pid)
         proc.communicate()
         raise
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def kill_session(sid):
+    """SIGKILL every live process of session sid."""
+    for pid in session_pids(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run(args, nranks=1, timeout=TIMEOUT, env=None):
+    """Run `mpiexec -n nranks otd ARGS` (see run_command)."""
+    return run_command([MPIEXEC, "-n", str(nranks), OTD] + list(args), timeout, env)
 
 
 def run_serial(args, timeout=60):

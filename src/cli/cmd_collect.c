@@ -1,0 +1,126 @@
+/* cmd_collect.c: `otd collect DIR`: the state of every point of a sweep in
+ * DIR/summary.csv and DIR/summary.h5, an overview on stdout, and the command
+ * that reruns the points that are not done. A single process without MPI,
+ * like `otd sweep`; it only reads the run directories. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "otd/otd_collect.h"
+
+void otd_cmd_collect_usage(FILE *out)
+{
+    fprintf(out, "usage: otd collect DIR\n"
+                 "\n"
+                 "Gather every point of the sweep directory DIR (written by `otd sweep`) into\n"
+                 "DIR/summary.csv and DIR/summary.h5 (one row per point: index, name, status,\n"
+                 "reason, rundir, iters, wall_seconds, restarts, final_rel_err, final_loss,\n"
+                 "every other numeric /summary attribute, then every configuration key with\n"
+                 "its resolved value; summary.h5 has one dataset per column). Run directories\n"
+                 "are only read. A point is\n"
+                 "  done     its results.h5 says converged or max_iters\n"
+                 "  running  its run directory is locked by a live run\n"
+                 "  failed   nonfinite; interrupted (results still `running`, no live run:\n"
+                 "           resumable); invalid configuration; or its last task exited nonzero\n"
+                 "  missing  not run yet\n"
+                 "Failed and missing points are listed with the reason and the command that\n"
+                 "reruns only them, with the same seeds.\n"
+                 "\n"
+                 "Exit status: 0 every point done, 1 some point not done (or a summary file\n"
+                 "could not be written), 2 bad usage or DIR is not a sweep directory.\n");
+}
+
+/* Points per `otd sweep --local` rerun: the cores here over the ranks of
+ * a point (most sweeps use one or two), at least one. */
+static long local_parallel(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 1 ? cores / 2 : 1;
+}
+
+static void print_rerun(const char *dir)
+{
+    char self[PATH_MAX], sub[PATH_MAX + 32];
+    char *source = otd_sweep_source(dir);
+    struct stat st;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        snprintf(self, sizeof self, "otd");
+    else
+        self[n] = '\0';
+    snprintf(sub, sizeof sub, "%s/submissions.txt", dir);
+    printf("rerun the failed and missing points (same seeds, done points untouched):\n  %s sweep "
+           "%s --out %s --unfinished ",
+           self, source ? source : "SWEEP.yaml", dir);
+    /* Slurm if the sweep was ever submitted there, else here. */
+    if (stat(sub, &st) == 0)
+        printf("--submit\n");
+    else
+        printf("--local %ld\n", local_parallel());
+    free(source);
+}
+
+int otd_cmd_collect(int argc, char **argv)
+{
+    otd_err err = OTD_OK;
+    otd_collection c;
+    const char *dirarg = NULL;
+    char *dir = NULL;
+    memset(&c, 0, sizeof c);
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            otd_cmd_collect_usage(stdout);
+            return OTD_EXIT_OK;
+        }
+        if (argv[k][0] == '-' || dirarg != NULL) {
+            fprintf(stderr, "otd collect: unexpected argument '%s'\n\n", argv[k]);
+            otd_cmd_collect_usage(stderr);
+            return OTD_EXIT_USAGE;
+        }
+        dirarg = argv[k];
+    }
+    if (dirarg == NULL) {
+        otd_cmd_collect_usage(stderr);
+        return OTD_EXIT_USAGE;
+    }
+    if ((dir = realpath(dirarg, NULL)) == NULL) {
+        fprintf(stderr, "otd collect: '%s' is not a sweep directory\n", dirarg);
+        return OTD_EXIT_USAGE;
+    }
+    err = otd_collect(dir, &c);
+    if (err != OTD_OK) {
+        const char *msg = otd_error_message();
+        const char *trail = strstr(msg, "\n  at ");
+        fprintf(stderr, "otd collect: %.*s\n", trail ? (int)(trail - msg) : (int)strlen(msg), msg);
+        /* No readable manifest: not a sweep directory. */
+        int status = c.manifest.n == 0 && (err == OTD_ERR_IO || err == OTD_ERR_FORMAT)
+                         ? OTD_EXIT_USAGE
+                         : OTD_EXIT_FAILURE;
+        free(dir);
+        otd_collection_free(&c);
+        return status;
+    }
+    printf("%s: %lld points: %lld done, %lld running, %lld failed, %lld missing\n", dir,
+           (long long)c.manifest.n, (long long)c.count[OTD_POINT_DONE],
+           (long long)c.count[OTD_POINT_RUNNING], (long long)c.count[OTD_POINT_FAILED],
+           (long long)c.count[OTD_POINT_MISSING]);
+    printf("summary: %s/summary.csv, %s/summary.h5\n", dir, dir);
+    for (int64_t i = 0; i < c.manifest.n; i++) {
+        const otd_point_info *in = &c.info[i];
+        if (in->status == OTD_POINT_DONE)
+            continue;
+        printf("  %-7s %lld %s%s%s\n", otd_point_status_name(in->status),
+               (long long)c.manifest.rows[i].index, c.manifest.rows[i].name,
+               in->reason[0] ? ": " : "", in->reason);
+    }
+    if (c.count[OTD_POINT_FAILED] + c.count[OTD_POINT_MISSING] > 0)
+        print_rerun(dir);
+    int status = c.count[OTD_POINT_DONE] == c.manifest.n ? OTD_EXIT_OK : OTD_EXIT_FAILURE;
+    otd_collection_free(&c);
+    free(dir);
+    return status;
+}

@@ -1,0 +1,272 @@
+/* status.c: what state one sweep point is in (see otd_collect.h).
+ *
+ * The rules, in order:
+ *   results.h5 /summary status converged|max_iters       -> done
+ *   results.h5 status nonfinite                           -> failed "nonfinite"
+ *   run directory's .lock held by a live run              -> running
+ *   results.h5 status running (lock free)                 -> failed "interrupted at iteration N;
+ *                                                             resumable"
+ *   no results.h5, manifest invalid or last exit nonzero  -> failed, with the config error or
+ *                                                             the exit code
+ *   otherwise                                             -> missing */
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+#include "otd/otd_collect.h"
+#include "otd/otd_config.h"
+#include "sweep/sweep_internal.h"
+
+const char *otd_point_status_name(otd_point_status s)
+{
+    static const char *const names[] = {"done", "running", "failed", "missing"};
+    return s < OTD_POINT_NSTATUS_ ? names[s] : "?";
+}
+
+void otd_point_info_free(otd_point_info *info)
+{
+    free(info->reason);
+    for (int k = 0; k < info->nnum; k++)
+        free(info->num_names[k]);
+    free(info->num_names);
+    free(info->num_vals);
+    memset(info, 0, sizeof *info);
+}
+
+static otd_err set_reason(otd_point_info *info, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static otd_err set_reason(otd_point_info *info, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(info->reason);
+    if ((info->reason = strdup(buf)) == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    return OTD_OK;
+}
+
+/* Is the run directory's lock held? Tested with a shared, non-blocking
+ * flock on a read-only descriptor, released at once: nothing is created or
+ * written. (A run that starts in that instant sees the lock taken and says
+ * so; it is never silently damaged.) */
+static int lock_held(const char *rundir)
+{
+    char path[4300];
+    int fd, held = 0;
+    snprintf(path, sizeof path, "%s/.lock", rundir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+        held = errno == EWOULDBLOCK;
+    close(fd); /* releases our shared lock, if we got it */
+    return held;
+}
+
+/* tasks/<name>.exit: one "<time> <code> <host> <jobid>" line per attempt. */
+static void read_attempts(const char *dir, const char *name, otd_point_info *info)
+{
+    char path[4200], *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/tasks/%s.exit", dir, name);
+    if (otd_sweep_read_file(path, "exit record", &text, &len) != OTD_OK) {
+        otd_error_clear();
+        return;
+    }
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        long long t;
+        int code;
+        if (nl != NULL)
+            *nl = '\0';
+        if (sscanf(line, "%lld %d", &t, &code) == 2) {
+            info->attempts++;
+            info->last_code = code;
+        }
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    free(text);
+}
+
+static otd_err add_num(otd_point_info *info, const char *name, double v)
+{
+    char **names = realloc(info->num_names, (size_t)(info->nnum + 1) * sizeof *names);
+    double *vals;
+    if (names == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    info->num_names = names;
+    vals = realloc(info->num_vals, (size_t)(info->nnum + 1) * sizeof *vals);
+    if (vals == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    info->num_vals = vals;
+    if ((names[info->nnum] = strdup(name)) == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    vals[info->nnum++] = v;
+    return OTD_OK;
+}
+
+/* Every single-valued integer or float attribute of /summary. */
+static herr_t num_attr_cb(hid_t loc, const char *name, const H5A_info_t *ainfo, void *data)
+{
+    otd_point_info *info = data;
+    otd_err err = OTD_OK;
+    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    H5T_class_t cls;
+    (void)ainfo;
+    OTD_H5(attr = H5Aopen(loc, name, H5P_DEFAULT), name);
+    OTD_H5(type = H5Aget_type(attr), name);
+    OTD_H5(space = H5Aget_space(attr), name);
+    cls = H5Tget_class(type);
+    if (H5Sget_simple_extent_npoints(space) == 1 && (cls == H5T_INTEGER || cls == H5T_FLOAT)) {
+        double v = NAN;
+        if (cls == H5T_INTEGER) {
+            int64_t i = 0;
+            OTD_CHECK(otd_h5_attr_read_int64(loc, name, &i));
+            v = (double)i;
+        } else {
+            OTD_CHECK(otd_h5_attr_read_double(loc, name, &v));
+        }
+        OTD_CHECK(add_num(info, name, v));
+    }
+done:
+    otd_h5_close(&space, &err);
+    otd_h5_close(&type, &err);
+    otd_h5_close(&attr, &err);
+    return err == OTD_OK ? 0 : -1;
+}
+
+/* Read /summary of results: *status (malloc'd; "running" when there is
+ * none yet), numeric attributes, iters (or the last history row). */
+static otd_err read_results(const char *path, otd_point_info *info, char **status)
+{
+    otd_err err = OTD_OK;
+    hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    htri_t there = -1;
+    double last = 0;
+    int found = 0;
+    *status = NULL;
+    OTD_CHECK(otd_h5_quiet());
+    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), path);
+    /* A live run holds its results open: read past HDF5's file lock. */
+    OTD_H5(H5Pset_file_locking(fapl, 0, 1), path);
+    OTD_H5(f = H5Fopen(path, H5F_ACC_RDONLY, fapl), path);
+    OTD_H5(there = H5Lexists(f, "summary", H5P_DEFAULT), "/summary");
+    if (there > 0) {
+        OTD_H5(g = H5Gopen2(f, "summary", H5P_DEFAULT), "/summary");
+        OTD_H5(there = H5Aexists(g, "status"), "/summary/status");
+        if (there > 0)
+            OTD_CHECK(otd_h5_attr_read_string(g, "status", status));
+        if (H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, num_attr_cb, info) < 0)
+            OTD_FAIL(OTD_ERR_HDF5, "cannot read the /summary attributes of '%s'", path);
+    }
+    for (int k = 0; k < info->nnum; k++)
+        if (strcmp(info->num_names[k], "iters") == 0)
+            info->iters = (int64_t)info->num_vals[k];
+    if (info->iters < 0) {
+        OTD_CHECK(otd_h5_read_last(f, "/history/iter", &last, &found));
+        if (found)
+            info->iters = (int64_t)last;
+    }
+    if (*status == NULL && (*status = strdup("running")) == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+done:
+    otd_h5_close(&g, &err);
+    otd_h5_close(&f, &err);
+    otd_h5_close(&fapl, &err);
+    return err;
+}
+
+/* Why a point without results failed: the config error if its config does
+ * not parse (re-validated now, so the message is current), else the exit
+ * code of its last attempt. */
+static otd_err failed_without_results(const char *dir, const otd_manifest_row *row,
+                                      otd_point_info *info)
+{
+    otd_err err = OTD_OK;
+    char path[4200], *text = NULL, *why = NULL, code[32];
+    size_t len = 0;
+    otd_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(code, sizeof code, info->attempts > 0 ? "exit %d" : "invalid", info->last_code);
+    snprintf(path, sizeof path, "%s/%s", dir, row->config);
+    if (otd_sweep_read_file(path, "config", &text, &len) != OTD_OK ||
+        otd_config_parse(text, len, row->config, NULL, 0, &cfg) != OTD_OK) {
+        if ((why = otd_sweep_error_line()) == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+        OTD_CHECK(set_reason(info, "%s: %s", code, why));
+    } else {
+        OTD_CHECK(set_reason(info, "%s (see logs/)", code));
+    }
+    otd_error_clear();
+done:
+    otd_config_free(&cfg);
+    free(text);
+    free(why);
+    return err;
+}
+
+otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_point_info *info)
+{
+    otd_err err = OTD_OK;
+    char rundir[4200], results[4300], *status = NULL;
+    struct stat st;
+    int held;
+    memset(info, 0, sizeof *info);
+    info->iters = -1;
+    OTD_CHECK(set_reason(info, "%s", ""));
+    snprintf(rundir, sizeof rundir, "%s/%s", dir, row->rundir);
+    snprintf(results, sizeof results, "%s/results.h5", rundir);
+    read_attempts(dir, row->name, info);
+    held = lock_held(rundir);
+    if (stat(results, &st) == 0) {
+        if (read_results(results, info, &status) != OTD_OK) {
+            char *why = otd_sweep_error_line();
+            otd_error_clear();
+            info->status = held ? OTD_POINT_RUNNING : OTD_POINT_FAILED;
+            err = held ? set_reason(info, "%s", "")
+                       : set_reason(info, "results.h5 unreadable: %s", why ? why : "");
+            free(why);
+            goto done;
+        }
+        if (strcmp(status, "converged") == 0 || strcmp(status, "max_iters") == 0) {
+            info->status = OTD_POINT_DONE;
+        } else if (held) {
+            info->status = OTD_POINT_RUNNING;
+            OTD_CHECK(set_reason(info, "at iteration %lld", (long long)info->iters));
+        } else if (strcmp(status, "running") == 0) {
+            info->status = OTD_POINT_FAILED;
+            OTD_CHECK(set_reason(info, "interrupted at iteration %lld; resumable",
+                                 (long long)(info->iters > 0 ? info->iters : 0)));
+        } else {
+            info->status = OTD_POINT_FAILED;
+            OTD_CHECK(set_reason(info, "%s", status));
+        }
+    } else if (held) {
+        info->status = OTD_POINT_RUNNING;
+        OTD_CHECK(set_reason(info, "starting"));
+    } else if (strcmp(row->status, "invalid") == 0 ||
+               (info->attempts > 0 && info->last_code != 0)) {
+        info->status = OTD_POINT_FAILED;
+        OTD_CHECK(failed_without_results(dir, row, info));
+    } else {
+        info->status = OTD_POINT_MISSING;
+    }
+done:
+    free(status);
+    return err;
+}

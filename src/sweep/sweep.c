@@ -1,0 +1,682 @@
+/* sweep.c: read a sweep file and expand it into named, validated points
+ * (see otd_sweep.h).
+ *
+ * Every value of the file is kept as YAML text. A point's config file is
+ * the base file's keys (flattened to dotted names), then `set`, then the
+ * point's own grid values or entries, later keys replacing earlier ones,
+ * one "key: value" line each. That text is handed to otd_config_parse, the
+ * same parser `otd run` uses: a valid point is written as its resolved
+ * canonical YAML, an invalid one as that merged text, so its task fails with
+ * the very message `otd sweep` printed. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otd/otd_config.h"
+#include "otd/otd_sweep.h"
+#include "sweep/sweep_internal.h"
+
+/* More points than this is a typo in a grid, not an experiment (and far
+ * beyond any Slurm array). */
+#define MAX_POINTS 100000
+/* Length cap of the readable part of a point name. */
+#define READABLE_MAX 80
+
+/* key: value-as-YAML-text, both owned. */
+typedef struct {
+    char *key, *text;
+} kv;
+
+typedef struct {
+    kv *v;
+    size_t n, cap;
+} kvlist;
+
+typedef struct {
+    char *key;
+    int n;
+    char **vals;
+} grid_axis;
+
+struct otd_sweep {
+    char *path, *text, *name;
+    kvlist base, set;
+    grid_axis *grid;
+    int ngrid;
+    kvlist *points;
+    int npoint_entries;
+    char **keys; /* swept keys */
+    int nkeys;
+    otd_sweep_point *pts;
+    int64_t n, merged;
+    otd_sweep_slurm slurm;
+};
+
+static void kvlist_free(kvlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].key);
+        free(l->v[i].text);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* Set key to text (copies), replacing an earlier value of the same key. */
+static otd_err kvlist_set(kvlist *l, const char *key, const char *text)
+{
+    char *t = strdup(text), *k = NULL;
+    if (t == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory expanding a sweep");
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].key, key) == 0) {
+            free(l->v[i].text);
+            l->v[i].text = t;
+            return OTD_OK;
+        }
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        kv *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL) {
+            free(t);
+            return OTD_ERROR(OTD_ERR_NOMEM, "out of memory expanding a sweep");
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    if ((k = strdup(key)) == NULL) {
+        free(t);
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory expanding a sweep");
+    }
+    l->v[l->n++] = (kv){k, t};
+    return OTD_OK;
+}
+
+static const char *kvlist_get(const kvlist *l, const char *key)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].key, key) == 0)
+            return l->v[i].text;
+    return NULL;
+}
+
+/* Flatten a mapping node into l, each value as flow text. */
+static otd_err leaves_to_kv(yaml_document_t *doc, yaml_node_t *map, const char *source, kvlist *l)
+{
+    otd_err err = OTD_OK;
+    otd_yaml_leaves leaves = {0};
+    otd_sbuf t = {0};
+    OTD_CHECK(otd_yaml_flatten(doc, map, source, &leaves));
+    for (size_t i = 0; i < leaves.n; i++) {
+        t.len = 0;
+        OTD_CHECK(otd_sbuf_printf(&t, "%s", ""));
+        OTD_CHECK(otd_yaml_flow(doc, leaves.v[i].node, &t));
+        OTD_CHECK(kvlist_set(l, leaves.v[i].key, t.data));
+    }
+done:
+    otd_yaml_leaves_free(&leaves);
+    otd_sbuf_free(&t);
+    return err;
+}
+
+/* ------------------------------------------------------------ the file */
+
+static const char *const sweep_keys[] = {"name",           "base",        "set",      "grid",
+                                         "points",         "ranks",       "throttle", "sbatch",
+                                         "signal_seconds", "max_requeues"};
+#define NSWEEP_KEYS (sizeof sweep_keys / sizeof *sweep_keys)
+
+typedef struct {
+    otd_sweep *s;
+    yaml_document_t *doc;
+    const char *path;
+    char origin[600];
+} reader;
+
+static otd_err read_int(reader *r, yaml_node_t *v, const char *key, int lo, int *out)
+{
+    const char *s;
+    char *end = NULL;
+    long x;
+    if (v->type != YAML_SCALAR_NODE)
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s: %s must be an integer >= %d", r->origin, key, lo);
+    s = (const char *)v->data.scalar.value;
+    errno = 0;
+    x = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || x < lo || x > INT_MAX)
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s: %s = '%s': expected an integer >= %d", r->origin, key,
+                         s, lo);
+    *out = (int)x;
+    return OTD_OK;
+}
+
+static otd_err read_sbatch(reader *r, yaml_node_t *v)
+{
+    otd_err err = OTD_OK;
+    otd_sweep_slurm *sl = &r->s->slurm;
+    yaml_node_item_t *it;
+    if (v->type == YAML_SCALAR_NODE) {
+        OTD_ALLOC(sl->sbatch, 1);
+        if ((sl->sbatch[0] = strdup((const char *)v->data.scalar.value)) == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+        sl->nsbatch = 1;
+        goto done;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: sbatch must be a list of options (\"--time=00:30:00\")",
+                 r->origin);
+    OTD_ALLOC(sl->sbatch, v->data.sequence.items.top - v->data.sequence.items.start);
+    for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(r->doc, *it);
+        const char *opt;
+        if (item == NULL || item->type != YAML_SCALAR_NODE)
+            OTD_FAIL(OTD_ERR_CONFIG, "%s: every sbatch entry must be a single option", r->origin);
+        opt = (const char *)item->data.scalar.value;
+        /* One option per #SBATCH line: a newline would start a script line. */
+        if (strpbrk(opt, "\n\r") != NULL || opt[0] != '-')
+            OTD_FAIL(OTD_ERR_CONFIG, "%s: sbatch option '%s' must start with '-' and be one line",
+                     r->origin, opt);
+        if ((sl->sbatch[sl->nsbatch++] = strdup(opt)) == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+    }
+done:
+    return err;
+}
+
+/* The sweep name goes into file names and the Slurm job name. */
+static otd_err check_name(reader *r, const char *name)
+{
+    if (name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789._+-") != strlen(name))
+        return OTD_ERROR(OTD_ERR_CONFIG,
+                         "%s: name '%s': use letters, digits and . _ + - only (it names the "
+                         "Slurm job)",
+                         r->origin, name);
+    return OTD_OK;
+}
+
+/* base: relative to the sweep file's directory. */
+static otd_err read_base(reader *r, yaml_node_t *v)
+{
+    otd_err err = OTD_OK;
+    char *path = NULL, *text = NULL;
+    size_t len = 0;
+    yaml_document_t doc;
+    int loaded = 0;
+    const char *b, *slash;
+    if (v->type != YAML_SCALAR_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: base must be a path to a config file", r->origin);
+    b = (const char *)v->data.scalar.value;
+    slash = strrchr(r->path, '/');
+    if (b[0] == '/' || slash == NULL) {
+        path = strdup(b);
+    } else {
+        size_t n = (size_t)(slash - r->path) + 1 + strlen(b) + 1;
+        if ((path = malloc(n)) != NULL)
+            snprintf(path, n, "%.*s/%s", (int)(slash - r->path), r->path, b);
+    }
+    if (path == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+    if (otd_sweep_read_file(path, "base config", &text, &len) != OTD_OK) {
+        char *why = otd_sweep_error_line();
+        err = OTD_ERROR(OTD_ERR_CONFIG, "%s: base '%s': %s", r->origin, b, why ? why : "");
+        free(why);
+        goto done;
+    }
+    OTD_CHECK(otd_yaml_load(text, len, path, &doc, &loaded));
+    if (yaml_document_get_root_node(&doc) != NULL)
+        OTD_CHECK(leaves_to_kv(&doc, yaml_document_get_root_node(&doc), path, &r->s->base));
+done:
+    if (loaded)
+        yaml_document_delete(&doc);
+    free(text);
+    free(path);
+    return err;
+}
+
+static otd_err read_grid(reader *r, yaml_node_t *v)
+{
+    otd_err err = OTD_OK;
+    otd_yaml_leaves leaves = {0};
+    otd_sbuf t = {0};
+    otd_sweep *s = r->s;
+    if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: grid must map configuration keys to lists of values",
+                 r->origin);
+    OTD_CHECK(otd_yaml_flatten(r->doc, v, r->path, &leaves));
+    OTD_ALLOC(s->grid, leaves.n);
+    for (size_t i = 0; i < leaves.n; i++) {
+        yaml_node_t *list = leaves.v[i].node;
+        grid_axis *ax = &s->grid[s->ngrid++];
+        yaml_node_item_t *it;
+        ax->key = leaves.v[i].key;
+        leaves.v[i].key = NULL;
+        if (list->type != YAML_SEQUENCE_NODE ||
+            list->data.sequence.items.top == list->data.sequence.items.start)
+            OTD_FAIL(OTD_ERR_CONFIG,
+                     "%s:%d:%d: grid key %s: expected a non-empty list of values, e.g. [6, 12]",
+                     r->path, leaves.v[i].line, leaves.v[i].col, ax->key);
+        OTD_ALLOC(ax->vals, list->data.sequence.items.top - list->data.sequence.items.start);
+        for (it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
+            yaml_node_t *item = yaml_document_get_node(r->doc, *it);
+            if (item == NULL)
+                OTD_FAIL(OTD_ERR_INTERNAL, "libyaml returned a list item without a node");
+            t.len = 0;
+            OTD_CHECK(otd_sbuf_printf(&t, "%s", ""));
+            OTD_CHECK(otd_yaml_flow(r->doc, item, &t));
+            ax->vals[ax->n++] = t.data;
+            memset(&t, 0, sizeof t);
+        }
+    }
+done:
+    otd_yaml_leaves_free(&leaves);
+    otd_sbuf_free(&t);
+    return err;
+}
+
+static otd_err read_points(reader *r, yaml_node_t *v)
+{
+    otd_err err = OTD_OK;
+    otd_sweep *s = r->s;
+    if (v->type != YAML_SEQUENCE_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: points must be a list of mappings ({model.m: 30})",
+                 r->origin);
+    OTD_ALLOC(s->points, v->data.sequence.items.top - v->data.sequence.items.start);
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(r->doc, *it);
+        if (item == NULL || item->type != YAML_MAPPING_NODE)
+            OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu: every entry of points must be a mapping of keys",
+                     r->path, item ? item->start_mark.line + 1 : 0);
+        OTD_CHECK(leaves_to_kv(r->doc, item, r->path, &s->points[s->npoint_entries++]));
+    }
+done:
+    return err;
+}
+
+static otd_err read_top(reader *r, yaml_node_t *root)
+{
+    otd_err err = OTD_OK;
+    otd_sweep *s = r->s;
+    if (root == NULL)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: empty sweep file", r->path);
+    if (root->type != YAML_MAPPING_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: the top level must be a mapping (name, base, set, grid, ...)",
+                 r->path);
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
+        const char *key;
+        size_t w = 0;
+        if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+            OTD_FAIL(OTD_ERR_CONFIG, "%s: keys must be plain names", r->path);
+        key = (const char *)k->data.scalar.value;
+        snprintf(r->origin, sizeof r->origin, "%s:%zu:%zu", r->path, k->start_mark.line + 1,
+                 k->start_mark.column + 1);
+        while (w < NSWEEP_KEYS && strcmp(key, sweep_keys[w]) != 0)
+            w++;
+        for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *k2 = yaml_document_get_node(r->doc, q->key);
+            if (k2 != NULL && k2->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)k2->data.scalar.value, key) == 0)
+                OTD_FAIL(OTD_ERR_CONFIG, "%s: duplicate sweep key '%s'", r->origin, key);
+        }
+        switch (w) {
+        case 0:
+            if (v->type != YAML_SCALAR_NODE)
+                OTD_FAIL(OTD_ERR_CONFIG, "%s: name must be a word", r->origin);
+            OTD_CHECK(check_name(r, (const char *)v->data.scalar.value));
+            free(s->name);
+            if ((s->name = strdup((const char *)v->data.scalar.value)) == NULL)
+                OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+            break;
+        case 1:
+            OTD_CHECK(read_base(r, v));
+            break;
+        case 2:
+            if (v->type != YAML_MAPPING_NODE)
+                OTD_FAIL(OTD_ERR_CONFIG, "%s: set must be a mapping of configuration keys",
+                         r->origin);
+            OTD_CHECK(leaves_to_kv(r->doc, v, r->path, &s->set));
+            break;
+        case 3:
+            OTD_CHECK(read_grid(r, v));
+            break;
+        case 4:
+            OTD_CHECK(read_points(r, v));
+            break;
+        case 5:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.ranks));
+            break;
+        case 6:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.throttle));
+            break;
+        case 7:
+            OTD_CHECK(read_sbatch(r, v));
+            break;
+        case 8:
+            OTD_CHECK(read_int(r, v, key, 0, &s->slurm.signal_seconds));
+            break;
+        case 9:
+            OTD_CHECK(read_int(r, v, key, 0, &s->slurm.max_requeues));
+            break;
+        default:
+            OTD_FAIL(OTD_ERR_CONFIG,
+                     "%s: unknown sweep key '%s' (known: name, base, set, grid, points, ranks, "
+                     "throttle, sbatch, signal_seconds, max_requeues)",
+                     r->origin, key);
+        }
+    }
+done:
+    return err;
+}
+
+/* Default name: the file's basename without .yaml/.yml. */
+static otd_err default_name(reader *r)
+{
+    const char *b = strrchr(r->path, '/');
+    size_t n;
+    b = b ? b + 1 : r->path;
+    n = strlen(b);
+    if (n > 5 && strcmp(b + n - 5, ".yaml") == 0)
+        n -= 5;
+    else if (n > 4 && strcmp(b + n - 4, ".yml") == 0)
+        n -= 4;
+    if ((r->s->name = strndup(b, n)) == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    for (char *c = r->s->name; *c; c++)
+        if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *c) ==
+            NULL)
+            *c = '_';
+    return OTD_OK;
+}
+
+/* ------------------------------------------------------------ expansion */
+
+static otd_err add_swept_key(otd_sweep *s, const char *key)
+{
+    for (int k = 0; k < s->nkeys; k++)
+        if (strcmp(s->keys[k], key) == 0)
+            return OTD_OK;
+    char **keys = realloc(s->keys, (size_t)(s->nkeys + 1) * sizeof *keys);
+    if (keys == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    s->keys = keys;
+    if ((s->keys[s->nkeys] = strdup(key)) == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    s->nkeys++;
+    return OTD_OK;
+}
+
+/* The label of swept key k in names: its last part ("m" of model.m),
+ * or the whole key with '_' for '.' when another swept key ends the same. */
+static void key_label(const otd_sweep *s, int k, char *out, size_t cap)
+{
+    const char *last = strrchr(s->keys[k], '.');
+    last = last ? last + 1 : s->keys[k];
+    for (int j = 0; j < s->nkeys; j++) {
+        const char *o = strrchr(s->keys[j], '.');
+        o = o ? o + 1 : s->keys[j];
+        if (j != k && strcmp(o, last) == 0) {
+            snprintf(out, cap, "%s", s->keys[k]);
+            for (char *c = out; *c; c++)
+                if (*c == '.')
+                    *c = '_';
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", last);
+}
+
+/* "dim10-m12-seed0-gd": numbers after their key's label, words alone. */
+static otd_err readable_part(const otd_sweep *s, const char *const *values, otd_sbuf *out)
+{
+    otd_err err = OTD_OK;
+    char label[128];
+    for (int k = 0; k < s->nkeys; k++) {
+        const char *v = values[k];
+        if (v[0] == '\0')
+            continue;
+        key_label(s, k, label, sizeof label);
+        if (out->len > 0)
+            OTD_CHECK(otd_sbuf_printf(out, "-"));
+        if (strchr("0123456789+-.[", v[0]) != NULL)
+            OTD_CHECK(otd_sbuf_printf(out, "%s", label));
+        for (const char *c = v; *c; c++) {
+            if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *c))
+                OTD_CHECK(otd_sbuf_printf(out, "%c", *c));
+            else if ((*c == ',' || *c == ' ') && out->data[out->len - 1] != '_')
+                OTD_CHECK(otd_sbuf_printf(out, "_"));
+        }
+    }
+    if (out->len > READABLE_MAX) {
+        out->len = READABLE_MAX;
+        out->data[out->len] = '\0';
+    }
+done:
+    return err;
+}
+
+static otd_err add_point(otd_sweep *s, const kvlist *own)
+{
+    otd_err err = OTD_OK;
+    kvlist merged = {0};
+    otd_sbuf text = {0}, name = {0};
+    otd_config cfg;
+    char **values = NULL, src[512];
+    unsigned long long hash;
+    int valid;
+    memset(&cfg, 0, sizeof cfg);
+    for (size_t i = 0; i < s->base.n; i++)
+        OTD_CHECK(kvlist_set(&merged, s->base.v[i].key, s->base.v[i].text));
+    for (size_t i = 0; i < s->set.n; i++)
+        OTD_CHECK(kvlist_set(&merged, s->set.v[i].key, s->set.v[i].text));
+    for (size_t i = 0; i < own->n; i++)
+        OTD_CHECK(kvlist_set(&merged, own->v[i].key, own->v[i].text));
+    OTD_CHECK(otd_sbuf_printf(&text, "%s", ""));
+    for (size_t i = 0; i < merged.n; i++)
+        OTD_CHECK(otd_sbuf_printf(&text, "%s: %s\n", merged.v[i].key, merged.v[i].text));
+    OTD_ALLOC(values, s->nkeys);
+    for (int k = 0; k < s->nkeys; k++) {
+        const char *v = kvlist_get(own, s->keys[k]);
+        if ((values[k] = strdup(v ? v : "")) == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+    }
+    valid = otd_config_parse(text.data, text.len, "<point>", NULL, 0, &cfg) == OTD_OK;
+    hash = valid ? otd_config_hash(&cfg) : otd_sweep_fnv(text.data);
+    OTD_CHECK(readable_part(s, (const char *const *)values, &name));
+    OTD_CHECK(otd_sbuf_printf(&name, "%s%010llx", name.len ? "-" : "", hash >> 24));
+    for (int64_t i = 0; i < s->n; i++) {
+        if (strcmp(s->pts[i].name, name.data) == 0) {
+            s->merged++;
+            goto done;
+        }
+    }
+    if (s->n >= MAX_POINTS)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: more than %d points", s->path, MAX_POINTS);
+    otd_sweep_point *p = &s->pts[s->n];
+    memset(p, 0, sizeof *p);
+    p->valid = valid;
+    if (valid) {
+        char *yaml = NULL;
+        OTD_CHECK(otd_config_to_yaml(&cfg, &yaml));
+        p->config = yaml;
+    } else {
+        /* Parse again under the name `otd run` will see, so that the message
+         * printed now is the one its task prints. */
+        snprintf(src, sizeof src, "configs/%s.yaml", name.data);
+        otd_config_free(&cfg);
+        if (otd_config_parse(text.data, text.len, src, NULL, 0, &cfg) == OTD_OK)
+            OTD_FAIL(OTD_ERR_INTERNAL, "point %s: the configuration parser changed its verdict",
+                     name.data);
+        if ((p->error = otd_sweep_error_line()) == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+        p->config = text.data;
+        text.data = NULL;
+    }
+    p->name = name.data;
+    name.data = NULL;
+    p->values = (const char *const *)values;
+    values = NULL;
+    s->n++;
+done:
+    if (values != NULL)
+        for (int k = 0; k < s->nkeys; k++)
+            free(values[k]);
+    free(values);
+    otd_config_free(&cfg);
+    kvlist_free(&merged);
+    otd_sbuf_free(&text);
+    otd_sbuf_free(&name);
+    return err;
+}
+
+static otd_err expand(otd_sweep *s)
+{
+    otd_err err = OTD_OK;
+    int64_t ngrid = 1, total;
+    kvlist own = {0};
+    for (int a = 0; a < s->ngrid; a++) {
+        if (ngrid > MAX_POINTS / s->grid[a].n)
+            OTD_FAIL(OTD_ERR_CONFIG, "%s: the grid has more than %d points", s->path, MAX_POINTS);
+        ngrid *= s->grid[a].n;
+    }
+    total = ngrid + s->npoint_entries;
+    if (s->ngrid == 0 && s->npoint_entries > 0)
+        total = s->npoint_entries; /* points only: no grid point of base + set */
+    for (int a = 0; a < s->ngrid; a++)
+        OTD_CHECK(add_swept_key(s, s->grid[a].key));
+    for (int p = 0; p < s->npoint_entries; p++)
+        for (size_t i = 0; i < s->points[p].n; i++)
+            OTD_CHECK(add_swept_key(s, s->points[p].v[i].key));
+    OTD_ALLOC(s->pts, total);
+    if (!(s->ngrid == 0 && s->npoint_entries > 0)) {
+        for (int64_t c = 0; c < ngrid; c++) {
+            int64_t stride = ngrid;
+            kvlist_free(&own);
+            /* The last grid key varies fastest. */
+            for (int a = 0; a < s->ngrid; a++) {
+                stride /= s->grid[a].n;
+                OTD_CHECK(
+                    kvlist_set(&own, s->grid[a].key, s->grid[a].vals[(c / stride) % s->grid[a].n]));
+            }
+            OTD_CHECK(add_point(s, &own));
+        }
+    }
+    for (int p = 0; p < s->npoint_entries; p++)
+        OTD_CHECK(add_point(s, &s->points[p]));
+done:
+    kvlist_free(&own);
+    return err;
+}
+
+otd_err otd_sweep_load(const char *path, otd_sweep **out)
+{
+    otd_err err = OTD_OK;
+    otd_sweep *s = NULL;
+    yaml_document_t doc;
+    int loaded = 0;
+    size_t len = 0;
+    reader r;
+    *out = NULL;
+    OTD_ALLOC(s, 1);
+    s->slurm =
+        (otd_sweep_slurm){.ranks = 1, .throttle = 8, .signal_seconds = 60, .max_requeues = 3};
+    if ((s->path = strdup(path)) == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+    OTD_CHECK(otd_sweep_read_file(path, "sweep file", &s->text, &len));
+    OTD_CHECK(otd_yaml_load(s->text, len, path, &doc, &loaded));
+    r = (reader){.s = s, .doc = &doc, .path = path};
+    OTD_CHECK(read_top(&r, yaml_document_get_root_node(&doc)));
+    if (s->name == NULL)
+        OTD_CHECK(default_name(&r));
+    OTD_CHECK(expand(s));
+    *out = s;
+    s = NULL;
+done:
+    if (loaded)
+        yaml_document_delete(&doc);
+    otd_sweep_destroy(s);
+    return err;
+}
+
+void otd_sweep_destroy(otd_sweep *s)
+{
+    if (s == NULL)
+        return;
+    for (int64_t i = 0; i < s->n; i++) {
+        free((char *)s->pts[i].name);
+        free((char *)s->pts[i].error);
+        free((char *)s->pts[i].config);
+        for (int k = 0; k < s->nkeys; k++)
+            free((char *)s->pts[i].values[k]);
+        free((char **)s->pts[i].values);
+    }
+    free(s->pts);
+    for (int a = 0; a < s->ngrid; a++) {
+        free(s->grid[a].key);
+        for (int v = 0; v < s->grid[a].n; v++)
+            free(s->grid[a].vals[v]);
+        free(s->grid[a].vals);
+    }
+    free(s->grid);
+    for (int p = 0; p < s->npoint_entries; p++)
+        kvlist_free(&s->points[p]);
+    free(s->points);
+    for (int k = 0; k < s->nkeys; k++)
+        free(s->keys[k]);
+    free(s->keys);
+    for (int k = 0; k < s->slurm.nsbatch; k++)
+        free(s->slurm.sbatch[k]);
+    free(s->slurm.sbatch);
+    kvlist_free(&s->base);
+    kvlist_free(&s->set);
+    free(s->path);
+    free(s->text);
+    free(s->name);
+    free(s);
+}
+
+const char *otd_sweep_name(const otd_sweep *s)
+{
+    return s->name;
+}
+
+const char *otd_sweep_text(const otd_sweep *s)
+{
+    return s->text;
+}
+
+int64_t otd_sweep_npoints(const otd_sweep *s)
+{
+    return s->n;
+}
+
+const otd_sweep_point *otd_sweep_point_at(const otd_sweep *s, int64_t i)
+{
+    return i >= 0 && i < s->n ? &s->pts[i] : NULL;
+}
+
+int64_t otd_sweep_nmerged(const otd_sweep *s)
+{
+    return s->merged;
+}
+
+int otd_sweep_nkeys(const otd_sweep *s)
+{
+    return s->nkeys;
+}
+
+const char *otd_sweep_key(const otd_sweep *s, int k)
+{
+    return k >= 0 && k < s->nkeys ? s->keys[k] : NULL;
+}
+
+const otd_sweep_slurm *otd_sweep_slurm_settings(const otd_sweep *s)
+{
+    return &s->slurm;
+}

@@ -1,0 +1,68 @@
+/* sweep_internal.h: what the files of the sweep module share.
+ *
+ * yamlnode.c turns nodes of the sweep file into the text otd's config
+ * parser reads; sweep.c expands the file into points; sweepdir.c writes
+ * and reads the sweep directory; status.c classifies one point; collect.c
+ * builds the summary table; local.c runs points on this machine. Nothing
+ * here is public. */
+#ifndef OTD_SWEEP_INTERNAL_H
+#define OTD_SWEEP_INTERNAL_H
+
+#include <stddef.h>
+#include <yaml.h>
+
+#include "otd/otd_error.h"
+
+/* Growable NUL-terminated text. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} otd_sbuf;
+
+otd_err otd_sbuf_printf(otd_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void otd_sbuf_free(otd_sbuf *b);
+
+/* One "key: value" leaf of a mapping, nested names joined with dots. */
+typedef struct {
+    char *key;
+    yaml_node_t *node;
+    int line, col; /* 1-based, of the key */
+} otd_yaml_leaf;
+
+typedef struct {
+    otd_yaml_leaf *v;
+    size_t n, cap;
+} otd_yaml_leaves;
+
+/* Flatten mapping `map` of doc into dotted leaves appended to *out: a
+ * mapping under a name that is not a configuration key is descended into
+ * ("problem: {dim: 6}" is problem.dim), so sweep files accept the nested and
+ * dotted forms exactly as config files do. Every leaf must be a
+ * configuration key (OTD_ERR_CONFIG naming source:line:col and the nearest
+ * key otherwise); a key given twice is an error. */
+otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source,
+                         otd_yaml_leaves *out);
+void otd_yaml_leaves_free(otd_yaml_leaves *l);
+
+/* The node as one line of YAML flow text that parses back to the same
+ * value ("12", "bl", "[1, 0.5]", "\"a b\""): what a config file or
+ * --set would contain. Appended to out. */
+otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_sbuf *out);
+
+/* Load the one YAML document of text (OTD_ERR_CONFIG with line and
+ * column on a syntax error). *loaded tells whether doc must be deleted. */
+otd_err otd_yaml_load(const char *text, size_t len, const char *source, yaml_document_t *doc,
+                      int *loaded);
+
+/* 64-bit FNV-1a of text, the hash otd_config_hash uses. */
+unsigned long long otd_sweep_fnv(const char *text);
+
+/* The whole file, NUL-terminated (*len without the NUL). OTD_ERR_IO naming
+ * `what` and the path if it cannot be read. */
+otd_err otd_sweep_read_file(const char *path, const char *what, char **text, size_t *len);
+
+/* The first line of the current error message, without the file:line
+ * trail, malloc'd (NULL if out of memory). */
+char *otd_sweep_error_line(void);
+
+#endif

@@ -1,0 +1,325 @@
+/* sweepdir.c: the sweep directory on disk (see otd_sweep.h, CONTRACT.md):
+ * writing it idempotently, the Slurm array script, the manifest both ways,
+ * and the per-attempt exit records. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+#include "otd/otd_sweep.h"
+#include "sweep/sweep_internal.h"
+
+/* Write all of buf to fd, retrying short writes. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* dir/rel := text, unless it already holds exactly that: re-running
+ * `otd sweep` leaves unchanged files (and their mtimes) alone. A change is
+ * written to a temporary name, fsynced and renamed, so a reader (a running
+ * array task reading the manifest) sees the old or the new file, never half. */
+static otd_err write_if_changed(const char *dir, const char *rel, const char *text)
+{
+    otd_err err = OTD_OK;
+    char path[4096], tmp[4200];
+    char *old = NULL;
+    size_t oldlen = 0, len = strlen(text);
+    int fd = -1;
+    if (snprintf(path, sizeof path, "%s/%s", dir, rel) >= (int)sizeof path)
+        OTD_FAIL(OTD_ERR_IO, "path too long: '%s/%s'", dir, rel);
+    if (otd_sweep_read_file(path, "file", &old, &oldlen) == OTD_OK && oldlen == len &&
+        memcmp(old, text, len) == 0)
+        goto done;
+    otd_error_clear();
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    if (write_all(fd, text, len) != 0 || fsync(fd) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    if (close(fd) != 0) {
+        fd = -1;
+        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+done:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    free(old);
+    return err;
+}
+
+/* A word for a bash command line: as is when safe, else single-quoted. */
+static otd_err sh_word(otd_sbuf *b, const char *w)
+{
+    otd_err err = OTD_OK;
+    if (w[0] != '\0' && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789_./+-=:,@%") == strlen(w))
+        return otd_sbuf_printf(b, "%s", w);
+    OTD_CHECK(otd_sbuf_printf(b, "'"));
+    for (const char *c = w; *c; c++)
+        OTD_CHECK(*c == '\'' ? otd_sbuf_printf(b, "'\\''") : otd_sbuf_printf(b, "%c", *c));
+    OTD_CHECK(otd_sbuf_printf(b, "'"));
+done:
+    return err;
+}
+
+otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o,
+                              char **text)
+{
+    otd_err err = OTD_OK;
+    otd_sbuf b = {0};
+    const otd_sweep_slurm *sl = otd_sweep_slurm_settings(s);
+    int64_t n = otd_sweep_npoints(s);
+    int throttle = o->throttle > 0 ? o->throttle : sl->throttle;
+    *text = NULL;
+    if (strpbrk(dir, "\n\r") != NULL || strpbrk(o->otd_bin, "\n\r") != NULL ||
+        strpbrk(o->jobs_dir, "\n\r") != NULL)
+        OTD_FAIL(OTD_ERR_ARG, "a path with a newline cannot go into a batch script");
+    OTD_CHECK(otd_sbuf_printf(&b, "#!/bin/bash\n#SBATCH --job-name=otd-%s\n", otd_sweep_name(s)));
+    if (n > 1)
+        OTD_CHECK(
+            otd_sbuf_printf(&b, "#SBATCH --array=0-%lld%%%d\n", (long long)(n - 1), throttle));
+    else
+        OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH --array=0%%%d\n", throttle));
+    OTD_CHECK(otd_sbuf_printf(&b,
+                              "#SBATCH --ntasks=%d\n"
+                              "#SBATCH --output=%s/logs/%%A_%%a.out\n"
+                              "#SBATCH --open-mode=append\n"
+                              "#SBATCH --requeue\n"
+                              "#SBATCH --signal=B:USR1@%d\n",
+                              sl->ranks, dir, sl->signal_seconds));
+    for (int k = 0; k < sl->nsbatch; k++)
+        OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH %s\n", sl->sbatch[k]));
+    for (int k = 0; k < o->nsbatch; k++) {
+        if (strpbrk(o->sbatch[k], "\n\r") != NULL)
+            OTD_FAIL(OTD_ERR_ARG, "--sbatch '%s': one option per line", o->sbatch[k]);
+        OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH %s\n", o->sbatch[k]));
+    }
+    OTD_CHECK(otd_sbuf_printf(&b, "export OTD_BIN="));
+    OTD_CHECK(sh_word(&b, o->otd_bin));
+    OTD_CHECK(otd_sbuf_printf(&b, "\nexport OTD_MAX_REQUEUES=%d\nexec bash ", sl->max_requeues));
+    OTD_CHECK(otd_sbuf_printf(&b, "%s", ""));
+    {
+        char script[4200];
+        snprintf(script, sizeof script, "%s/slurm/sweep_task.sh", o->jobs_dir);
+        OTD_CHECK(sh_word(&b, script));
+    }
+    OTD_CHECK(otd_sbuf_printf(&b, " "));
+    OTD_CHECK(sh_word(&b, dir));
+    OTD_CHECK(otd_sbuf_printf(&b, " \"$SLURM_ARRAY_TASK_ID\"\n"));
+    *text = b.data;
+    b.data = NULL;
+done:
+    otd_sbuf_free(&b);
+    return err;
+}
+
+static otd_err manifest_text(const otd_sweep *s, char **text)
+{
+    otd_err err = OTD_OK;
+    otd_sbuf b = {0};
+    OTD_CHECK(otd_sbuf_printf(&b, "index\tname\tstatus\tconfig\trundir"));
+    for (int k = 0; k < otd_sweep_nkeys(s); k++)
+        OTD_CHECK(otd_sbuf_printf(&b, "\t%s", otd_sweep_key(s, k)));
+    OTD_CHECK(otd_sbuf_printf(&b, "\n"));
+    for (int64_t i = 0; i < otd_sweep_npoints(s); i++) {
+        const otd_sweep_point *p = otd_sweep_point_at(s, i);
+        OTD_CHECK(otd_sbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s", (long long)i,
+                                  p->name, p->valid ? "ok" : "invalid", p->name, p->name));
+        for (int k = 0; k < otd_sweep_nkeys(s); k++)
+            OTD_CHECK(otd_sbuf_printf(&b, "\t%s", p->values[k]));
+        OTD_CHECK(otd_sbuf_printf(&b, "\n"));
+    }
+    *text = b.data;
+    b.data = NULL;
+done:
+    otd_sbuf_free(&b);
+    return err;
+}
+
+otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o)
+{
+    otd_err err = OTD_OK;
+    char sub[4200], rel[1024];
+    char *text = NULL;
+    otd_sbuf src = {0};
+    static const char *const subdirs[] = {"configs", "runs", "tasks", "logs"};
+    for (size_t k = 0; k < sizeof subdirs / sizeof *subdirs; k++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, subdirs[k]);
+        OTD_CHECK(otd_make_dirs(sub, "sweep directory"));
+    }
+    /* Configs before the manifest: a task that finds its line in the
+     * manifest finds its config. */
+    for (int64_t i = 0; i < otd_sweep_npoints(s); i++) {
+        const otd_sweep_point *p = otd_sweep_point_at(s, i);
+        snprintf(rel, sizeof rel, "configs/%s.yaml", p->name);
+        OTD_CHECK(write_if_changed(dir, rel, p->config));
+    }
+    OTD_CHECK(write_if_changed(dir, "sweep.yaml", otd_sweep_text(s)));
+    OTD_CHECK(otd_sbuf_printf(&src, "%s\n", o->source));
+    OTD_CHECK(write_if_changed(dir, "sweep.source", src.data));
+    OTD_CHECK(manifest_text(s, &text));
+    OTD_CHECK(write_if_changed(dir, "manifest.tsv", text));
+    free(text);
+    text = NULL;
+    OTD_CHECK(otd_sweep_sbatch_text(s, dir, o, &text));
+    OTD_CHECK(write_if_changed(dir, "sweep.sbatch", text));
+done:
+    free(text);
+    otd_sbuf_free(&src);
+    return err;
+}
+
+otd_err otd_sweep_record_exit(const char *dir, const char *name, int code, const char *jobid)
+{
+    otd_err err = OTD_OK;
+    char path[4200], host[256] = "unknown";
+    otd_sbuf line = {0};
+    int fd = -1;
+    snprintf(path, sizeof path, "%s/tasks/%s.exit", dir, name);
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = '\0';
+    OTD_CHECK(otd_sbuf_printf(&line, "%lld %d %s %s\n", (long long)time(NULL), code, host, jobid));
+    /* One write of a short line with O_APPEND: concurrent writers (a
+     * requeued task, a local rerun) never interleave inside a line. */
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (write_all(fd, line.data, line.len) != 0 || fsync(fd) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+done:
+    if (fd >= 0 && close(fd) != 0 && err == OTD_OK)
+        err = OTD_ERROR(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    otd_sbuf_free(&line);
+    return err;
+}
+
+char *otd_sweep_source(const char *dir)
+{
+    char path[4200], *text = NULL, *nl;
+    size_t len;
+    snprintf(path, sizeof path, "%s/sweep.source", dir);
+    if (otd_sweep_read_file(path, "sweep.source", &text, &len) != OTD_OK) {
+        otd_error_clear();
+        return NULL;
+    }
+    if ((nl = strchr(text, '\n')) != NULL)
+        *nl = '\0';
+    return text;
+}
+
+/* Split line at tabs in place: up to cap fields; returns the count. */
+static int split_tabs(char *line, char **f, int cap)
+{
+    int n = 0;
+    f[n++] = line;
+    for (char *c = line; *c && n < cap; c++) {
+        if (*c == '\t') {
+            *c = '\0';
+            f[n++] = c + 1;
+        }
+    }
+    return n;
+}
+
+void otd_manifest_free(otd_manifest *m)
+{
+    for (int64_t i = 0; i < m->n; i++) {
+        free(m->rows[i].name);
+        free(m->rows[i].status);
+        free(m->rows[i].config);
+        free(m->rows[i].rundir);
+        for (int k = 0; k < m->nkeys; k++)
+            free(m->values[i * m->nkeys + k]);
+    }
+    for (int k = 0; k < m->nkeys; k++)
+        free(m->keys[k]);
+    free(m->rows);
+    free(m->keys);
+    free(m->values);
+    memset(m, 0, sizeof *m);
+}
+
+static otd_err dup_to(char **dst, const char *s)
+{
+    if ((*dst = strdup(s)) == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory reading the manifest");
+    return OTD_OK;
+}
+
+otd_err otd_manifest_read(const char *dir, otd_manifest *m)
+{
+    otd_err err = OTD_OK;
+    char path[4200], *text = NULL, *line, *next;
+    char **f = NULL;
+    size_t len = 0;
+    int64_t nlines = 0, lineno = 1;
+    int cols;
+    memset(m, 0, sizeof *m);
+    snprintf(path, sizeof path, "%s/manifest.tsv", dir);
+    OTD_CHECK(otd_sweep_read_file(path, "sweep manifest", &text, &len));
+    for (char *c = text; *c; c++)
+        nlines += *c == '\n';
+    if ((next = strchr(text, '\n')) == NULL)
+        OTD_FAIL(OTD_ERR_FORMAT, "%s: no header line", path);
+    *next++ = '\0';
+    OTD_ALLOC(f, len + 1);
+    cols = split_tabs(text, f, (int)len + 1);
+    if (cols < 5 || strcmp(f[0], "index") != 0 || strcmp(f[1], "name") != 0 ||
+        strcmp(f[2], "status") != 0 || strcmp(f[3], "config") != 0 || strcmp(f[4], "rundir") != 0)
+        OTD_FAIL(OTD_ERR_FORMAT, "%s:1: not an otd manifest header", path);
+    m->nkeys = cols - 5;
+    OTD_ALLOC(m->keys, m->nkeys);
+    for (int k = 0; k < m->nkeys; k++)
+        OTD_CHECK(dup_to(&m->keys[k], f[5 + k]));
+    OTD_ALLOC(m->rows, nlines);
+    OTD_ALLOC(m->values, nlines * (m->nkeys > 0 ? m->nkeys : 1));
+    for (line = next; line != NULL && *line; line = next) {
+        otd_manifest_row *r = &m->rows[m->n];
+        char *end = NULL;
+        lineno++;
+        if ((next = strchr(line, '\n')) != NULL)
+            *next++ = '\0';
+        if (split_tabs(line, f, (int)len + 1) != cols)
+            OTD_FAIL(OTD_ERR_FORMAT, "%s:%lld: expected %d tab-separated fields", path,
+                     (long long)lineno, cols);
+        r->index = strtoll(f[0], &end, 10);
+        if (end == f[0] || *end != '\0' || r->index != m->n)
+            OTD_FAIL(OTD_ERR_FORMAT, "%s:%lld: index '%s', expected %lld", path, (long long)lineno,
+                     f[0], (long long)m->n);
+        m->n++;
+        OTD_CHECK(dup_to(&r->name, f[1]));
+        OTD_CHECK(dup_to(&r->status, f[2]));
+        OTD_CHECK(dup_to(&r->config, f[3]));
+        OTD_CHECK(dup_to(&r->rundir, f[4]));
+        for (int k = 0; k < m->nkeys; k++)
+            OTD_CHECK(dup_to(&m->values[r->index * m->nkeys + k], f[5 + k]));
+    }
+done:
+    if (err != OTD_OK)
+        otd_manifest_free(m);
+    free(f);
+    free(text);
+    return err;
+}

@@ -1,0 +1,285 @@
+/* yamlnode.c: sweep-file YAML nodes -> the text otd's config parser reads.
+ *
+ * A sweep point is written out as a config file of "key: value" lines, so
+ * each value of the sweep file is turned back into YAML text: flow style on
+ * one line, plain where that is unambiguous, double-quoted otherwise. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otd/otd_config.h"
+#include "sweep/sweep_internal.h"
+
+/* Deeper than any sane sweep file; bounds recursion (aliases can loop). */
+#define MAX_DEPTH 16
+
+otd_err otd_sbuf_printf(otd_sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return OTD_ERROR(OTD_ERR_INTERNAL, "vsnprintf failed");
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        p = realloc(b->data, cap);
+        if (p == NULL)
+            return OTD_ERROR(OTD_ERR_NOMEM, "out of memory (%zu bytes of text)", cap);
+        b->data = p;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return OTD_OK;
+}
+
+void otd_sbuf_free(otd_sbuf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+unsigned long long otd_sweep_fnv(const char *text)
+{
+    unsigned long long h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+char *otd_sweep_error_line(void)
+{
+    const char *msg = otd_error_message();
+    const char *nl = strchr(msg, '\n');
+    size_t n = nl ? (size_t)(nl - msg) : strlen(msg);
+    char *s = malloc(n + 1);
+    if (s != NULL) {
+        memcpy(s, msg, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+otd_err otd_sweep_read_file(const char *path, const char *what, char **text, size_t *len)
+{
+    otd_err err = OTD_OK;
+    otd_sbuf b = {0};
+    char chunk[4096];
+    size_t k;
+    FILE *f = fopen(path, "rb");
+    *text = NULL;
+    *len = 0;
+    if (f == NULL)
+        OTD_FAIL(OTD_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
+    OTD_CHECK(otd_sbuf_printf(&b, "%s", ""));
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (memchr(chunk, '\0', k) != NULL)
+            OTD_FAIL(OTD_ERR_IO, "%s '%s' contains a NUL byte: not a text file", what, path);
+        OTD_CHECK(otd_sbuf_printf(&b, "%.*s", (int)k, chunk));
+    }
+    if (ferror(f))
+        OTD_FAIL(OTD_ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
+    *text = b.data;
+    *len = b.len;
+    b.data = NULL;
+done:
+    if (f != NULL)
+        fclose(f);
+    otd_sbuf_free(&b);
+    return err;
+}
+
+otd_err otd_yaml_load(const char *text, size_t len, const char *source, yaml_document_t *doc,
+                      int *loaded)
+{
+    otd_err err = OTD_OK;
+    yaml_parser_t p;
+    int have = 0;
+    *loaded = 0;
+    if (!yaml_parser_initialize(&p))
+        OTD_FAIL(OTD_ERR_NOMEM, "%s: cannot initialize the YAML parser", source);
+    have = 1;
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&p, doc))
+        OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu:%zu: YAML syntax error: %s", source,
+                 p.problem_mark.line + 1, p.problem_mark.column + 1,
+                 p.problem ? p.problem : "unknown problem");
+    *loaded = 1;
+done:
+    if (have)
+        yaml_parser_delete(&p);
+    return err;
+}
+
+/* Plain text that no YAML reader takes for anything but itself in a block
+ * or flow context: numbers, words, dotted names. */
+static int plain_safe(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '+' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static otd_err emit_scalar(const yaml_node_t *n, otd_sbuf *out)
+{
+    otd_err err = OTD_OK;
+    const char *s = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length;
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && plain_safe(s, len))
+        return otd_sbuf_printf(out, "%.*s", (int)len, s);
+    /* Quoted, the text is taken as written: config values are compared as
+     * text, so "3" and 3 mean the same to otd. */
+    OTD_CHECK(otd_sbuf_printf(out, "\""));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            OTD_CHECK(otd_sbuf_printf(out, "\\%c", c));
+        else if (c < 0x20 || c == 0x7f)
+            OTD_CHECK(otd_sbuf_printf(out, "\\x%02x", c));
+        else
+            OTD_CHECK(otd_sbuf_printf(out, "%c", c));
+    }
+    OTD_CHECK(otd_sbuf_printf(out, "\""));
+done:
+    return err;
+}
+
+static otd_err emit(yaml_document_t *doc, yaml_node_t *n, otd_sbuf *out, int depth)
+{
+    otd_err err = OTD_OK;
+    if (depth > MAX_DEPTH)
+        OTD_FAIL(OTD_ERR_CONFIG, "value nested too deep (line %zu)", n->start_mark.line + 1);
+    if (n->type == YAML_SCALAR_NODE) {
+        OTD_CHECK(emit_scalar(n, out));
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        OTD_CHECK(otd_sbuf_printf(out, "["));
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
+            yaml_node_t *item = yaml_document_get_node(doc, *it);
+            if (item == NULL)
+                OTD_FAIL(OTD_ERR_INTERNAL, "libyaml returned a list item without a node");
+            OTD_CHECK(otd_sbuf_printf(out, "%s", it > n->data.sequence.items.start ? ", " : ""));
+            OTD_CHECK(emit(doc, item, out, depth + 1));
+        }
+        OTD_CHECK(otd_sbuf_printf(out, "]"));
+    } else {
+        OTD_CHECK(otd_sbuf_printf(out, "{"));
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(doc, p->value);
+            if (k == NULL || v == NULL)
+                OTD_FAIL(OTD_ERR_INTERNAL, "libyaml returned a pair without nodes");
+            OTD_CHECK(otd_sbuf_printf(out, "%s", p > n->data.mapping.pairs.start ? ", " : ""));
+            OTD_CHECK(emit(doc, k, out, depth + 1));
+            OTD_CHECK(otd_sbuf_printf(out, ": "));
+            OTD_CHECK(emit(doc, v, out, depth + 1));
+        }
+        OTD_CHECK(otd_sbuf_printf(out, "}"));
+    }
+done:
+    return err;
+}
+
+otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_sbuf *out)
+{
+    if (node == NULL)
+        return otd_sbuf_printf(out, "\"\"");
+    return emit(doc, node, out, 0);
+}
+
+void otd_yaml_leaves_free(otd_yaml_leaves *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].key);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static otd_err add_leaf(otd_yaml_leaves *l, char *key, yaml_node_t *node, int line, int col)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        otd_yaml_leaf *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return OTD_ERROR(OTD_ERR_NOMEM, "out of memory reading a sweep file");
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (otd_yaml_leaf){key, node, line, col};
+    return OTD_OK;
+}
+
+static otd_err flatten(yaml_document_t *doc, yaml_node_t *map, const char *prefix,
+                       const char *source, otd_yaml_leaves *out, int depth)
+{
+    otd_err err = OTD_OK;
+    char *key = NULL, origin[512];
+    if (depth > MAX_DEPTH)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: mappings nested too deep", source);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        int line, col;
+        if (k == NULL || v == NULL)
+            OTD_FAIL(OTD_ERR_INTERNAL, "%s: libyaml returned a pair without nodes", source);
+        line = (int)k->start_mark.line + 1;
+        col = (int)k->start_mark.column + 1;
+        snprintf(origin, sizeof origin, "%s:%d:%d", source, line, col);
+        if (k->type != YAML_SCALAR_NODE)
+            OTD_FAIL(OTD_ERR_CONFIG, "%s: a key must be a plain name", origin);
+        if (prefix != NULL) {
+            size_t n = strlen(prefix) + 1 + k->data.scalar.length + 1;
+            key = malloc(n);
+            if (key != NULL)
+                snprintf(key, n, "%s.%s", prefix, (const char *)k->data.scalar.value);
+        } else {
+            key = strdup((const char *)k->data.scalar.value);
+        }
+        if (key == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory reading %s", source);
+        if (v->type == YAML_MAPPING_NODE && otd_config_check_key(key, origin) != OTD_OK) {
+            OTD_CHECK(flatten(doc, v, key, source, out, depth + 1));
+            free(key);
+            key = NULL;
+            continue;
+        }
+        OTD_CHECK(otd_config_check_key(key, origin));
+        for (size_t i = 0; i < out->n; i++)
+            if (strcmp(out->v[i].key, key) == 0)
+                OTD_FAIL(OTD_ERR_CONFIG, "duplicate key '%s' (in %s; first at line %d)", key,
+                         origin, out->v[i].line);
+        OTD_CHECK(add_leaf(out, key, v, line, col));
+        key = NULL;
+    }
+done:
+    free(key);
+    return err;
+}
+
+otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source,
+                         otd_yaml_leaves *out)
+{
+    if (map == NULL || map->type != YAML_MAPPING_NODE)
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s:%zu: expected a mapping of configuration keys", source,
+                         map ? map->start_mark.line + 1 : 0);
+    return flatten(doc, map, NULL, source, out, 0);
+}
