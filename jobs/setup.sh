@@ -11,10 +11,14 @@ set -euo pipefail
 OTD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OTD_BUILD=${OTD_BUILD:-$OTD_ROOT/build}
 
-# Everything otd, its tests and analysis/ need, from Debian's archive.
+# Everything otd, its tests and analysis/ need, from Debian's archive. Slurm:
+# the daemons and client that the job scripts use and that tests/integration
+# start privately on localhost (not the slurm-wlm metapackage: it pulls in
+# some twenty -dev packages).
 OTD_PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
   libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools libcunit1-dev libopenblas-dev
-  libyaml-dev python3 python3-h5py python3-numpy python3-matplotlib python3-yaml)
+  libyaml-dev python3 python3-h5py python3-numpy python3-matplotlib python3-yaml
+  slurmctld slurmd slurm-client munge)
 
 missing=()
 for p in "${OTD_PACKAGES[@]}"; do

@@ -1,0 +1,262 @@
+"""The Slurm job scripts (jobs/slurm/) against a real slurmctld + slurmd on
+localhost (slurmtest.Slurm: one private cluster for this whole file).
+
+Every real-Slurm test lives in this one file, so that two test clusters
+never run at once (CTest runs test files in parallel).
+
+What is checked:
+  - run_one.sbatch at 2 ranks (srun --mpi=pmix) gives results bitwise equal
+    to a direct `mpirun -n 2 otd run` of the same config;
+  - the warning signal (USR1 to the batch shell, as --signal=B:USR1 sends
+    it) reaches otd's ranks, otd checkpoints and exits 75, the job requeues
+    itself, runs again with SLURM_RESTART_COUNT=1, resumes and ends bitwise
+    equal to an undisturbed run;
+  - with OTD_MAX_REQUEUES=0 the signalled job is not requeued and says that
+    the retry limit was reached (through OTD_LAUNCH=mpirun, the documented
+    alternative launcher);
+  - SIGTERM to the batch shell is relayed the same way;
+  - sweep_task.sh runs both tasks of `sbatch --array=0-1` over a
+    hand-written 2-point sweep directory (the contract's layout).
+
+Nothing depends on speed. Signalled runs have an unreachable step budget
+(max_iters 2e9, target_rel_err 0): they are signalled once their first
+checkpoint exists (otd installs its handlers before), so they are surely
+running; and they end only through the signal. A requeue test holds the job
+before signalling it: a held job keeps running, and once requeued it stays
+pending until released, which leaves time to shorten max_iters in its
+config (a key otd allows to change on resume) so that the rerun finishes.
+Every wait is bounded by a generous timeout that fails the test."""
+import os
+import re
+import unittest
+
+from otdtest import OTD, SOURCE, TmpTestCase, read, run
+from slurmtest import Slurm
+
+JOBS = os.path.join(SOURCE, "jobs")
+RUN_ONE = os.path.join(JOBS, "slurm", "run_one.sbatch")
+SWEEP_TASK = os.path.join(JOBS, "slurm", "sweep_task.sh")
+ENDLESS = 2000000000
+
+CLUSTER = None
+
+
+def setUpModule():
+    global CLUSTER
+    # Fails (never skips) with the reason when Slurm cannot be started.
+    CLUSTER = Slurm(cpus=4).start()
+
+
+def tearDownModule():
+    if CLUSTER is not None:
+        CLUSTER.stop()
+
+
+def config_text(max_iters, seed=0):
+    """A tiny gd problem (d = 10, m = 12): ~1e5 steps/s per rank pair."""
+    return ("algo.name: gd\nmodel.init_scale: 1\nalgo.target_rel_err: 0\n"
+            "algo.max_iters: %d\nrun.seed: %d\nrun.log_every: 100\n"
+            "run.progress_seconds: 1\n" % (max_iters, seed))
+
+
+CHECKPOINTED = re.compile(r"checkpointed at iteration (\d+)")
+
+
+class SlurmCase(TmpTestCase):
+
+    def setUp(self):
+        super().setUp()
+        os.chmod(self.tmp, 0o755)
+        self.slurm = CLUSTER
+        self.jobs = []
+
+    def tearDown(self):
+        for j in self.jobs:  # a failed test leaves no job running
+            self.slurm.cancel(j)
+        super().tearDown()
+
+    def write(self, name, text):
+        path = self.out(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def slurp(self, path):
+        with open(path) as f:
+            return f.read()
+
+    def status_lines(self, path):
+        return [line.split() for line in self.slurp(path).splitlines()]
+
+    def run_one(self, config, rundir, log, ntasks=2, env=None):
+        """sbatch -n NTASKS run_one.sbatch CONFIG RUNDIR, from the test dir."""
+        e = {"OTD_BIN": OTD, "OTD_JOBS_DIR": JOBS}
+        e.update(env or {})
+        job = self.slurm.submit(["-n", str(ntasks), "-D", self.tmp, "-o", log, RUN_ONE,
+                                 config, rundir], env=e)
+        self.jobs.append(job)
+        return job
+
+    def wait_checkpoint(self, rundir, job, log):
+        """Wait until the run has committed a checkpoint: otd is running with
+        its signal handlers installed."""
+        ck = os.path.join(rundir, "checkpoints")
+
+        def ready():
+            if self.slurm.job(job)["JobState"] in ("FAILED", "COMPLETED", "CANCELLED"):
+                raise AssertionError("job ended early:\n" + self.slurp(log))
+            return os.path.isdir(ck) and any(n.endswith(".h5") for n in os.listdir(ck))
+        self.slurm.wait_for(ready, 240, "a checkpoint in " + ck)
+
+    def assertSameRun(self, got, ref):
+        """Final W and every history column but wall_time bitwise equal."""
+        a, b = read(got), read(ref)
+        self.assertTrue((a["final/W"] == b["final/W"]).all(), "final W differs")
+        self.assertEqual(sorted(a["history"]), sorted(b["history"]))
+        for k in a["history"]:
+            if k == "wall_time":
+                continue
+            self.assertEqual(a["history"][k].shape, b["history"][k].shape, k)
+            self.assertTrue((a["history"][k] == b["history"][k]).all(), "history/%s differs" % k)
+        self.assertEqual(a["summary"]["iters"], b["summary"]["iters"])
+
+    def reference(self, config, name="ref"):
+        """The same config run directly: mpirun -n 2 otd run."""
+        ref = self.out(name)
+        self.assertOk(run(["run", config, "--out", ref], nranks=2))
+        return os.path.join(ref, "results.h5")
+
+
+class TestRunOne(SlurmCase):
+
+    def test_run_one_equals_direct_run(self):
+        cfg = self.write("c.yaml", config_text(3000))
+        log = self.out("run_one.log")
+        job = self.run_one(cfg, self.out("r"), log)
+        rec = self.slurm.wait_job(job)[0]
+        text = self.slurp(log)
+        self.assertEqual(rec["JobState"], "COMPLETED", text)
+        self.assertEqual(rec["ExitCode"], "0:0", text)
+        self.assertIn("srun --mpi=pmix", text)
+        self.assertIn("P = 2 ranks", text)
+        st = self.status_lines(self.out("r/task.exit"))
+        self.assertEqual(len(st), 1, st)
+        self.assertEqual(st[0][1:2] + st[0][3:], ["0", job])
+        self.assertSameRun(self.out("r/results.h5"), self.reference(cfg))
+
+    def test_warning_signal_requeues_and_resumes_exactly(self):
+        cfg = self.write("c.yaml", config_text(ENDLESS))
+        rundir, log = self.out("r"), self.out("run_one.log")
+        job = self.run_one(cfg, rundir, log)
+        self.wait_checkpoint(rundir, job, log)
+        self.slurm.hold(job)
+        self.slurm.signal_batch(job, "USR1")
+        # Requeued by task.sh, and kept pending by the hold.
+        self.slurm.wait_state(job, lambda r: r["Restarts"] == 1 and r["JobState"] == "PENDING",
+                              what="requeued and pending")
+        text = self.slurp(log)
+        m = CHECKPOINTED.search(text)
+        self.assertIsNotNone(m, text)
+        stopped = int(m.group(1))
+        self.assertIn("received SIGUSR1", text)
+        self.assertIn("requeueing job %s" % job, text)
+        st = self.status_lines(self.out("r/task.exit"))
+        self.assertEqual([s[1] for s in st], ["75"], st)
+        # The rerun must end: give it a budget a little beyond the checkpoint.
+        final = stopped + 2000
+        self.write("c.yaml", config_text(final))
+        self.slurm.release(job)
+        rec = self.slurm.wait_job(job)[0]
+        text = self.slurp(log)
+        self.assertEqual(rec["JobState"], "COMPLETED", text)
+        self.assertEqual(rec["Restarts"], 1)
+        self.assertIn("SLURM_RESTART_COUNT=1", text)
+        self.assertIn("resuming at iteration %d" % stopped, text)
+        st = self.status_lines(self.out("r/task.exit"))
+        self.assertEqual([s[1] for s in st], ["75", "0"], st)
+        self.assertTrue(all(s[3] == job for s in st), st)
+        got = os.path.join(rundir, "results.h5")
+        self.assertEqual(read(got)["summary"]["iters"], final)
+        self.assertSameRun(got, self.reference(cfg))
+
+    def test_retry_limit_with_mpirun(self):
+        cfg = self.write("c.yaml", config_text(ENDLESS))
+        rundir, log = self.out("r"), self.out("run_one.log")
+        job = self.run_one(cfg, rundir, log,
+                           env={"OTD_MAX_REQUEUES": "0", "OTD_LAUNCH": "mpirun"})
+        self.wait_checkpoint(rundir, job, log)
+        self.slurm.signal_batch(job, "USR1")
+        rec = self.slurm.wait_job(job)[0]
+        text = self.slurp(log)
+        self.assertEqual(rec["JobState"], "FAILED", text)
+        self.assertEqual(rec["ExitCode"], "75:0", text)
+        self.assertEqual(rec["Restarts"], 0, text)
+        self.assertIn("mpirun " + OTD, text)
+        self.assertRegex(text, CHECKPOINTED)
+        self.assertIn("retry limit reached: SLURM_RESTART_COUNT=0 >= OTD_MAX_REQUEUES=0", text)
+        self.assertNotIn("otd task: requeueing", text)
+        st = self.status_lines(self.out("r/task.exit"))
+        self.assertEqual([s[1] for s in st], ["75"], st)
+
+    def test_term_to_batch_shell_checkpoints(self):
+        # SIGTERM (time limit, preemption) to the batch shell: relayed as
+        # USR1, since srun would cancel the step on a TERM of its own.
+        cfg = self.write("c.yaml", config_text(ENDLESS))
+        rundir, log = self.out("r"), self.out("run_one.log")
+        job = self.run_one(cfg, rundir, log, ntasks=1, env={"OTD_MAX_REQUEUES": "0"})
+        self.wait_checkpoint(rundir, job, log)
+        self.slurm.signal_batch(job, "TERM")
+        rec = self.slurm.wait_job(job)[0]
+        text = self.slurp(log)
+        self.assertIn("received SIGTERM", text)
+        self.assertRegex(text, CHECKPOINTED)
+        st = self.status_lines(self.out("r/task.exit"))
+        self.assertEqual([s[1] for s in st], ["75"], (st, text, rec))
+
+
+class TestSweepArray(SlurmCase):
+
+    def test_sweep_task_runs_both_array_tasks(self):
+        d = self.out("sweep")
+        names = ["seed0-0123456789", "seed1-abcdef0123"]
+        rows = ["index\tname\tstatus\tconfig\trundir\trun.seed"]
+        for i, name in enumerate(names):
+            self.write("sweep/configs/%s.yaml" % name, config_text(1000, seed=i))
+            rows.append("%d\t%s\tok\tconfigs/%s.yaml\truns/%s\t%d" % (i, name, name, name, i))
+        self.write("sweep/manifest.tsv", "\n".join(rows) + "\n")
+        os.makedirs(os.path.join(d, "logs"))
+        # The contract's DIR/sweep.sbatch, as `otd sweep` writes it.
+        script = self.write("sweep/sweep.sbatch", "\n".join([
+            "#!/bin/bash",
+            "#SBATCH --job-name=otd-test",
+            "#SBATCH --array=0-1%2",
+            "#SBATCH --ntasks=1",
+            "#SBATCH --output=%s/logs/%%A_%%a.out" % d,
+            "#SBATCH --open-mode=append",
+            "#SBATCH --requeue",
+            "#SBATCH --signal=B:USR1@60",
+            "export OTD_BIN=%s" % OTD,
+            "export OTD_MAX_REQUEUES=3",
+            'exec bash %s %s "$SLURM_ARRAY_TASK_ID"' % (SWEEP_TASK, d), ""]))
+        job = self.slurm.submit(["-D", d, script])
+        self.jobs.append(job)
+        recs = self.slurm.wait_job(job)
+        self.assertEqual(sorted(r["ArrayTaskId"] for r in recs), ["0", "1"], recs)
+        for r in recs:
+            i = int(r["ArrayTaskId"])
+            logf = os.path.join(d, "logs", "%s_%d.out" % (job, i))
+            text = self.slurp(logf)
+            self.assertEqual(r["JobState"], "COMPLETED", text)
+            self.assertIn("point %d: %s (ok)" % (i, names[i]), text)
+            st = self.status_lines(os.path.join(d, "tasks", names[i] + ".exit"))
+            self.assertEqual(len(st), 1, st)
+            self.assertEqual(st[0][1], "0")
+            self.assertEqual(st[0][3], "%s_%d" % (job, i))
+            res = read(os.path.join(d, "runs", names[i], "results.h5"))
+            self.assertEqual(res["summary"]["iters"], 1000)
+            self.assertIn("seed: %d" % i, str(res["attrs"]["config"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
