@@ -2,7 +2,7 @@
 """The figures of science.md section 5 (E0-E4) from a collected otd sweep.
 
 usage: /usr/bin/python3 analysis/figures.py FIGURE DIR [--out PREFIX] [--data-json PATH]
-                                            [--point NAME]... [--threshold X]
+           [--point NAME]... [--threshold X]
 
 FIGURE  e0  m = r gets stuck: fraction of gd seeds (model.m = problem.rank) whose
             final_rel_err > --threshold (0.1), one bar per (problem.order, problem.rank)
@@ -27,7 +27,7 @@ e2 plots the first. Only points with status done are used; the summary line says
 how many others were left out. A missing summary.csv or a figure whose points are
 absent is reported (which algo/keys) with exit status 1.
 
-    /usr/bin/python3 analysis/figures.py e1 sweeps/e1                 # sweeps/e1/figures/e1.{png,pdf}
+    /usr/bin/python3 analysis/figures.py e1 sweeps/e1   # sweeps/e1/figures/e1.png, .pdf
     /usr/bin/python3 analysis/figures.py e2 runs/deflation --out e2   # e2.png, e2.pdf
 """
 
