@@ -1,0 +1,456 @@
+#!/usr/bin/python3
+"""The figures of science.md section 5 (E0-E4) from a collected otd sweep.
+
+usage: /usr/bin/python3 analysis/figures.py FIGURE DIR [--out PREFIX] [--data-json PATH]
+           [--point NAME]... [--threshold X]
+
+FIGURE  e0  m = r gets stuck: fraction of gd seeds (model.m = problem.rank) whose
+            final_rel_err > --threshold (0.1), one bar per (problem.order, problem.rank)
+        e1  final relative error vs model.m (log-log), one curve per (algo.name,
+            problem.dim): median over seeds, min-max band; one panel per problem.order
+            (and problem.rank when it varies); dashed: the dimension count
+            sqrt(max(0, 1 - m d / D)), D = C(d+l-1, l), per d
+        e2  deflation staircase: per-target fitted mass (history target_mass) vs
+            iteration of one tdp/bl run, targets ordered by weight a_k (largest first)
+        e3  distance from initialization (history dist_init) vs iteration, one curve
+            per point, colour per algo.name
+        e4  per-epoch statistics of bl/tdp runs (last history row of each epoch):
+            large components, min best correlation, max out-of-span mass
+DIR     a sweep directory with summary.csv (`otd collect DIR`), or for e2-e4 also a
+        single run directory (results.h5)
+
+Writes PREFIX.png and PREFIX.pdf (default PREFIX: DIR/figures/FIGURE), prints their
+paths and a one-line summary of the data plotted. --data-json PATH writes what was
+plotted (panels, curves with their x/y values; NaN as null) for checking by tests
+and scripts. --point NAME (repeatable; e2, e3, e4) restricts to the named points;
+e2 plots the first. Only points with status done are used; the summary line says
+how many others were left out. A missing summary.csv or a figure whose points are
+absent is reported (which algo/keys) with exit status 1.
+
+    /usr/bin/python3 analysis/figures.py e1 sweeps/e1   # sweeps/e1/figures/e1.png, .pdf
+    /usr/bin/python3 analysis/figures.py e2 runs/deflation --out e2   # e2.png, e2.pdf
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import zlib
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on cluster nodes
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from otd_results import describe  # noqa: E402
+from otd_sweep import (SweepError, describe_where, finite, group, load_sweep,  # noqa: E402
+                       require, select, values)
+
+# Fixed order and colour per algorithm, so that every figure reads alike.
+ALGOS = ("lazy_opt", "lazy_gd", "bl", "tdp", "gd")
+ALGO_COLORS = {"lazy_opt": "C3", "lazy_gd": "C1", "bl": "C0", "tdp": "C2", "gd": "C7"}
+DEFLATION_ALGOS = ("tdp", "bl")  # the algorithms with epochs and re-initialization
+MARKERS = "os^Dv<>ph*"  # one per problem.dim in e1
+DASHES = ((5, 2), (2, 2), (8, 3, 2, 3), (1, 1))  # dimension-count line per problem.dim
+
+
+def algo_color(name):
+    # crc32, not hash(): str hashes change from one process to the next
+    return ALGO_COLORS.get(name, "C%d" % (4 + zlib.crc32(str(name).encode()) % 5))
+
+
+def algo_order(name):
+    return (ALGOS.index(name), "") if name in ALGOS else (len(ALGOS), str(name))
+
+
+def positive(y):
+    """Log axes cannot show values <= 0 (or NaN): mask them instead of failing."""
+    y = np.asarray(y, dtype=float)
+    return np.where(np.isfinite(y) & (y > 0), y, np.nan)
+
+
+def listed(x):
+    """A JSON-ready list: numpy scalars to Python, NaN/inf to None."""
+    out = []
+    for v in np.asarray(x, dtype=float).ravel():
+        out.append(float(v) if math.isfinite(v) else None)
+    return out
+
+
+def fmt(x):
+    return "nan" if x is None or not math.isfinite(x) else "%.3g" % x
+
+
+def left_out_note(sweep):
+    """' (3 points not done left out)' when some rows could not be used."""
+    n = sum(1 for r in sweep.rows if r.get("status") != "done")
+    return " (%d point%s not done left out)" % (n, "" if n == 1 else "s") if n else ""
+
+
+# ---------------------------------------------------------------- E0
+
+
+def fig_e0(sweep, args):
+    where = {"algo.name": "gd"}
+    rows = [r for r in select(sweep.done(), where)
+            if r.get("model.m") is not None and r.get("model.m") == r.get("problem.rank")]
+    require(sweep, rows, describe_where(where) + ", model.m = problem.rank", "e0")
+    bars = []
+    for (order, rank), pts in group(rows, ["problem.order", "problem.rank"]).items():
+        errs = [r.get("final_rel_err") for r in pts]
+        n = sum(1 for e in errs if finite(e))
+        stuck = sum(1 for e in errs if finite(e) and e > args.threshold)
+        bars.append({"order": order, "rank": rank, "n": n, "stuck": stuck,
+                     "fraction": stuck / n if n else float("nan")})
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(bars), 4), dpi=120)
+    xs = np.arange(len(bars))
+    ax.bar(xs, [b["fraction"] for b in bars], color="C7", width=0.6)
+    for x, b in zip(xs, bars):
+        ax.annotate("%d/%d" % (b["stuck"], b["n"]), (x, b["fraction"]), ha="center",
+                    va="bottom", xytext=(0, 3), textcoords="offset points")
+    ax.set_xticks(xs, ["l=%s, r=%s" % (b["order"], b["rank"]) for b in bars])
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("fraction of seeds with final rel. error > %g" % args.threshold)
+    ax.set_title("E0: gd with m = r")
+    ax.grid(True, axis="y", alpha=0.3)
+    data = {"threshold": args.threshold, "bars": bars}
+    summary = "e0: " + "; ".join("l=%s r=%s: %d/%d stuck" % (b["order"], b["rank"], b["stuck"],
+                                                            b["n"]) for b in bars)
+    return fig, data, summary + left_out_note(sweep)
+
+
+# ---------------------------------------------------------------- E1
+
+
+def dim_count(m, d, order):
+    """sqrt(max(0, 1 - m d / D)), D = C(d+l-1, l): the lazy error by dimension count."""
+    D = math.comb(int(d) + int(order) - 1, int(order))
+    return np.sqrt(np.maximum(0.0, 1.0 - np.asarray(m, dtype=float) * d / D)), D
+
+
+def e1_curve(pts):
+    """Median, min and max of final_rel_err per model.m over a curve's points."""
+    xs, med, lo, hi, ns = [], [], [], [], []
+    for (m,), at in group(pts, ["model.m"]).items():
+        errs = [r["final_rel_err"] for r in at if finite(r.get("final_rel_err"))]
+        if not finite(m) or not errs:
+            continue
+        xs.append(m)
+        med.append(float(np.median(errs)))
+        lo.append(min(errs))
+        hi.append(max(errs))
+        ns.append(len(errs))
+    return xs, med, lo, hi, ns
+
+
+def m_ticks(ax, ms):
+    """Label a log m axis with the m of the sweep (plain numbers) when few."""
+    if len(ms) == 1:
+        ax.set_xlim(ms[0] / 2, ms[0] * 2)
+    if len(ms) <= 16:
+        ax.set_xticks(ms, [str(m) for m in ms])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def fig_e1(sweep, args):
+    rows = [r for r in sweep.done() if finite(r.get("model.m"))
+            and finite(r.get("final_rel_err")) and finite(r.get("problem.dim"))
+            and finite(r.get("problem.order"))]
+    require(sweep, rows, "final_rel_err, model.m, problem.dim and problem.order", "e1")
+    panel_keys = ["problem.order"]
+    if len(values(rows, "problem.rank")) > 1:
+        panel_keys.append("problem.rank")
+    panels_rows = group(rows, panel_keys)
+    fig, axes = plt.subplots(1, len(panels_rows), figsize=(6 * len(panels_rows), 4.5), dpi=120,
+                             squeeze=False)
+    dims = values(rows, "problem.dim")
+    panels, lines = [], []
+    for ax, (pkey, pts) in zip(axes[0], panels_rows.items()):
+        order = pkey[0]
+        title = ", ".join("%s=%s" % (k.split(".")[-1], v) for k, v in zip(panel_keys, pkey))
+        panel = {"key": dict(zip(panel_keys, pkey)), "title": title, "curves": [],
+                 "dim_count": []}
+        curves = group(pts, ["algo.name", "problem.dim"])
+        for (algo, d), cpts in sorted(curves.items(), key=lambda kv: (algo_order(kv[0][0]),
+                                                                        kv[0][1])):
+            xs, med, lo, hi, ns = e1_curve(cpts)
+            color = algo_color(algo)
+            marker = MARKERS[dims.index(d) % len(MARKERS)]
+            ax.plot(xs, positive(med), color=color, marker=marker, lw=1.5, ms=5,
+                    label="%s, d=%s" % (algo, d))
+            if max(ns) > 1:
+                ax.fill_between(xs, positive(lo), positive(hi), color=color, alpha=0.15, lw=0)
+            panel["curves"].append({"algo": algo, "dim": d, "x": listed(xs), "y": listed(med),
+                                    "y_min": listed(lo), "y_max": listed(hi), "n": ns})
+            lines.append("l=%s %s d=%s: %s at m=%s" % (order, algo, d, fmt(med[-1]), xs[-1]))
+        ms = values(pts, "model.m")
+        grid = np.unique(np.concatenate([np.geomspace(ms[0], ms[-1], 200), ms]))
+        for d in values(pts, "problem.dim"):
+            y, D = dim_count(grid, d, order)
+            ax.plot(grid, positive(y), color="0.3", lw=1,
+                    dashes=DASHES[dims.index(d) % len(DASHES)],
+                    label="dimension count, d=%s (D=%d)" % (d, D))
+            panel["dim_count"].append({"dim": d, "D": D, "x": listed(grid), "y": listed(y)})
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        m_ticks(ax, ms)
+        ax.set_xlabel("m (model components)")
+        ax.set_ylabel("final relative error")
+        ax.set_title("E1: " + title)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize="x-small", loc="best")
+        panels.append(panel)
+    data = {"panels": panels}
+    return fig, data, "e1: " + "; ".join(lines) + left_out_note(sweep)
+
+
+# ---------------------------------------------------------------- run selection (E2-E4)
+
+
+def pick_runs(sweep, args, figure, algos):
+    """The rows of e2-e4: --point names (any algo), a lone run directory, or
+    every finished point of the given algos (in that algo order, then by name)."""
+    if args.point:
+        rows = [sweep.find(name) for name in args.point]
+        bad = [r["name"] for r in rows if r.get("status") != "done"]
+        if bad:
+            raise SweepError("%s: point(s) not done: %s" % (figure, ", ".join(bad)))
+        return rows
+    if sweep.single:
+        return sweep.done() or require(sweep, [], "a finished run", figure)
+    where = {"algo.name": list(algos)} if algos else {}
+    rows = select(sweep.done(), where)
+    require(sweep, rows, describe_where(where) if where else "status done", figure)
+    if algos:  # in the order asked for (e2 plots the first: tdp before bl)
+        return sorted(rows, key=lambda r: (list(algos).index(r.get("algo.name")),
+                                           str(r.get("name"))))
+    return sorted(rows, key=lambda r: (algo_order(r.get("algo.name")), str(r.get("name"))))
+
+
+def history(sweep, row, columns, figure):
+    """The run's history columns (numpy arrays), or SweepError naming the
+    missing ones (or saying it has no rows)."""
+    hist = sweep.run(row)["history"]
+    missing = [c for c in columns if c not in hist]
+    if missing:
+        raise SweepError("%s: point %s has no history column(s) %s" %
+                         (figure, row.get("name"), ", ".join(missing)))
+    if len(hist[columns[0]]) == 0:
+        raise SweepError("%s: point %s has no history rows" % (figure, row.get("name")))
+    return hist
+
+
+# ---------------------------------------------------------------- E2
+
+
+def fig_e2(sweep, args):
+    row = pick_runs(sweep, args, "e2", DEFLATION_ALGOS)[0]
+    run = sweep.run(row)
+    hist = history(sweep, row, ["iter", "target_mass"], "e2")
+    it = np.asarray(hist["iter"], dtype=float)
+    mass = np.asarray(hist["target_mass"], dtype=float).reshape(len(it), -1)
+    a = run["a"] if run["a"] is not None else np.ones(mass.shape[1])
+    order = sorted(range(mass.shape[1]), key=lambda k: (-abs(a[k]), k))
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    cmap = plt.get_cmap("viridis")
+    curves, reached = [], []
+    for rank, k in enumerate(order):
+        y = mass[:, k]
+        ax.plot(it, y, color=cmap(rank / max(1, len(order) - 1) * 0.9), lw=1.5,
+                label="u_%d, a=%.3g" % (k + 1, a[k]))
+        hit = np.nonzero(y >= 0.5)[0]
+        first = float(it[hit[0]]) if hit.size else None
+        curves.append({"k": k, "a": float(a[k]), "x": listed(it), "y": listed(y),
+                       "half_iter": first})
+        reached.append("a=%.3g: %s" % (a[k], "-" if first is None else "%d" % first))
+    ax.axhline(1.0, color="0.5", ls=":", lw=1)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("fitted mass  <T(W), u_k^l> / a_k")
+    ax.set_title("E2: %s\n%s" % (describe(run), row.get("name")), fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    data = {"point": row.get("name"), "curves": curves}
+    summary = "e2: %s: first iteration with mass >= 0.5, targets by weight: %s" % (
+        row.get("name"), "; ".join(reached))
+    return fig, data, summary
+
+
+# ---------------------------------------------------------------- E3
+
+
+def fig_e3(sweep, args):
+    rows = pick_runs(sweep, args, "e3", None)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    curves, seen, last, skipped = [], set(), {}, []
+    for row in rows:
+        algo = row.get("algo.name")
+        try:
+            hist = history(sweep, row, ["iter", "dist_init"], "e3")
+        except SweepError:
+            if args.point:  # asked for by name: say why it cannot be plotted
+                raise
+            skipped.append(str(row.get("name")))  # e.g. a solve without iterations
+            continue
+        it, dist = np.asarray(hist["iter"], float), np.asarray(hist["dist_init"], float)
+        ax.plot(it, positive(dist), color=algo_color(algo), lw=1, alpha=0.8,
+                marker="o" if len(it) == 1 else None,
+                label=algo if algo not in seen else None)
+        seen.add(algo)
+        curves.append({"point": row.get("name"), "algo": algo, "x": listed(it),
+                       "y": listed(dist)})
+        last.setdefault(algo, []).append(float(dist[-1]))
+    if not curves:
+        raise SweepError("e3: no point has a dist_init history (%s)" % ", ".join(skipped))
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("||W_t - W_0||_F / ||W_0||_F")
+    ax.set_title("E3: distance from initialization")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    data = {"curves": curves, "skipped": skipped}
+    summary = "e3: %d curves; final distance median per algo: %s" % (
+        len(curves), "; ".join("%s %s" % (k, fmt(float(np.median(v))))
+                               for k, v in sorted(last.items(),
+                                                  key=lambda kv: algo_order(kv[0]))))
+    if skipped:
+        summary += " (%d without dist_init history skipped)" % len(skipped)
+    return fig, data, summary + left_out_note(sweep)
+
+
+# ---------------------------------------------------------------- E4
+
+E4_PANELS = (("n_large", "large components", False),
+             ("min_best_corr", "min best correlation", False),
+             ("max_out_of_span", "max out-of-span mass", True))
+E4_MAX_NAMED = 5
+
+
+def epoch_ends(epoch):
+    """Indices of the last history row of each epoch, in epoch order."""
+    epoch = np.asarray(epoch, dtype=float)
+    return [int(np.nonzero(epoch == e)[0][-1]) for e in np.unique(epoch[np.isfinite(epoch)])]
+
+
+def fig_e4(sweep, args):
+    rows = pick_runs(sweep, args, "e4", DEFLATION_ALGOS)
+    fig, axes = plt.subplots(1, len(E4_PANELS), figsize=(15, 4.2), dpi=120)
+    panels = [{"column": c, "curves": []} for c, _, _ in E4_PANELS]
+    # A few points: one colour and legend entry each; many (seeds of a
+    # sweep): one colour per algorithm, as in e3.
+    per_point = len(rows) <= E4_MAX_NAMED
+    seen = set()
+    for i, row in enumerate(rows):
+        algo = row.get("algo.name")
+        if per_point:
+            color, label = "C%d" % i, str(row.get("name"))
+        else:
+            color, label = algo_color(algo), (algo if algo not in seen else None)
+            seen.add(algo)
+        hist = history(sweep, row, ["epoch"] + [c for c, _, _ in E4_PANELS], "e4")
+        ends = epoch_ends(hist["epoch"])
+        ep = np.asarray(hist["epoch"], float)[ends]
+        for ax, panel, (col, _, logy) in zip(axes, panels, E4_PANELS):
+            y = np.asarray(hist[col], float)[ends]
+            ax.plot(ep, positive(y) if logy else y, marker="o", ms=3, lw=1, alpha=0.8,
+                    color=color, label=label)
+            panel["curves"].append({"point": row.get("name"), "algo": algo,
+                                    "x": listed(ep), "y": listed(y)})
+    for ax, (col, label, logy) in zip(axes, E4_PANELS):
+        if logy:
+            ax.set_yscale("log")
+        else:
+            ax.ticklabel_format(axis="y", useOffset=False)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize="x-small")
+    fig.suptitle("E4: per-epoch component statistics (last row of each epoch)")
+    data = {"panels": panels}
+    lastvals = []
+    for panel in panels:
+        ys = [c["y"][-1] for c in panel["curves"] if c["y"] and c["y"][-1] is not None]
+        lastvals.append("%s %s" % (panel["column"], fmt(float(np.median(ys))) if ys else "nan"))
+    summary = "e4: %d points, last epoch median: %s" % (len(rows), "; ".join(lastvals))
+    return fig, data, summary + left_out_note(sweep)
+
+
+# ---------------------------------------------------------------- main
+
+FIGURES = {
+    "e0": (fig_e0, "m = r gets stuck: fraction of gd seeds with final rel. error > threshold"),
+    "e1": (fig_e1, "final relative error vs m per (algo, d), one panel per order"),
+    "e2": (fig_e2, "deflation staircase: per-target fitted mass vs iteration"),
+    "e3": (fig_e3, "distance from initialization vs iteration"),
+    "e4": (fig_e4, "per-epoch statistics of bl/tdp runs"),
+}
+
+
+def output_prefix(args):
+    prefix = args.out or os.path.join(args.dir, "figures", args.figure)
+    root, ext = os.path.splitext(prefix)
+    return root if ext.lower() in (".png", ".pdf") else prefix
+
+
+def write(fig, data, summary, args):
+    """PREFIX.png, PREFIX.pdf and (if asked) the data JSON; returns the paths."""
+    prefix = output_prefix(args)
+    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    paths = [prefix + ".png", prefix + ".pdf"]
+    fig.tight_layout()
+    for p in paths:
+        fig.savefig(p)
+    plt.close(fig)
+    if args.data_json:
+        doc = {"figure": args.figure, "dir": args.dir, "files": paths, "summary": summary}
+        doc.update(data)
+        with open(args.data_json, "w") as f:
+            json.dump(doc, f, indent=1)
+    return paths
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description="Make the E0-E4 figures of an otd sweep.",
+                                 epilog="Writes PREFIX.png and PREFIX.pdf "
+                                 "(default DIR/figures/FIGURE).")
+    sub = ap.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    for name, (_, help_text) in FIGURES.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("dir", metavar="DIR", help="collected sweep directory (summary.csv)"
+                       + ("" if name in ("e0", "e1") else " or one run directory"))
+        p.add_argument("--out", metavar="PREFIX", help="output prefix (default DIR/figures/%s)"
+                       % name)
+        p.add_argument("--data-json", metavar="PATH", help="write the plotted data as JSON")
+        if name == "e0":
+            p.add_argument("--threshold", type=float, default=0.1,
+                           help="a seed is stuck when final_rel_err > this (default 0.1)")
+        if name in ("e2", "e3", "e4"):
+            p.add_argument("--point", action="append", metavar="NAME",
+                           help="use this point (repeatable)%s" %
+                           ("; the first is plotted" if name == "e2" else ""))
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        sweep = load_sweep(args.dir)
+        if sweep.single and args.figure in ("e0", "e1"):
+            raise SweepError("%s needs a collected sweep: no %s/summary.csv "
+                             "(run `otd collect %s` first)" % (args.figure, args.dir, args.dir))
+        fig, data, summary = FIGURES[args.figure][0](sweep, args)
+        paths = write(fig, data, summary, args)
+    except SweepError as e:
+        print("figures: %s" % e, file=sys.stderr)
+        return 1
+    for p in paths:
+        print(p)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
