@@ -45,7 +45,8 @@ typedef struct {
  * semi-definite n x n matrix A that no rank ever holds whole: A is assembled
  * tile by tile (fill) directly into a 2-D block-cyclic ScaLAPACK matrix over
  * a near-square nprow x npcol grid of all ranks, shift = shift_abs +
- * ridge_rel * trace(A)/n, then PDPOTRF + PDPOTRS. If the Cholesky
+ * ridge_rel * trace(A)/n, then PDPOTRF + PDPOTRS (on a 1 x 1 grid, where
+ * the local matrix is all of A, LAPACK's faster DPOTRF + DPOTRS). If the Cholesky
  * factorization fails (A + shift I numerically indefinite), A is assembled
  * again and solved by PDSYEVD as a pseudo-inverse (eigenvalues below
  * n eps max|lambda| dropped). rhs and x are replicated (length n, the same on

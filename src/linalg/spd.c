@@ -194,10 +194,31 @@ static otd_err gather_vector(otd_comm *comm, const grid *g, const double *loc, d
     return otd_comm_sum(comm, v, (size_t)g->n);
 }
 
-/* Cholesky of (A + shift I), then the solve; *ok = 0 if not positive definite. */
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda,
+             double *b, const int *ldb, int *info);
+
+/* Cholesky of (A + shift I), then the solve; *ok = 0 if not positive definite.
+ * On a 1 x 1 grid the local matrix is all of A, and LAPACK's DPOTRF is the
+ * same factorization at twice the speed: PDPOTRF on one process runs its
+ * trailing updates through PBLAS in block-sized pieces (measured at n = 8000:
+ * 25 against 53 GFLOP/s). */
 static otd_err solve_cholesky(const grid *g, double *a, double *b, int *ok)
 {
     int one = 1, info = 0;
+    if (g->nprow * g->npcol == 1) {
+        dpotrf_("L", &g->n, a, &g->n, &info);
+        if (info > 0) {
+            *ok = 0;
+            return OTD_OK;
+        }
+        if (info == 0)
+            dpotrs_("L", &g->n, &one, a, &g->n, b, &g->n, &info);
+        if (info != 0)
+            return OTD_ERROR(OTD_ERR_LAPACK, "DPOTRF/DPOTRS: info %d", info);
+        *ok = 1;
+        return OTD_OK;
+    }
     pdpotrf_("L", &g->n, a, &one, &one, g->desc, &info);
     if (info > 0) {
         *ok = 0;

@@ -1,7 +1,7 @@
 /* status.c: what state one sweep point is in (see otd_collect.h).
  *
  * The rules, in order:
- *   results.h5 /summary status converged|max_iters       -> done
+ *   results.h5 /summary status converged|max_iters|solved -> done
  *   results.h5 status nonfinite                           -> failed "nonfinite"
  *   run directory's .lock held by a live run              -> running
  *   results.h5 status running (lock free)                 -> failed "interrupted at iteration N;
@@ -243,7 +243,8 @@ otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_poin
             free(why);
             goto done;
         }
-        if (strcmp(status, "converged") == 0 || strcmp(status, "max_iters") == 0) {
+        if (strcmp(status, "converged") == 0 || strcmp(status, "max_iters") == 0 ||
+            strcmp(status, "solved") == 0) {
             info->status = OTD_POINT_DONE;
         } else if (held) {
             info->status = OTD_POINT_RUNNING;

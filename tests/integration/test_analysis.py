@@ -4,7 +4,7 @@
 results files with h5py; a missing summary.csv and absent points fail with a
 message naming what is missing.
 
-The sweep is tiny (d = 6 or 8, at most 3000 steps, 28 runs of well
+The sweep is tiny (d = 6 or 8, at most 3000 steps, 32 runs of well
 under a second each). It is made by make_collected_sweep, the one place that
 knows how a collected sweep directory comes about."""
 import csv
@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import yaml
 
-from otdtest import SOURCE, run
+from otdtest import OTD, SOURCE, run_command
 
 FIGURES = os.path.join(SOURCE, "analysis", "figures.py")
 PYTHON = "/usr/bin/python3"
@@ -47,71 +47,25 @@ def sweep_points():
         points.append(dict(GD, **{"problem.order": 4, "problem.dim": 6, "model.m": 2,
                                   "run.seed": seed}))
     points.append({"algo.name": "tdp", "problem.dim": 6, "model.m": 8, "run.seed": 0})
+    # The lazy side of E1 and E3: lazy_opt over m, one lazy_gd run.
+    for m in (2, 4, 8):
+        points.append({"algo.name": "lazy_opt", "problem.dim": 6, "model.m": m, "run.seed": 0})
+    points.append({"algo.name": "lazy_gd", "problem.dim": 6, "model.m": 4, "run.seed": 0})
     return [dict(BASE, **p) for p in points]
 
 
-def flatten(config, prefix=""):
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, prefix + key + "."))
-        else:
-            out[prefix + key] = value
-    return out
-
-
-def cell(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return yaml.safe_dump(value, default_flow_style=True).strip()
-    return str(value)
-
-
 def make_collected_sweep(tmpdir, points):
-    """A collected sweep directory DIR with one run per point: DIR/runs/<name>
-    and DIR/summary.csv as /work/contract/CONTRACT.md describes (the lead
-    replaces this body by `otd sweep --local` + `otd collect`). Returns DIR.
-
-    Stand-in: `otd run` per point with --set overrides; <name> is the swept
-    keys' values + "-" + the first 10 hex digits of the run's config_hash."""
+    """A collected sweep directory DIR with one run per point, made by the
+    real tools: a sweep file listing the points, `otd sweep --local 2`, then
+    `otd collect`. Returns DIR."""
     sweep = os.path.join(tmpdir, "sweep")
-    os.makedirs(os.path.join(sweep, "runs"))
-    swept = [k for k in dict.fromkeys(k for p in points for k in p)
-             if len({str(p.get(k)) for p in points}) > 1]
-    rows = []
-    for index, point in enumerate(points):
-        tmp = os.path.join(sweep, "runs", "point-%d" % index)
-        args = ["run", "--out", tmp]
-        for k, v in point.items():
-            args += ["--set", "%s=%s" % (k, v)]
-        proc = run(args)
-        with h5py.File(os.path.join(tmp, "results.h5"), "r") as f:
-            config = yaml.safe_load(str(f.attrs["config"]))
-            chash = str(f.attrs["config_hash"])
-            summary = {k: f["summary"].attrs[k] for k in f["summary"].attrs}
-        resolved = flatten(config)
-        readable = "-".join("%s%s" % (k.split(".")[-1], resolved[k]) for k in swept)
-        name = "%s-%s" % (readable, chash[:10])
-        os.rename(tmp, os.path.join(sweep, "runs", name))
-        row = {"index": index, "name": name,
-               "status": "done" if proc.returncode == 0 else "failed",
-               "reason": "" if proc.returncode == 0 else "exit %d" % proc.returncode,
-               "rundir": "runs/" + name, "restarts": 0}
-        for k, v in summary.items():
-            if isinstance(v, (bytes, str)):
-                continue
-            row[k] = v.item() if hasattr(v, "item") else v
-        row.update({k: cell(v) for k, v in resolved.items()})
-        rows.append(row)
-    first = ["index", "name", "status", "reason", "rundir", "iters", "wall_seconds", "restarts",
-             "final_rel_err", "final_loss"]
-    header = first + sorted({k for r in rows for k in r} - set(first),
-                            key=lambda k: ("." in k, k))
-    with open(os.path.join(sweep, "summary.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=header, restval="")
-        w.writeheader()
-        w.writerows(rows)
+    spec = os.path.join(tmpdir, "analysis-sweep.yaml")
+    with open(spec, "w") as f:
+        yaml.safe_dump({"name": "analysis", "points": points}, f)
+    proc = run_command([OTD, "sweep", spec, "--out", sweep, "--local", "2"])
+    assert proc.returncode == 0, "otd sweep failed:\n%s%s" % (proc.stdout, proc.stderr)
+    proc = run_command([OTD, "collect", sweep])
+    assert proc.returncode == 0, "otd collect failed:\n%s%s" % (proc.stdout, proc.stderr)
     return sweep
 
 
@@ -259,7 +213,8 @@ class Figures(unittest.TestCase):
                 self.assertAlmostEqual(x.max(), ms[-1])
                 self.assertSeries(dc["y"], list(np.sqrt(np.maximum(0, 1 - x * dc["dim"] / D))),
                                   "dimension count d=%d" % dc["dim"])
-        self.assertEqual(ncurves, 6)  # l=3: gd, bl x d=6, 8 and tdp d=6; l=4: gd d=6
+        # l=3: gd, bl x d=6, 8, tdp, lazy_opt, lazy_gd d=6; l=4: gd d=6
+        self.assertEqual(ncurves, 8)
         self.assertIn("l=3 bl d=8: ", proc.stdout)
 
     def tdp_name(self):
