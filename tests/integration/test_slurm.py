@@ -16,7 +16,16 @@ What is checked:
     alternative launcher);
   - SIGTERM to the batch shell is relayed the same way;
   - sweep_task.sh runs both tasks of `sbatch --array=0-1` over a
-    hand-written 2-point sweep directory (the contract's layout).
+    hand-written 2-point sweep directory (the contract's layout);
+  - `otd sweep --submit` of a 6-point sweep (2 ranks per point, srun
+    --mpi=pmix) completes, `otd collect` reports 6 done, and every point is
+    bitwise the same as the same sweep run with `otd sweep --local`;
+  - a sweep with an invalid value in a list and a task killed mid-run:
+    collect reports both as failed with the command that reruns only the
+    unfinished points; after the invalid value is fixed in the sweep file,
+    that command (a Slurm array of just those points) completes them, the
+    killed one resuming from its checkpoint, and the finished points'
+    results are not rewritten.
 
 Nothing depends on speed. Signalled runs have an unreachable step budget
 (max_iters 2e9, target_rel_err 0): they are signalled once their first
@@ -26,11 +35,15 @@ before signalling it: a held job keeps running, and once requeued it stays
 pending until released, which leaves time to shorten max_iters in its
 config (a key otd allows to change on resume) so that the rerun finishes.
 Every wait is bounded by a generous timeout that fails the test."""
+import csv
+import hashlib
 import os
 import re
+import shlex
+import signal
 import unittest
 
-from otdtest import OTD, SOURCE, TmpTestCase, read, run
+from otdtest import OTD, SOURCE, TmpTestCase, read, run, run_command
 from slurmtest import Slurm
 
 JOBS = os.path.join(SOURCE, "jobs")
@@ -256,6 +269,153 @@ class TestSweepArray(SlurmCase):
             res = read(os.path.join(d, "runs", names[i], "results.h5"))
             self.assertEqual(res["summary"]["iters"], 1000)
             self.assertIn("seed: %d" % i, str(res["attrs"]["config"]))
+
+
+
+SWEEP = """name: slurm-test
+set:
+  algo.name: gd
+  model.init_scale: 1
+  problem.dim: 8
+  algo.target_rel_err: 0
+  algo.max_iters: 2000
+  run.log_every: 100
+grid:
+  model.m: %s
+  run.seed: %s
+%sranks: %d
+throttle: 4
+"""
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def exe(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return ""
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class TestSweepSubmit(SlurmCase):
+    """`otd sweep --submit` and `otd collect` against the real cluster."""
+
+    def otd(self, args, ok=True):
+        p = run_command([OTD] + list(args), env=dict(self.slurm.env, OTD_JOBS_DIR=JOBS),
+                        timeout=600)
+        if ok:
+            self.assertEqual(p.returncode, 0, "otd %s: %s%s" % (" ".join(args), p.stdout,
+                                                               p.stderr))
+        return p
+
+    def submitted(self, d):
+        """Job ids of DIR/submissions.txt, oldest first."""
+        return [line.split()[1] for line in self.slurp(os.path.join(d, "submissions.txt"))
+                .splitlines()]
+
+    def wait_sweep(self, d):
+        job = self.submitted(d)[-1]
+        self.jobs.append(job)
+        return self.slurm.wait_job(job)
+
+    def test_submit_collect_equals_local(self):
+        spec = self.write("sweep.yaml", SWEEP % ("[6, 12]", "[0, 1, 2]", "", 2))
+        d = self.out("slurm")
+        p = self.otd(["sweep", spec, "--out", d, "--submit"])
+        self.assertIn("sbatch", p.stdout)
+        recs = self.wait_sweep(d)
+        self.assertEqual(len(recs), 6, recs)
+        for r in recs:
+            self.assertEqual(r["JobState"], "COMPLETED", r)
+        p = self.otd(["collect", d])
+        self.assertRegex(p.stdout, r"6 done")
+        with open(os.path.join(d, "summary.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(sorted(r["status"] for r in rows), ["done"] * 6)
+        # The same sweep run here: the same names, the same bits.
+        loc = self.out("local")
+        self.otd(["sweep", spec, "--out", loc, "--local", "2"])
+        names = sorted(os.listdir(os.path.join(d, "runs")))
+        self.assertEqual(names, sorted(os.listdir(os.path.join(loc, "runs"))))
+        self.assertEqual(len(names), 6)
+        for n in names:
+            got = os.path.join(d, "runs", n, "results.h5")
+            self.assertSameRun(got, os.path.join(loc, "runs", n, "results.h5"))
+            self.assertIn("P = 2 ranks", self.slurp(os.path.join(
+                d, "logs", [f for f in os.listdir(os.path.join(d, "logs"))
+                            if self.slurp(os.path.join(d, "logs", f)).find(n) >= 0][0])))
+
+    def test_failed_points_rerun(self):
+        # model.m = -1 is invalid; the m = 10 point runs long enough (8e6
+        # steps, a checkpoint every 1e5) to be killed mid-run.
+        long_point = "points:\n  - {model.m: 10, run.seed: 0, algo.max_iters: 8000000, " \
+                     "run.checkpoint_every: 100000}\n"
+        spec = self.write("sweep.yaml", SWEEP % ("[6, -1]", "[0]", long_point, 1))
+        d = self.out("sw")
+        p = self.otd(["sweep", spec, "--out", d, "--submit"])
+        self.assertIn("model.m = -1", p.stderr + p.stdout)
+        job = self.submitted(d)[-1]
+        self.jobs.append(job)
+        # Find the long point's array task, wait for its first checkpoint
+        # after iteration 0, then kill its otd process (SIGKILL, as the OOM
+        # killer or a failing node would: no chance to checkpoint).
+        with open(os.path.join(d, "manifest.tsv")) as f:
+            hdr = f.readline().rstrip("\n").split("\t")
+            man = [dict(zip(hdr, line.rstrip("\n").split("\t"))) for line in f]
+        long_row = [r for r in man if r["model.m"] == "10"][0]
+        ck = os.path.join(d, long_row["rundir"], "checkpoints")
+
+        def checkpointed():
+            return os.path.isdir(ck) and len([n for n in os.listdir(ck)
+                                              if n.endswith(".h5")]) >= 2
+        self.slurm.wait_for(checkpointed, 240, "a second checkpoint in " + ck)
+        config = os.path.join(d, long_row["config"])
+        victims = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                   if config.encode() in cmdline(pid) and exe(pid) == os.path.realpath(OTD)]
+        self.assertEqual(len(victims), 1, "otd processes of %s: %s" % (config, victims))
+        os.kill(victims[0], signal.SIGKILL)
+        recs = self.slurm.wait_job(job)
+        states = {r["ArrayTaskId"]: r["JobState"] for r in recs}
+        self.assertEqual(len(states), 3, recs)
+        ok_row = [r for r in man if r["model.m"] == "6"][0]
+        done_h5 = os.path.join(d, ok_row["rundir"], "results.h5")
+        before = (os.path.getmtime(done_h5), sha(done_h5))
+        p = self.otd(["collect", d], ok=False)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("1 done", p.stdout)
+        self.assertIn("2 failed", p.stdout)
+        self.assertIn("model.m = -1", p.stdout)
+        self.assertIn("interrupted at iteration", p.stdout)
+        rerun = [l.strip() for l in p.stdout.splitlines() if "--unfinished" in l]
+        self.assertEqual(len(rerun), 1, p.stdout)
+        self.assertTrue(rerun[0].endswith("--unfinished --submit"), rerun)
+        # The user fixes the invalid value and runs the printed command.
+        self.write("sweep.yaml", SWEEP % ("[6, 4]", "[0]", long_point, 1))
+        args = shlex.split(rerun[0])
+        self.assertEqual(args[0], OTD)
+        self.otd(args[1:])
+        self.assertEqual(len(self.submitted(d)), 2)
+        recs = self.wait_sweep(d)
+        self.assertEqual(len(recs), 2, recs)  # only the two unfinished points
+        p = self.otd(["collect", d])
+        self.assertIn("3 done", p.stdout)
+        long_log = self.slurp(os.path.join(d, "logs", "%s_%s.out" % (
+            self.submitted(d)[-1], long_row["index"])))
+        self.assertRegex(long_log, r"resuming at iteration [1-9]")
+        self.assertEqual((os.path.getmtime(done_h5), sha(done_h5)), before)
+        res = read(os.path.join(d, long_row["rundir"], "results.h5"))
+        self.assertEqual(res["summary"]["iters"], 8000000)
 
 
 if __name__ == "__main__":
