@@ -147,6 +147,19 @@ def e1_curve(pts):
     return xs, med, lo, hi, ns
 
 
+# Relative errors below this are not resolved: otd's loss comes from Gram
+# formulas whose terms cancel (science.md section 3), so its relative error
+# has a floor near sqrt(eps) ~ 1e-8 and may read exactly 0. E1 draws such
+# values on this line instead of dropping them from the log axis.
+REL_ERR_FLOOR = 1e-8
+
+
+def floored(y):
+    """Finite values clipped from below at REL_ERR_FLOOR (NaN stays NaN)."""
+    y = np.asarray(y, dtype=float)
+    return np.where(np.isfinite(y), np.maximum(y, REL_ERR_FLOOR), np.nan)
+
+
 def m_ticks(ax, ms):
     """Label a log m axis with the m of the sweep (plain numbers) when few."""
     if len(ms) == 1:
@@ -180,10 +193,10 @@ def fig_e1(sweep, args):
             xs, med, lo, hi, ns = e1_curve(cpts)
             color = algo_color(algo)
             marker = MARKERS[dims.index(d) % len(MARKERS)]
-            ax.plot(xs, positive(med), color=color, marker=marker, lw=1.5, ms=5,
+            ax.plot(xs, floored(med), color=color, marker=marker, lw=1.5, ms=5,
                     label="%s, d=%s" % (algo, d))
             if max(ns) > 1:
-                ax.fill_between(xs, positive(lo), positive(hi), color=color, alpha=0.15, lw=0)
+                ax.fill_between(xs, floored(lo), floored(hi), color=color, alpha=0.15, lw=0)
             panel["curves"].append({"algo": algo, "dim": d, "x": listed(xs), "y": listed(med),
                                     "y_min": listed(lo), "y_max": listed(hi), "n": ns})
             lines.append("l=%s %s d=%s: %s at m=%s" % (order, algo, d, fmt(med[-1]), xs[-1]))
@@ -195,6 +208,8 @@ def fig_e1(sweep, args):
                     dashes=DASHES[dims.index(d) % len(DASHES)],
                     label="dimension count, d=%s (D=%d)" % (d, D))
             panel["dim_count"].append({"dim": d, "D": D, "x": listed(grid), "y": listed(y)})
+        ax.axhline(REL_ERR_FLOOR, color="0.6", lw=0.8, ls=":",
+                   label="resolution %.0e (smaller values drawn here)" % REL_ERR_FLOOR)
         ax.set_xscale("log")
         ax.set_yscale("log")
         m_ticks(ax, ms)

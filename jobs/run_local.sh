@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
 # run_local.sh: the README's main command. Installs what is missing, builds,
-# runs the default experiment on all cores of this machine, and draws its
-# figure.
+# runs a sweep here on all cores (one point per core at a time), collects it
+# and draws its figure.
 #
-#   bash jobs/run_local.sh [CONFIG.yaml] [otd run options...]
+#   bash jobs/run_local.sh [SWEEP.yaml [FIGURE]]
 #
-# Default: jobs/configs/default.yaml (bl on an orthonormal rank-3 order-3
-# target). Output: results/<config name>-<date>/ with results.h5 and
-# rel_err.png; a new directory each time, so nothing earlier is touched.
-# OTD_NP overrides the rank count (default: all cores).
+# Default: jobs/sweeps/e1_small.yaml (E1 at laptop scale: lazy_opt vs bl vs
+# gd, l = 3, d in {10, 20}, m from 3 to 96, 3 seeds) and its figure e1.
+# Output: results/<sweep name>-<date>/ with runs/, summary.csv, summary.h5
+# and figures/<FIGURE>.png (+ .pdf); a new directory each time, so nothing
+# earlier is touched. OTD_NP overrides how many points run at once.
+# One run instead of a sweep: `mpirun -n P build/otd run CONFIG --out DIR`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$ROOT/jobs/setup.sh"
 . "$ROOT/jobs/env.sh"
 
-config=$ROOT/jobs/configs/default.yaml
-if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
-  config=$1
-  shift
-fi
+sweep=${1:-$ROOT/jobs/sweeps/e1_small.yaml}
+figure=${2:-e1}
 np=${OTD_NP:-$(nproc)}
-out=$ROOT/results/$(basename "$config" .yaml)-$(date +%Y%m%d-%H%M%S)
+out=$ROOT/results/$(basename "$sweep" .yaml)-$(date +%Y%m%d-%H%M%S)
 
-mpirun -n "$np" "$ROOT/build/otd" run "$config" --out "$out" "$@"
-/usr/bin/python3 "$ROOT/analysis/plot_run.py" "$out"
-echo "results: $out/results.h5 (otd info $out/results.h5)"
+# `otd sweep --local` exits 1 when a point did not finish; collect then says
+# which and prints the command that reruns only those.
+status=0
+"$ROOT/build/otd" sweep "$sweep" --out "$out" --local "$np" || status=$?
+"$ROOT/build/otd" collect "$out" || status=$?
+/usr/bin/python3 "$ROOT/analysis/figures.py" "$figure" "$out"
+echo "results: $out (summary.csv, summary.h5, figures/)"
+exit "$status"

@@ -9,6 +9,9 @@
  *        lasts H_s = ceil(H_0 (1 + gamma)^s) steps
  *   tdp  the same loop as bl, read as the deflation schedule of the follow-up
  *        paper (same keys and defaults)
+ *   lazy_gd, lazy_opt  gd's Gaussian start (at scale 1 by default); what
+ *        they do with it is the linearized model of otd_lazy.h, which the
+ *        driver evaluates or solves
  * Every random draw is keyed by (seed, purpose, epoch, component, row), so W
  * is bitwise the same for any rank count, and the epoch is a pure function
  * of the iteration (nothing to checkpoint beyond W and the iteration). */

@@ -1,4 +1,4 @@
-/* algo.c: gd, bl and tdp (see otd_algo.h). */
+/* algo.c: gd, bl, tdp and the starts of lazy_gd, lazy_opt (see otd_algo.h). */
 #include "otd/otd_algo.h"
 
 #include <math.h>

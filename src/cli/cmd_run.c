@@ -40,11 +40,16 @@ void otd_cmd_run_usage(FILE *out)
         "run. A second run on DIR while one is running is refused. SIGUSR1, SIGUSR2\n"
         "and SIGTERM make every rank checkpoint at the next step and exit 75.\n"
         "\n"
+        "algo.name = lazy_opt does not step: it solves the lazy model's normal\n"
+        "equations (order m d, distributed ScaLAPACK Cholesky; the memory they need is\n"
+        "checked first) and records W0 and W0 + Delta, /summary status \"solved\" with\n"
+        "the optimal lazy error and lazy_* numbers of the solve.\n"
+        "\n"
         "Exit status: 0 finished, 1 runtime failure, 2 bad usage, configuration or\n"
         "input file, 3 loss or gradient became non-finite (last good checkpoint\n"
         "kept), 75 checkpointed on a signal: resubmit to continue.\n"
         "\n"
-        "Configuration keys:\n");
+        "");
     otd_config_print_help(out);
 }
 

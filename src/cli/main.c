@@ -26,7 +26,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", otd_cmd_run, 1, "mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]",
-     "run one experiment (gd, bl, tdp) over MPI; writes DIR/results.h5"},
+     "run one experiment (gd, bl, tdp, lazy_gd, lazy_opt) over MPI; writes DIR/results.h5"},
     {"tensor", otd_cmd_tensor, 1,
      "mpirun -n P otd tensor [CONFIG.yaml] [--set KEY=VALUE]... --out FILE.h5",
      "write a generated target tensor (with noise) to FILE.h5 for problem.tensor_file"},

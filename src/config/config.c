@@ -514,10 +514,13 @@ static otd_err resolve(otd_cfg_build *b)
                              : OTD_PARAM_PLAIN;
     else
         c->model.param = (otd_param)(b->param_choice - 1);
-    /* auto: the lazy regime is a large initialization and no regularizer;
-     * bl's analysis wants a small one and a small lambda (science.md 4). */
+    /* auto: bl's analysis wants a small initialization (science.md 4);
+     * plain gd and the lazy regime start from w_i ~ N(0, I/d): from a small
+     * one, gd of order l >= 3 sits at the saddle W = 0 (its gradient is
+     * O(sigma^{l-1})), and the lazy regime is by definition a large one. */
     if (isnan(c->model.init_scale))
-        c->model.init_scale = otd_algo_is_lazy(c->algo.name) ? 1.0 : 1e-3;
+        c->model.init_scale =
+            c->algo.name == OTD_ALGO_BL || c->algo.name == OTD_ALGO_TDP ? 1e-3 : 1.0;
     if (isnan(c->algo.lambda))
         c->algo.lambda = otd_algo_is_lazy(c->algo.name) ? 0.0 : 1e-3;
     if (c->algo.lazy_alpha > 0 && c->algo.name != OTD_ALGO_LAZY_GD)

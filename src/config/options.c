@@ -137,7 +137,8 @@ const otd_option otd_cfg_options[] = {
      FIELD(model.init_scale),
      .help = "Initial scale: sigma of w_i ~ N(0, sigma^2 I/d) for gd, lazy_gd and lazy_opt; "
              "delta_0, the norm of every initial and re-initialized w_i, for bl and tdp. auto = "
-             "1e-3, except 1 for lazy_gd and lazy_opt (the lazy regime starts large)."},
+             "1e-3 for bl and tdp (a small initialization), 1 for gd, lazy_gd and lazy_opt (gd "
+             "from a small one sits at the saddle W = 0; the lazy regime starts large)."},
     {.key = "model.init_file",
      .type = OTD_OPT_STRING,
      .def = "",

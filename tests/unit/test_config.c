@@ -639,6 +639,10 @@ static void test_lazy_auto(void)
     CU_ASSERT_EQUAL(c.model.init_scale, 1e-3);
     CU_ASSERT_EQUAL(c.algo.lambda, 1e-3);
     otd_config_free(&c);
+    OTD_TEST_OK(parse("algo.name: gd\n", NULL, 0, &c));
+    CU_ASSERT_EQUAL(c.model.init_scale, 1.0);
+    CU_ASSERT_EQUAL(c.algo.lambda, 1e-3);
+    otd_config_free(&c);
     {
         const char *s[] = {"model.init_scale=auto"};
         OTD_TEST_OK(parse("algo: {name: lazy_gd, lambda: 0.5}\nmodel.init_scale: 3\n", s, 1, &c));
