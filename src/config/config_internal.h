@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "otd/otd_config.h"
+#include "otd/otd_text.h"
 
 typedef enum {
     OTD_OPT_INT,     /* int or int64_t field (size tells which) */
@@ -56,11 +57,6 @@ typedef struct {
 
 typedef struct otd_option otd_option;
 
-/* Growable text buffer for the canonical YAML and messages. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} otd_cfg_buf;
 
 struct otd_option {
     const char *key; /* dotted name; the part before the first dot is its section */
@@ -78,7 +74,7 @@ struct otd_option {
     /* Keys whose written value is not simply stored (model.param, weights)
      * bring their own conversion and canonical formatting. */
     otd_err (*apply)(const otd_option *opt, const otd_cfg_value *v, otd_cfg_build *b);
-    otd_err (*format)(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out);
+    otd_err (*format)(const otd_option *opt, const otd_config *cfg, otd_strbuf *out);
     const char *help;
     /* May differ between a checkpoint and the run resuming from it: the key
      * changes when or how visibly a run stops, not its trajectory. */
@@ -107,13 +103,10 @@ int otd_cfg_choice(const char *const *choices, const otd_cfg_scalar *s);
 /* "integer in [2, 12]", "real > 0", ...: the allowed values of opt. */
 void otd_cfg_allowed(const otd_option *opt, char *out, size_t cap);
 /* Append the canonical text of opt's value in cfg. */
-otd_err otd_cfg_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out);
+otd_err otd_cfg_format(const otd_option *opt, const otd_config *cfg, otd_strbuf *out);
 /* The canonical text of a real: "%.17g", which strtod reads back exactly. */
-otd_err otd_cfg_format_real(otd_cfg_buf *out, double x);
+otd_err otd_cfg_format_real(otd_strbuf *out, double x);
 
 /* emit.c */
-otd_err otd_cfg_buf_printf(otd_cfg_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void otd_cfg_buf_free(otd_cfg_buf *b);
 
 #endif

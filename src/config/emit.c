@@ -12,45 +12,6 @@
 
 #include "config/config_internal.h"
 
-/* Append printf-style text. Formats straight into the free space and
- * only on overflow grows and formats again: most appends are a few bytes. */
-otd_err otd_cfg_buf_printf(otd_cfg_buf *b, const char *fmt, ...)
-{
-    otd_err err = OTD_OK;
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        OTD_FAIL(OTD_ERR_INTERNAL, "vsnprintf failed formatting the configuration");
-    if (b->data == NULL || b->len + (size_t)n >= b->cap) {
-        /* Too small (or nothing yet): grow geometrically and format again. */
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-        while (cap <= b->len + (size_t)n)
-            cap *= 2;
-        p = realloc(b->data, cap);
-        if (p == NULL)
-            OTD_FAIL(OTD_ERR_NOMEM, "out of memory formatting the configuration (%zu bytes)", cap);
-        b->data = p;
-        b->cap = cap;
-        va_start(ap, fmt);
-        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-    }
-    b->len += (size_t)n;
-done:
-    return err;
-}
-
-void otd_cfg_buf_free(otd_cfg_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
 /* Length of the section part of key ("problem" in "problem.order"); 0 for
  * a top-level key. */
 static size_t section_len(const char *key)
@@ -66,18 +27,18 @@ static int same_section(const char *a, const char *b, size_t n)
 
 /* Emit all keys of the section of option i: one "section:" line, then
  * "  name: value" for each of its keys in table order. */
-static otd_err emit_section(const otd_config *cfg, size_t i, otd_cfg_buf *out)
+static otd_err emit_section(const otd_config *cfg, size_t i, otd_strbuf *out)
 {
     otd_err err = OTD_OK;
     const char *key = otd_cfg_options[i].key;
     size_t n = section_len(key);
-    OTD_CHECK(otd_cfg_buf_printf(out, "%.*s:\n", (int)n, key));
+    OTD_CHECK(otd_strbuf_printf(out, "%.*s:\n", (int)n, key));
     for (size_t j = i; j < otd_cfg_noptions; j++) {
         if (!same_section(key, otd_cfg_options[j].key, n))
             continue;
-        OTD_CHECK(otd_cfg_buf_printf(out, "  %s: ", otd_cfg_options[j].key + n + 1));
+        OTD_CHECK(otd_strbuf_printf(out, "  %s: ", otd_cfg_options[j].key + n + 1));
         OTD_CHECK(otd_cfg_format(&otd_cfg_options[j], cfg, out));
-        OTD_CHECK(otd_cfg_buf_printf(out, "\n"));
+        OTD_CHECK(otd_strbuf_printf(out, "\n"));
     }
 done:
     return err;
@@ -86,7 +47,7 @@ done:
 otd_err otd_config_to_yaml(const otd_config *cfg, char **yaml)
 {
     otd_err err = OTD_OK;
-    otd_cfg_buf out = {0};
+    otd_strbuf out = {0};
     if (yaml != NULL)
         *yaml = NULL;
     if (yaml == NULL || cfg == NULL)
@@ -96,9 +57,9 @@ otd_err otd_config_to_yaml(const otd_config *cfg, char **yaml)
         size_t n = section_len(key);
         int done_before = 0;
         if (n == 0) {
-            OTD_CHECK(otd_cfg_buf_printf(&out, "%s: ", key));
+            OTD_CHECK(otd_strbuf_printf(&out, "%s: ", key));
             OTD_CHECK(otd_cfg_format(&otd_cfg_options[i], cfg, &out));
-            OTD_CHECK(otd_cfg_buf_printf(&out, "\n"));
+            OTD_CHECK(otd_strbuf_printf(&out, "\n"));
             continue;
         }
         /* A section is written whole at its first key, so even a table
@@ -111,7 +72,7 @@ otd_err otd_config_to_yaml(const otd_config *cfg, char **yaml)
     *yaml = out.data;
     out.data = NULL;
 done:
-    otd_cfg_buf_free(&out);
+    otd_strbuf_free(&out);
     return err;
 }
 
@@ -121,13 +82,10 @@ done:
 uint64_t otd_config_hash(const otd_config *cfg)
 {
     char *yaml = NULL;
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
+    uint64_t h;
     if (otd_config_to_yaml(cfg, &yaml) != OTD_OK)
         return 0;
-    for (const unsigned char *p = (const unsigned char *)yaml; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL; /* FNV-1a 64 prime */
-    }
+    h = otd_fnv1a(yaml);
     free(yaml);
     return h;
 }
@@ -196,7 +154,7 @@ otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, c
 {
     otd_err err = OTD_OK;
     otd_config old;
-    otd_cfg_buf a = {0}, b = {0}, out = {0};
+    otd_strbuf a = {0}, b = {0}, out = {0};
     memset(&old, 0, sizeof old);
     *diff = NULL;
     if (otd_config_parse(stored_yaml, strlen(stored_yaml), "<checkpoint config>", NULL, 0, &old) !=
@@ -210,7 +168,7 @@ otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, c
         OTD_CHECK(otd_cfg_format(opt, cfg, &b));
         if (opt->resume_ok || (a.len == b.len && memcmp(a.data, b.data, a.len) == 0))
             continue;
-        OTD_CHECK(otd_cfg_buf_printf(&out, "%s%s (%.*s -> %.*s)", out.len ? ", " : "", opt->key,
+        OTD_CHECK(otd_strbuf_printf(&out, "%s%s (%.*s -> %.*s)", out.len ? ", " : "", opt->key,
                                      (int)a.len, a.data, (int)b.len, b.data));
     }
     if (out.len > 0) {
@@ -219,9 +177,9 @@ otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, c
     }
 done:
     otd_config_free(&old);
-    otd_cfg_buf_free(&a);
-    otd_cfg_buf_free(&b);
-    otd_cfg_buf_free(&out);
+    otd_strbuf_free(&a);
+    otd_strbuf_free(&b);
+    otd_strbuf_free(&out);
     return err;
 }
 
@@ -238,7 +196,7 @@ const char *otd_config_key(size_t i)
 otd_err otd_config_value_text(const otd_config *cfg, size_t i, char **text)
 {
     otd_err err = OTD_OK;
-    otd_cfg_buf out = {0};
+    otd_strbuf out = {0};
     const char *s;
     *text = NULL;
     if (i >= otd_cfg_noptions)
@@ -247,13 +205,13 @@ otd_err otd_config_value_text(const otd_config *cfg, size_t i, char **text)
      * cell wants the value itself. */
     if (otd_cfg_options[i].type == OTD_OPT_STRING && otd_cfg_options[i].format == NULL) {
         memcpy(&s, (const char *)cfg + otd_cfg_options[i].offset, sizeof s);
-        OTD_CHECK(otd_cfg_buf_printf(&out, "%s", s ? s : ""));
+        OTD_CHECK(otd_strbuf_printf(&out, "%s", s ? s : ""));
     } else {
         OTD_CHECK(otd_cfg_format(&otd_cfg_options[i], cfg, &out));
     }
     *text = out.data;
     out.data = NULL;
 done:
-    otd_cfg_buf_free(&out);
+    otd_strbuf_free(&out);
     return err;
 }

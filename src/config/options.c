@@ -40,9 +40,9 @@ static const char *const weights_words[] = {"equal", "geometric", NULL};
 #define SIZE_MAX_KEY ((int64_t)1 << 40)
 
 static otd_err param_apply(const otd_option *opt, const otd_cfg_value *v, otd_cfg_build *b);
-static otd_err param_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out);
+static otd_err param_format(const otd_option *opt, const otd_config *cfg, otd_strbuf *out);
 static otd_err weights_apply(const otd_option *opt, const otd_cfg_value *v, otd_cfg_build *b);
-static otd_err weights_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out);
+static otd_err weights_format(const otd_option *opt, const otd_config *cfg, otd_strbuf *out);
 
 const otd_option otd_cfg_options[] = {
     /* --- the target tensor T* = sum_k a_k u_k^{(x)l} --- */
@@ -300,10 +300,10 @@ done:
     return err;
 }
 
-static otd_err param_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out)
+static otd_err param_format(const otd_option *opt, const otd_config *cfg, otd_strbuf *out)
 {
     (void)opt;
-    return otd_cfg_buf_printf(out, "%s", otd_param_name(cfg->model.param));
+    return otd_strbuf_printf(out, "%s", otd_param_name(cfg->model.param));
 }
 
 /* problem.weights: a word (equal, geometric) or a list of finite nonzero
@@ -350,7 +350,7 @@ done:
 
 /* Always the resolved list, so the canonical form does not depend on how
  * the weights were written. */
-static otd_err weights_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out)
+static otd_err weights_format(const otd_option *opt, const otd_config *cfg, otd_strbuf *out)
 {
     otd_err err = OTD_OK;
     if (cfg->problem.weights == NULL && cfg->problem.rank > 0)
@@ -358,13 +358,13 @@ static otd_err weights_format(const otd_option *opt, const otd_config *cfg, otd_
                  "%s: not resolved (the config did not come from "
                  "otd_config_parse)",
                  opt->key);
-    OTD_CHECK(otd_cfg_buf_printf(out, "["));
+    OTD_CHECK(otd_strbuf_printf(out, "["));
     for (int64_t k = 0; k < cfg->problem.rank; k++) {
         if (k > 0)
-            OTD_CHECK(otd_cfg_buf_printf(out, ", "));
+            OTD_CHECK(otd_strbuf_printf(out, ", "));
         OTD_CHECK(otd_cfg_format_real(out, cfg->problem.weights[k]));
     }
-    OTD_CHECK(otd_cfg_buf_printf(out, "]"));
+    OTD_CHECK(otd_strbuf_printf(out, "]"));
 done:
     return err;
 }

@@ -317,7 +317,7 @@ done:
 /* The shortest "%.Ng" that reads back to the same double: 0.1 stays "0.1"
  * for the people reading the config, and the round trip stays exact
  * ("%.17g" always is). */
-otd_err otd_cfg_format_real(otd_cfg_buf *out, double x)
+otd_err otd_cfg_format_real(otd_strbuf *out, double x)
 {
     char buf[40];
     /* Start with enough digits for the integer part: 300, not 3e+02. */
@@ -325,31 +325,31 @@ otd_err otd_cfg_format_real(otd_cfg_buf *out, double x)
     for (int prec = first; prec < 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, x);
         if (strtod(buf, NULL) == x)
-            return otd_cfg_buf_printf(out, "%s", buf);
+            return otd_strbuf_printf(out, "%s", buf);
     }
-    return otd_cfg_buf_printf(out, "%.17g", x);
+    return otd_strbuf_printf(out, "%.17g", x);
 }
 
 /* A YAML double-quoted string: escapes for the quote, the backslash and
  * control bytes; UTF-8 passes through (YAML reads it as is). */
-static otd_err format_string(otd_cfg_buf *out, const char *s)
+static otd_err format_string(otd_strbuf *out, const char *s)
 {
     otd_err err = OTD_OK;
-    OTD_CHECK(otd_cfg_buf_printf(out, "\""));
+    OTD_CHECK(otd_strbuf_printf(out, "\""));
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if (*p == '"' || *p == '\\')
-            OTD_CHECK(otd_cfg_buf_printf(out, "\\%c", *p));
+            OTD_CHECK(otd_strbuf_printf(out, "\\%c", *p));
         else if (*p < 0x20 || *p == 0x7f)
-            OTD_CHECK(otd_cfg_buf_printf(out, "\\x%02x", *p));
+            OTD_CHECK(otd_strbuf_printf(out, "\\x%02x", *p));
         else
-            OTD_CHECK(otd_cfg_buf_printf(out, "%c", *p));
+            OTD_CHECK(otd_strbuf_printf(out, "%c", *p));
     }
-    OTD_CHECK(otd_cfg_buf_printf(out, "\""));
+    OTD_CHECK(otd_strbuf_printf(out, "\""));
 done:
     return err;
 }
 
-otd_err otd_cfg_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf *out)
+otd_err otd_cfg_format(const otd_option *opt, const otd_config *cfg, otd_strbuf *out)
 {
     const char *p = (const char *)cfg + opt->offset;
     double x;
@@ -360,18 +360,18 @@ otd_err otd_cfg_format(const otd_option *opt, const otd_config *cfg, otd_cfg_buf
     switch (opt->type) {
     case OTD_OPT_INT:
         if (opt->word != NULL && load_int(opt, cfg) == opt->word_value)
-            return otd_cfg_buf_printf(out, "%s", opt->word);
-        return otd_cfg_buf_printf(out, "%" PRId64, load_int(opt, cfg));
+            return otd_strbuf_printf(out, "%s", opt->word);
+        return otd_strbuf_printf(out, "%" PRId64, load_int(opt, cfg));
     case OTD_OPT_REAL:
         memcpy(&x, p, sizeof x);
         return otd_cfg_format_real(out, x);
     case OTD_OPT_BOOL:
-        return otd_cfg_buf_printf(out, "%s", load_int(opt, cfg) ? "true" : "false");
+        return otd_strbuf_printf(out, "%s", load_int(opt, cfg) ? "true" : "false");
     case OTD_OPT_ENUM:
         i = load_int(opt, cfg);
         for (int k = 0; opt->choices[k] != NULL; k++)
             if (k == i)
-                return otd_cfg_buf_printf(out, "%s", opt->choices[k]);
+                return otd_strbuf_printf(out, "%s", opt->choices[k]);
         return OTD_ERROR(OTD_ERR_ARG, "%s: invalid enum value %" PRId64, opt->key, i);
     case OTD_OPT_STRING:
         memcpy(&s, p, sizeof s);

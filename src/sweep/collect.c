@@ -180,15 +180,15 @@ done:
     return err;
 }
 
-static otd_err csv_cell(otd_sbuf *b, const char *s)
+static otd_err csv_cell(otd_strbuf *b, const char *s)
 {
     otd_err err = OTD_OK;
     if (strpbrk(s, ",\"\n\r") == NULL)
-        return otd_sbuf_printf(b, "%s", s);
-    OTD_CHECK(otd_sbuf_printf(b, "\""));
+        return otd_strbuf_printf(b, "%s", s);
+    OTD_CHECK(otd_strbuf_printf(b, "\""));
     for (const char *p = s; *p; p++)
-        OTD_CHECK(*p == '"' ? otd_sbuf_printf(b, "\"\"") : otd_sbuf_printf(b, "%c", *p));
-    OTD_CHECK(otd_sbuf_printf(b, "\""));
+        OTD_CHECK(*p == '"' ? otd_strbuf_printf(b, "\"\"") : otd_strbuf_printf(b, "%c", *p));
+    OTD_CHECK(otd_strbuf_printf(b, "\""));
 done:
     return err;
 }
@@ -196,20 +196,20 @@ done:
 static otd_err write_csv(const table *t, const char *dir)
 {
     otd_err err = OTD_OK;
-    otd_sbuf b = {0};
+    otd_strbuf b = {0};
     char path[4200], tmp[4300];
     FILE *f = NULL;
     for (int c = 0; c < t->ncols; c++) {
-        OTD_CHECK(otd_sbuf_printf(&b, "%s", c ? "," : ""));
+        OTD_CHECK(otd_strbuf_printf(&b, "%s", c ? "," : ""));
         OTD_CHECK(csv_cell(&b, t->cols[c]));
     }
-    OTD_CHECK(otd_sbuf_printf(&b, "\n"));
+    OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     for (int64_t i = 0; i < t->nrows; i++) {
         for (int c = 0; c < t->ncols; c++) {
-            OTD_CHECK(otd_sbuf_printf(&b, "%s", c ? "," : ""));
+            OTD_CHECK(otd_strbuf_printf(&b, "%s", c ? "," : ""));
             OTD_CHECK(csv_cell(&b, t->cells[i * t->ncols + c]));
         }
-        OTD_CHECK(otd_sbuf_printf(&b, "\n"));
+        OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     }
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -229,7 +229,7 @@ done:
         fclose(f);
         unlink(tmp);
     }
-    otd_sbuf_free(&b);
+    otd_strbuf_free(&b);
     return err;
 }
 
@@ -261,7 +261,7 @@ static otd_err write_h5(const table *t, const char *dir)
     double *vals = NULL;
     const char **strs = NULL;
     hsize_t dims = (hsize_t)t->nrows, start = 0;
-    otd_sbuf order = {0};
+    otd_strbuf order = {0};
     snprintf(path, sizeof path, "%s/summary.h5", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     OTD_ALLOC(vals, t->nrows + 1);
@@ -271,7 +271,7 @@ static otd_err write_h5(const table *t, const char *dir)
     /* One dataset per column at the root, named as the CSV header (h5py:
      * f["model.m"][()]); attribute `columns` keeps the order. */
     for (int c = 0; c < t->ncols; c++) {
-        OTD_CHECK(otd_sbuf_printf(&order, "%s%s", c ? "," : "", t->cols[c]));
+        OTD_CHECK(otd_strbuf_printf(&order, "%s%s", c ? "," : "", t->cols[c]));
         if (numeric_column(t, c, vals)) {
             OTD_CHECK(
                 otd_h5_write_block(f, H5P_DEFAULT, t->cols[c], 1, &dims, &start, &dims, vals));
@@ -296,7 +296,7 @@ done:
     }
     if (err != OTD_OK)
         unlink(tmp);
-    otd_sbuf_free(&order);
+    otd_strbuf_free(&order);
     free(vals);
     free(strs);
     return err;

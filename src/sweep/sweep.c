@@ -108,17 +108,17 @@ static otd_err leaves_to_kv(yaml_document_t *doc, yaml_node_t *map, const char *
 {
     otd_err err = OTD_OK;
     otd_yaml_leaves leaves = {0};
-    otd_sbuf t = {0};
+    otd_strbuf t = {0};
     OTD_CHECK(otd_yaml_flatten(doc, map, source, &leaves));
     for (size_t i = 0; i < leaves.n; i++) {
         t.len = 0;
-        OTD_CHECK(otd_sbuf_printf(&t, "%s", ""));
+        OTD_CHECK(otd_strbuf_printf(&t, "%s", ""));
         OTD_CHECK(otd_yaml_flow(doc, leaves.v[i].node, &t));
         OTD_CHECK(kvlist_set(l, leaves.v[i].key, t.data));
     }
 done:
     otd_yaml_leaves_free(&leaves);
-    otd_sbuf_free(&t);
+    otd_strbuf_free(&t);
     return err;
 }
 
@@ -241,7 +241,7 @@ static otd_err read_grid(reader *r, yaml_node_t *v)
 {
     otd_err err = OTD_OK;
     otd_yaml_leaves leaves = {0};
-    otd_sbuf t = {0};
+    otd_strbuf t = {0};
     otd_sweep *s = r->s;
     if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
         OTD_FAIL(OTD_ERR_CONFIG, "%s: grid must map configuration keys to lists of values",
@@ -265,7 +265,7 @@ static otd_err read_grid(reader *r, yaml_node_t *v)
             if (item == NULL)
                 OTD_FAIL(OTD_ERR_INTERNAL, "libyaml returned a list item without a node");
             t.len = 0;
-            OTD_CHECK(otd_sbuf_printf(&t, "%s", ""));
+            OTD_CHECK(otd_strbuf_printf(&t, "%s", ""));
             OTD_CHECK(otd_yaml_flow(r->doc, item, &t));
             ax->vals[ax->n++] = t.data;
             memset(&t, 0, sizeof t);
@@ -273,7 +273,7 @@ static otd_err read_grid(reader *r, yaml_node_t *v)
     }
 done:
     otd_yaml_leaves_free(&leaves);
-    otd_sbuf_free(&t);
+    otd_strbuf_free(&t);
     return err;
 }
 
@@ -433,7 +433,7 @@ static void key_label(const otd_sweep *s, int k, char *out, size_t cap)
 }
 
 /* "dim10-m12-seed0-gd": numbers after their key's label, words alone. */
-static otd_err readable_part(const otd_sweep *s, const char *const *values, otd_sbuf *out)
+static otd_err readable_part(const otd_sweep *s, const char *const *values, otd_strbuf *out)
 {
     otd_err err = OTD_OK;
     char label[128];
@@ -443,14 +443,14 @@ static otd_err readable_part(const otd_sweep *s, const char *const *values, otd_
             continue;
         key_label(s, k, label, sizeof label);
         if (out->len > 0)
-            OTD_CHECK(otd_sbuf_printf(out, "-"));
+            OTD_CHECK(otd_strbuf_printf(out, "-"));
         if (strchr("0123456789+-.[", v[0]) != NULL)
-            OTD_CHECK(otd_sbuf_printf(out, "%s", label));
+            OTD_CHECK(otd_strbuf_printf(out, "%s", label));
         for (const char *c = v; *c; c++) {
             if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *c))
-                OTD_CHECK(otd_sbuf_printf(out, "%c", *c));
+                OTD_CHECK(otd_strbuf_printf(out, "%c", *c));
             else if ((*c == ',' || *c == ' ') && out->data[out->len - 1] != '_')
-                OTD_CHECK(otd_sbuf_printf(out, "_"));
+                OTD_CHECK(otd_strbuf_printf(out, "_"));
         }
     }
     if (out->len > READABLE_MAX) {
@@ -465,7 +465,7 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
 {
     otd_err err = OTD_OK;
     kvlist merged = {0};
-    otd_sbuf text = {0}, name = {0};
+    otd_strbuf text = {0}, name = {0};
     otd_config cfg;
     char **values = NULL, src[512];
     unsigned long long hash;
@@ -477,9 +477,9 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
         OTD_CHECK(kvlist_set(&merged, s->set.v[i].key, s->set.v[i].text));
     for (size_t i = 0; i < own->n; i++)
         OTD_CHECK(kvlist_set(&merged, own->v[i].key, own->v[i].text));
-    OTD_CHECK(otd_sbuf_printf(&text, "%s", ""));
+    OTD_CHECK(otd_strbuf_printf(&text, "%s", ""));
     for (size_t i = 0; i < merged.n; i++)
-        OTD_CHECK(otd_sbuf_printf(&text, "%s: %s\n", merged.v[i].key, merged.v[i].text));
+        OTD_CHECK(otd_strbuf_printf(&text, "%s: %s\n", merged.v[i].key, merged.v[i].text));
     OTD_ALLOC(values, s->nkeys);
     for (int k = 0; k < s->nkeys; k++) {
         const char *v = kvlist_get(own, s->keys[k]);
@@ -487,9 +487,9 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
             OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
     }
     valid = otd_config_parse(text.data, text.len, "<point>", NULL, 0, &cfg) == OTD_OK;
-    hash = valid ? otd_config_hash(&cfg) : otd_sweep_fnv(text.data);
+    hash = valid ? otd_config_hash(&cfg) : otd_fnv1a(text.data);
     OTD_CHECK(readable_part(s, (const char *const *)values, &name));
-    OTD_CHECK(otd_sbuf_printf(&name, "%s%010llx", name.len ? "-" : "", hash >> 24));
+    OTD_CHECK(otd_strbuf_printf(&name, "%s%010llx", name.len ? "-" : "", hash >> 24));
     for (int64_t i = 0; i < s->n; i++) {
         if (strcmp(s->pts[i].name, name.data) == 0) {
             s->merged++;
@@ -530,8 +530,8 @@ done:
     free(values);
     otd_config_free(&cfg);
     kvlist_free(&merged);
-    otd_sbuf_free(&text);
-    otd_sbuf_free(&name);
+    otd_strbuf_free(&text);
+    otd_strbuf_free(&name);
     return err;
 }
 

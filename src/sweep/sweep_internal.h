@@ -12,15 +12,8 @@
 #include <yaml.h>
 
 #include "otd/otd_error.h"
+#include "otd/otd_text.h"
 
-/* Growable NUL-terminated text. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} otd_sbuf;
-
-otd_err otd_sbuf_printf(otd_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void otd_sbuf_free(otd_sbuf *b);
 
 /* One "key: value" leaf of a mapping, nested names joined with dots. */
 typedef struct {
@@ -47,15 +40,12 @@ void otd_yaml_leaves_free(otd_yaml_leaves *l);
 /* The node as one line of YAML flow text that parses back to the same
  * value ("12", "bl", "[1, 0.5]", "\"a b\""): what a config file or
  * --set would contain. Appended to out. */
-otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_sbuf *out);
+otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_strbuf *out);
 
 /* Load the one YAML document of text (OTD_ERR_CONFIG with line and
  * column on a syntax error). *loaded tells whether doc must be deleted. */
 otd_err otd_yaml_load(const char *text, size_t len, const char *source, yaml_document_t *doc,
                       int *loaded);
-
-/* 64-bit FNV-1a of text, the hash otd_config_hash uses. */
-unsigned long long otd_sweep_fnv(const char *text);
 
 /* The whole file, NUL-terminated (*len without the NUL). OTD_ERR_IO naming
  * `what` and the path if it cannot be read. */

@@ -69,16 +69,16 @@ done:
 }
 
 /* A word for a bash command line: as is when safe, else single-quoted. */
-static otd_err sh_word(otd_sbuf *b, const char *w)
+static otd_err sh_word(otd_strbuf *b, const char *w)
 {
     otd_err err = OTD_OK;
     if (w[0] != '\0' && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                   "0123456789_./+-=:,@%") == strlen(w))
-        return otd_sbuf_printf(b, "%s", w);
-    OTD_CHECK(otd_sbuf_printf(b, "'"));
+        return otd_strbuf_printf(b, "%s", w);
+    OTD_CHECK(otd_strbuf_printf(b, "'"));
     for (const char *c = w; *c; c++)
-        OTD_CHECK(*c == '\'' ? otd_sbuf_printf(b, "'\\''") : otd_sbuf_printf(b, "%c", *c));
-    OTD_CHECK(otd_sbuf_printf(b, "'"));
+        OTD_CHECK(*c == '\'' ? otd_strbuf_printf(b, "'\\''") : otd_strbuf_printf(b, "%c", *c));
+    OTD_CHECK(otd_strbuf_printf(b, "'"));
 done:
     return err;
 }
@@ -87,7 +87,7 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
                               char **text)
 {
     otd_err err = OTD_OK;
-    otd_sbuf b = {0};
+    otd_strbuf b = {0};
     const otd_sweep_slurm *sl = otd_sweep_slurm_settings(s);
     int64_t n = otd_sweep_npoints(s);
     int throttle = o->throttle > 0 ? o->throttle : sl->throttle;
@@ -95,13 +95,13 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
     if (strpbrk(dir, "\n\r") != NULL || strpbrk(o->otd_bin, "\n\r") != NULL ||
         strpbrk(o->jobs_dir, "\n\r") != NULL)
         OTD_FAIL(OTD_ERR_ARG, "a path with a newline cannot go into a batch script");
-    OTD_CHECK(otd_sbuf_printf(&b, "#!/bin/bash\n#SBATCH --job-name=otd-%s\n", otd_sweep_name(s)));
+    OTD_CHECK(otd_strbuf_printf(&b, "#!/bin/bash\n#SBATCH --job-name=otd-%s\n", otd_sweep_name(s)));
     if (n > 1)
         OTD_CHECK(
-            otd_sbuf_printf(&b, "#SBATCH --array=0-%lld%%%d\n", (long long)(n - 1), throttle));
+            otd_strbuf_printf(&b, "#SBATCH --array=0-%lld%%%d\n", (long long)(n - 1), throttle));
     else
-        OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH --array=0%%%d\n", throttle));
-    OTD_CHECK(otd_sbuf_printf(&b,
+        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH --array=0%%%d\n", throttle));
+    OTD_CHECK(otd_strbuf_printf(&b,
                               "#SBATCH --ntasks=%d\n"
                               "#SBATCH --output=%s/logs/%%A_%%a.out\n"
                               "#SBATCH --open-mode=append\n"
@@ -109,51 +109,51 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
                               "#SBATCH --signal=B:USR1@%d\n",
                               sl->ranks, dir, sl->signal_seconds));
     for (int k = 0; k < sl->nsbatch; k++)
-        OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH %s\n", sl->sbatch[k]));
+        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH %s\n", sl->sbatch[k]));
     for (int k = 0; k < o->nsbatch; k++) {
         if (strpbrk(o->sbatch[k], "\n\r") != NULL)
             OTD_FAIL(OTD_ERR_ARG, "--sbatch '%s': one option per line", o->sbatch[k]);
-        OTD_CHECK(otd_sbuf_printf(&b, "#SBATCH %s\n", o->sbatch[k]));
+        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH %s\n", o->sbatch[k]));
     }
-    OTD_CHECK(otd_sbuf_printf(&b, "export OTD_BIN="));
+    OTD_CHECK(otd_strbuf_printf(&b, "export OTD_BIN="));
     OTD_CHECK(sh_word(&b, o->otd_bin));
-    OTD_CHECK(otd_sbuf_printf(&b, "\nexport OTD_MAX_REQUEUES=%d\nexec bash ", sl->max_requeues));
-    OTD_CHECK(otd_sbuf_printf(&b, "%s", ""));
+    OTD_CHECK(otd_strbuf_printf(&b, "\nexport OTD_MAX_REQUEUES=%d\nexec bash ", sl->max_requeues));
+    OTD_CHECK(otd_strbuf_printf(&b, "%s", ""));
     {
         char script[4200];
         snprintf(script, sizeof script, "%s/slurm/sweep_task.sh", o->jobs_dir);
         OTD_CHECK(sh_word(&b, script));
     }
-    OTD_CHECK(otd_sbuf_printf(&b, " "));
+    OTD_CHECK(otd_strbuf_printf(&b, " "));
     OTD_CHECK(sh_word(&b, dir));
-    OTD_CHECK(otd_sbuf_printf(&b, " \"$SLURM_ARRAY_TASK_ID\"\n"));
+    OTD_CHECK(otd_strbuf_printf(&b, " \"$SLURM_ARRAY_TASK_ID\"\n"));
     *text = b.data;
     b.data = NULL;
 done:
-    otd_sbuf_free(&b);
+    otd_strbuf_free(&b);
     return err;
 }
 
 static otd_err manifest_text(const otd_sweep *s, char **text)
 {
     otd_err err = OTD_OK;
-    otd_sbuf b = {0};
-    OTD_CHECK(otd_sbuf_printf(&b, "index\tname\tstatus\tconfig\trundir"));
+    otd_strbuf b = {0};
+    OTD_CHECK(otd_strbuf_printf(&b, "index\tname\tstatus\tconfig\trundir"));
     for (int k = 0; k < otd_sweep_nkeys(s); k++)
-        OTD_CHECK(otd_sbuf_printf(&b, "\t%s", otd_sweep_key(s, k)));
-    OTD_CHECK(otd_sbuf_printf(&b, "\n"));
+        OTD_CHECK(otd_strbuf_printf(&b, "\t%s", otd_sweep_key(s, k)));
+    OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     for (int64_t i = 0; i < otd_sweep_npoints(s); i++) {
         const otd_sweep_point *p = otd_sweep_point_at(s, i);
-        OTD_CHECK(otd_sbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s", (long long)i,
+        OTD_CHECK(otd_strbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s", (long long)i,
                                   p->name, p->valid ? "ok" : "invalid", p->name, p->name));
         for (int k = 0; k < otd_sweep_nkeys(s); k++)
-            OTD_CHECK(otd_sbuf_printf(&b, "\t%s", p->values[k]));
-        OTD_CHECK(otd_sbuf_printf(&b, "\n"));
+            OTD_CHECK(otd_strbuf_printf(&b, "\t%s", p->values[k]));
+        OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     }
     *text = b.data;
     b.data = NULL;
 done:
-    otd_sbuf_free(&b);
+    otd_strbuf_free(&b);
     return err;
 }
 
@@ -162,7 +162,7 @@ otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_wri
     otd_err err = OTD_OK;
     char sub[4200], rel[1024];
     char *text = NULL;
-    otd_sbuf src = {0};
+    otd_strbuf src = {0};
     static const char *const subdirs[] = {"configs", "runs", "tasks", "logs"};
     for (size_t k = 0; k < sizeof subdirs / sizeof *subdirs; k++) {
         snprintf(sub, sizeof sub, "%s/%s", dir, subdirs[k]);
@@ -176,7 +176,7 @@ otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_wri
         OTD_CHECK(write_if_changed(dir, rel, p->config));
     }
     OTD_CHECK(write_if_changed(dir, "sweep.yaml", otd_sweep_text(s)));
-    OTD_CHECK(otd_sbuf_printf(&src, "%s\n", o->source));
+    OTD_CHECK(otd_strbuf_printf(&src, "%s\n", o->source));
     OTD_CHECK(write_if_changed(dir, "sweep.source", src.data));
     OTD_CHECK(manifest_text(s, &text));
     OTD_CHECK(write_if_changed(dir, "manifest.tsv", text));
@@ -186,7 +186,7 @@ otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_wri
     OTD_CHECK(write_if_changed(dir, "sweep.sbatch", text));
 done:
     free(text);
-    otd_sbuf_free(&src);
+    otd_strbuf_free(&src);
     return err;
 }
 
@@ -194,13 +194,13 @@ otd_err otd_sweep_record_exit(const char *dir, const char *name, int code, const
 {
     otd_err err = OTD_OK;
     char path[4200], host[256] = "unknown";
-    otd_sbuf line = {0};
+    otd_strbuf line = {0};
     int fd = -1;
     snprintf(path, sizeof path, "%s/tasks/%s.exit", dir, name);
     if (gethostname(host, sizeof host - 1) != 0)
         snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
-    OTD_CHECK(otd_sbuf_printf(&line, "%lld %d %s %s\n", (long long)time(NULL), code, host, jobid));
+    OTD_CHECK(otd_strbuf_printf(&line, "%lld %d %s %s\n", (long long)time(NULL), code, host, jobid));
     /* One write of a short line with O_APPEND: concurrent writers (a
      * requeued task, a local rerun) never interleave inside a line. */
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -211,7 +211,7 @@ otd_err otd_sweep_record_exit(const char *dir, const char *name, int code, const
 done:
     if (fd >= 0 && close(fd) != 0 && err == OTD_OK)
         err = OTD_ERROR(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    otd_sbuf_free(&line);
+    otd_strbuf_free(&line);
     return err;
 }
 

@@ -15,49 +15,6 @@
 /* Deeper than any sane sweep file; bounds recursion (aliases can loop). */
 #define MAX_DEPTH 16
 
-otd_err otd_sbuf_printf(otd_sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return OTD_ERROR(OTD_ERR_INTERNAL, "vsnprintf failed");
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        p = realloc(b->data, cap);
-        if (p == NULL)
-            return OTD_ERROR(OTD_ERR_NOMEM, "out of memory (%zu bytes of text)", cap);
-        b->data = p;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return OTD_OK;
-}
-
-void otd_sbuf_free(otd_sbuf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-unsigned long long otd_sweep_fnv(const char *text)
-{
-    unsigned long long h = 14695981039346656037ULL;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 char *otd_sweep_error_line(void)
 {
     const char *msg = otd_error_message();
@@ -74,7 +31,7 @@ char *otd_sweep_error_line(void)
 otd_err otd_sweep_read_file(const char *path, const char *what, char **text, size_t *len)
 {
     otd_err err = OTD_OK;
-    otd_sbuf b = {0};
+    otd_strbuf b = {0};
     char chunk[4096];
     size_t k;
     FILE *f = fopen(path, "rb");
@@ -82,11 +39,11 @@ otd_err otd_sweep_read_file(const char *path, const char *what, char **text, siz
     *len = 0;
     if (f == NULL)
         OTD_FAIL(OTD_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
-    OTD_CHECK(otd_sbuf_printf(&b, "%s", ""));
+    OTD_CHECK(otd_strbuf_printf(&b, "%s", ""));
     while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (memchr(chunk, '\0', k) != NULL)
             OTD_FAIL(OTD_ERR_IO, "%s '%s' contains a NUL byte: not a text file", what, path);
-        OTD_CHECK(otd_sbuf_printf(&b, "%.*s", (int)k, chunk));
+        OTD_CHECK(otd_strbuf_printf(&b, "%.*s", (int)k, chunk));
     }
     if (ferror(f))
         OTD_FAIL(OTD_ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
@@ -96,7 +53,7 @@ otd_err otd_sweep_read_file(const char *path, const char *what, char **text, siz
 done:
     if (f != NULL)
         fclose(f);
-    otd_sbuf_free(&b);
+    otd_strbuf_free(&b);
     return err;
 }
 
@@ -137,31 +94,31 @@ static int plain_safe(const char *s, size_t n)
     return 1;
 }
 
-static otd_err emit_scalar(const yaml_node_t *n, otd_sbuf *out)
+static otd_err emit_scalar(const yaml_node_t *n, otd_strbuf *out)
 {
     otd_err err = OTD_OK;
     const char *s = (const char *)n->data.scalar.value;
     size_t len = n->data.scalar.length;
     if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && plain_safe(s, len))
-        return otd_sbuf_printf(out, "%.*s", (int)len, s);
+        return otd_strbuf_printf(out, "%.*s", (int)len, s);
     /* Quoted, the text is taken as written: config values are compared as
      * text, so "3" and 3 mean the same to otd. */
-    OTD_CHECK(otd_sbuf_printf(out, "\""));
+    OTD_CHECK(otd_strbuf_printf(out, "\""));
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
-            OTD_CHECK(otd_sbuf_printf(out, "\\%c", c));
+            OTD_CHECK(otd_strbuf_printf(out, "\\%c", c));
         else if (c < 0x20 || c == 0x7f)
-            OTD_CHECK(otd_sbuf_printf(out, "\\x%02x", c));
+            OTD_CHECK(otd_strbuf_printf(out, "\\x%02x", c));
         else
-            OTD_CHECK(otd_sbuf_printf(out, "%c", c));
+            OTD_CHECK(otd_strbuf_printf(out, "%c", c));
     }
-    OTD_CHECK(otd_sbuf_printf(out, "\""));
+    OTD_CHECK(otd_strbuf_printf(out, "\""));
 done:
     return err;
 }
 
-static otd_err emit(yaml_document_t *doc, yaml_node_t *n, otd_sbuf *out, int depth)
+static otd_err emit(yaml_document_t *doc, yaml_node_t *n, otd_strbuf *out, int depth)
 {
     otd_err err = OTD_OK;
     if (depth > MAX_DEPTH)
@@ -169,39 +126,39 @@ static otd_err emit(yaml_document_t *doc, yaml_node_t *n, otd_sbuf *out, int dep
     if (n->type == YAML_SCALAR_NODE) {
         OTD_CHECK(emit_scalar(n, out));
     } else if (n->type == YAML_SEQUENCE_NODE) {
-        OTD_CHECK(otd_sbuf_printf(out, "["));
+        OTD_CHECK(otd_strbuf_printf(out, "["));
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
              it++) {
             yaml_node_t *item = yaml_document_get_node(doc, *it);
             if (item == NULL)
                 OTD_FAIL(OTD_ERR_INTERNAL, "libyaml returned a list item without a node");
-            OTD_CHECK(otd_sbuf_printf(out, "%s", it > n->data.sequence.items.start ? ", " : ""));
+            OTD_CHECK(otd_strbuf_printf(out, "%s", it > n->data.sequence.items.start ? ", " : ""));
             OTD_CHECK(emit(doc, item, out, depth + 1));
         }
-        OTD_CHECK(otd_sbuf_printf(out, "]"));
+        OTD_CHECK(otd_strbuf_printf(out, "]"));
     } else {
-        OTD_CHECK(otd_sbuf_printf(out, "{"));
+        OTD_CHECK(otd_strbuf_printf(out, "{"));
         for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
              p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
             yaml_node_t *v = yaml_document_get_node(doc, p->value);
             if (k == NULL || v == NULL)
                 OTD_FAIL(OTD_ERR_INTERNAL, "libyaml returned a pair without nodes");
-            OTD_CHECK(otd_sbuf_printf(out, "%s", p > n->data.mapping.pairs.start ? ", " : ""));
+            OTD_CHECK(otd_strbuf_printf(out, "%s", p > n->data.mapping.pairs.start ? ", " : ""));
             OTD_CHECK(emit(doc, k, out, depth + 1));
-            OTD_CHECK(otd_sbuf_printf(out, ": "));
+            OTD_CHECK(otd_strbuf_printf(out, ": "));
             OTD_CHECK(emit(doc, v, out, depth + 1));
         }
-        OTD_CHECK(otd_sbuf_printf(out, "}"));
+        OTD_CHECK(otd_strbuf_printf(out, "}"));
     }
 done:
     return err;
 }
 
-otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_sbuf *out)
+otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_strbuf *out)
 {
     if (node == NULL)
-        return otd_sbuf_printf(out, "\"\"");
+        return otd_strbuf_printf(out, "\"\"");
     return emit(doc, node, out, 0);
 }
 

@@ -1,0 +1,28 @@
+/* otd_text.h: growable text and its hash, shared by the configuration
+ * (canonical YAML, messages) and the sweeps (point files, manifests). */
+#ifndef OTD_TEXT_H
+#define OTD_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otd/otd_error.h"
+
+/* NUL-terminated text that grows as it is appended to; zero-initialize. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} otd_strbuf;
+
+/* Append printf-style text. Formats straight into the free space and only
+ * on overflow grows and formats again: most appends are a few bytes. */
+otd_err otd_strbuf_printf(otd_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Release the text; b is empty (and reusable) afterwards. */
+void otd_strbuf_free(otd_strbuf *b);
+
+/* 64-bit FNV-1a of a NUL-terminated text: the configuration hash, and the
+ * name of a sweep point whose configuration does not resolve. */
+uint64_t otd_fnv1a(const char *text);
+
+#endif

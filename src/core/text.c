@@ -1,0 +1,53 @@
+/* text.c: growable text and FNV-1a (see otd_text.h). */
+#include "otd/otd_text.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+otd_err otd_strbuf_printf(otd_strbuf *b, const char *fmt, ...)
+{
+    otd_err err = OTD_OK;
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        OTD_FAIL(OTD_ERR_INTERNAL, "vsnprintf failed formatting text");
+    if (b->data == NULL || b->len + (size_t)n >= b->cap) {
+        /* Too small (or nothing yet): grow geometrically and format again. */
+        size_t cap = b->cap ? b->cap : 1024;
+        char *p;
+        while (cap <= b->len + (size_t)n)
+            cap *= 2;
+        p = realloc(b->data, cap);
+        if (p == NULL)
+            OTD_FAIL(OTD_ERR_NOMEM, "out of memory formatting text (%zu bytes)", cap);
+        b->data = p;
+        b->cap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+done:
+    return err;
+}
+
+void otd_strbuf_free(otd_strbuf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+uint64_t otd_fnv1a(const char *text)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL; /* FNV-1a 64 prime */
+    }
+    return h;
+}
