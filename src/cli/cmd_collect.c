@@ -22,7 +22,7 @@ void otd_cmd_collect_usage(FILE *out)
                  "every other numeric /summary attribute, then every configuration key with\n"
                  "its resolved value; summary.h5 has one dataset per column). Run directories\n"
                  "are only read. A point is\n"
-                 "  done     its results.h5 says converged or max_iters\n"
+                 "  done     its results.h5 says converged, max_iters or solved (lazy_opt)\n"
                  "  running  its run directory is locked by a live run\n"
                  "  failed   nonfinite; interrupted (results still `running`, no live run:\n"
                  "           resumable); invalid configuration; or its last task exited nonzero\n"
