@@ -21,6 +21,12 @@ otd_err otd_strbuf_printf(otd_strbuf *b, const char *fmt, ...) __attribute__((fo
 /* Release the text; b is empty (and reusable) afterwards. */
 void otd_strbuf_free(otd_strbuf *b);
 
+/* The whole file at path as NUL-terminated text (*len without the NUL).
+ * A file that cannot be opened or read, or holds a NUL byte, fails with
+ * `code` and a message naming `what` and the path. */
+otd_err otd_read_text_file(const char *path, const char *what, otd_err code, char **text,
+                           size_t *len);
+
 /* 64-bit FNV-1a of a NUL-terminated text: the configuration hash, and the
  * name of a sweep point whose configuration does not resolve. */
 uint64_t otd_fnv1a(const char *text);

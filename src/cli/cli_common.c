@@ -2,12 +2,12 @@
  * collective sub-commands (see cli_common.h). */
 #include "cli/cli_common.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "otd/otd_text.h"
 
 otd_err otd_cli_parse_args(int argc, char **argv, const char *cmd, otd_cli_args *a)
 {
@@ -49,48 +49,13 @@ void otd_cli_args_free(otd_cli_args *a)
     a->nsets = 0;
 }
 
-/* Rank 0 only: the whole file, NUL-terminated. */
-static otd_err read_file(const char *path, char **text, size_t *len)
-{
-    otd_err err = OTD_OK;
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (f == NULL)
-        OTD_FAIL(OTD_ERR_CONFIG, "cannot open configuration file '%s': %s", path, strerror(errno));
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = 2 * cap + 8192);
-            if (nb == NULL)
-                OTD_FAIL(OTD_ERR_NOMEM, "out of memory reading '%s'", path);
-            buf = nb;
-        }
-        size_t k = fread(buf + n, 1, 4096, f);
-        n += k;
-        if (k < 4096) {
-            if (ferror(f))
-                OTD_FAIL(OTD_ERR_CONFIG, "cannot read configuration file '%s'", path);
-            break;
-        }
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    buf = NULL;
-done:
-    if (f != NULL)
-        fclose(f);
-    free(buf);
-    return err;
-}
-
 otd_err otd_cli_load_config(otd_comm *comm, const otd_cli_args *a, otd_config *cfg)
 {
     otd_err err = OTD_OK, local = OTD_OK;
     char *text = NULL;
     size_t len = 0;
     if (a->config != NULL && otd_comm_rank(comm) == 0)
-        local = read_file(a->config, &text, &len);
+        local = otd_read_text_file(a->config, "configuration file", OTD_ERR_CONFIG, &text, &len);
     OTD_CHECK(otd_comm_agree(comm, local));
     if (a->config != NULL)
         OTD_CHECK(otd_comm_bcast_bytes(comm, &text, &len, 0));

@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "config/config_internal.h"
+#include "otd/otd_yaml.h"
 
 /* Deeper nesting than any real config; bounds the recursion (YAML aliases
  * can even make a mapping contain itself). */
@@ -166,12 +167,8 @@ static otd_err syntax_error(const yaml_parser_t *p, const char *text, size_t len
                      problem);
 }
 
-/* Load the single YAML document of text into *doc (to be deleted by the
- * caller when *loaded). A stream without any document gives a document
- * without a root node; a second document is an error, since it would
- * otherwise be silently ignored. */
-static otd_err load_document(const char *text, size_t len, const char *source, yaml_document_t *doc,
-                             int *loaded)
+otd_err otd_yaml_load(const char *text, size_t len, const char *source, yaml_document_t *doc,
+                      int *loaded)
 {
     otd_err err = OTD_OK;
     yaml_parser_t parser;
@@ -393,7 +390,7 @@ static otd_err apply_text(otd_cfg_build *b, const char *text, size_t len, const 
     int loaded = 0;
     yaml_node_t *root;
     walker w = {b, &doc, source};
-    OTD_CHECK(load_document(text, len, source, &doc, &loaded));
+    OTD_CHECK(otd_yaml_load(text, len, source, &doc, &loaded));
     root = yaml_document_get_root_node(&doc);
     if (root == NULL || is_null_scalar(root))
         goto done;
@@ -433,7 +430,7 @@ static otd_err apply_set(otd_cfg_build *b, const char *arg)
     key = join_key(NULL, k0, (size_t)(k1 - k0));
     if (key == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory reading %s", origin);
-    OTD_CHECK(load_document(eq + 1, strlen(eq + 1), origin, &doc, &loaded));
+    OTD_CHECK(otd_yaml_load(eq + 1, strlen(eq + 1), origin, &doc, &loaded));
     root = yaml_document_get_root_node(&doc);
     /* "--set model.init_file=a: b" reads as a mapping: say how to quote. */
     if (root != NULL && root->type == YAML_MAPPING_NODE && find_option(key) != NULL)

@@ -1,9 +1,11 @@
 /* text.c: growable text and FNV-1a (see otd_text.h). */
 #include "otd/otd_text.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 otd_err otd_strbuf_printf(otd_strbuf *b, const char *fmt, ...)
 {
@@ -40,6 +42,36 @@ void otd_strbuf_free(otd_strbuf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+otd_err otd_read_text_file(const char *path, const char *what, otd_err code, char **text,
+                           size_t *len)
+{
+    otd_err err = OTD_OK;
+    otd_strbuf b = {0};
+    char chunk[4096];
+    size_t k;
+    FILE *f = fopen(path, "rb");
+    *text = NULL;
+    *len = 0;
+    if (f == NULL)
+        OTD_FAIL(code, "cannot open %s '%s': %s", what, path, strerror(errno));
+    OTD_CHECK(otd_strbuf_printf(&b, "%s", ""));
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (memchr(chunk, '\0', k) != NULL)
+            OTD_FAIL(code, "%s '%s' contains a NUL byte: not a text file", what, path);
+        OTD_CHECK(otd_strbuf_printf(&b, "%.*s", (int)k, chunk));
+    }
+    if (ferror(f))
+        OTD_FAIL(code, "cannot read %s '%s': %s", what, path, strerror(errno));
+    *text = b.data;
+    *len = b.len;
+    b.data = NULL;
+done:
+    if (f != NULL)
+        fclose(f);
+    otd_strbuf_free(&b);
+    return err;
 }
 
 uint64_t otd_fnv1a(const char *text)

@@ -141,7 +141,7 @@ static otd_err config_cells(table *t, int64_t row, const char *dir, const otd_ma
     otd_config cfg;
     memset(&cfg, 0, sizeof cfg);
     snprintf(path, sizeof path, "%s/%s", dir, r->config);
-    if (otd_sweep_read_file(path, "config", &text, &len) != OTD_OK ||
+    if (otd_read_text_file(path, "config", OTD_ERR_IO, &text, &len) != OTD_OK ||
         otd_config_parse(text, len, r->config, NULL, 0, &cfg) != OTD_OK) {
         otd_error_clear();
         goto done;

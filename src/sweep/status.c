@@ -82,7 +82,7 @@ static void read_attempts(const char *dir, const char *name, otd_point_info *inf
     char path[4200], *text = NULL;
     size_t len;
     snprintf(path, sizeof path, "%s/tasks/%s.exit", dir, name);
-    if (otd_sweep_read_file(path, "exit record", &text, &len) != OTD_OK) {
+    if (otd_read_text_file(path, "exit record", OTD_ERR_IO, &text, &len) != OTD_OK) {
         otd_error_clear();
         return;
     }
@@ -204,7 +204,7 @@ static otd_err failed_without_results(const char *dir, const otd_manifest_row *r
     memset(&cfg, 0, sizeof cfg);
     snprintf(code, sizeof code, info->attempts > 0 ? "exit %d" : "invalid", info->last_code);
     snprintf(path, sizeof path, "%s/%s", dir, row->config);
-    if (otd_sweep_read_file(path, "config", &text, &len) != OTD_OK ||
+    if (otd_read_text_file(path, "config", OTD_ERR_IO, &text, &len) != OTD_OK ||
         otd_config_parse(text, len, row->config, NULL, 0, &cfg) != OTD_OK) {
         if ((why = otd_sweep_error_line()) == NULL)
             OTD_FAIL(OTD_ERR_NOMEM, "out of memory");

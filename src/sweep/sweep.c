@@ -220,7 +220,7 @@ static otd_err read_base(reader *r, yaml_node_t *v)
     }
     if (path == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-    if (otd_sweep_read_file(path, "base config", &text, &len) != OTD_OK) {
+    if (otd_read_text_file(path, "base config", OTD_ERR_IO, &text, &len) != OTD_OK) {
         char *why = otd_sweep_error_line();
         err = OTD_ERROR(OTD_ERR_CONFIG, "%s: base '%s': %s", r->origin, b, why ? why : "");
         free(why);
@@ -588,7 +588,7 @@ otd_err otd_sweep_load(const char *path, otd_sweep **out)
         (otd_sweep_slurm){.ranks = 1, .throttle = 8, .signal_seconds = 60, .max_requeues = 3};
     if ((s->path = strdup(path)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-    OTD_CHECK(otd_sweep_read_file(path, "sweep file", &s->text, &len));
+    OTD_CHECK(otd_read_text_file(path, "sweep file", OTD_ERR_IO, &s->text, &len));
     OTD_CHECK(otd_yaml_load(s->text, len, path, &doc, &loaded));
     r = (reader){.s = s, .doc = &doc, .path = path};
     OTD_CHECK(read_top(&r, yaml_document_get_root_node(&doc)));

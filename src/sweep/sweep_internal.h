@@ -13,6 +13,7 @@
 
 #include "otd/otd_error.h"
 #include "otd/otd_text.h"
+#include "otd/otd_yaml.h"
 
 
 /* One "key: value" leaf of a mapping, nested names joined with dots. */
@@ -41,15 +42,6 @@ void otd_yaml_leaves_free(otd_yaml_leaves *l);
  * value ("12", "bl", "[1, 0.5]", "\"a b\""): what a config file or
  * --set would contain. Appended to out. */
 otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_strbuf *out);
-
-/* Load the one YAML document of text (OTD_ERR_CONFIG with line and
- * column on a syntax error). *loaded tells whether doc must be deleted. */
-otd_err otd_yaml_load(const char *text, size_t len, const char *source, yaml_document_t *doc,
-                      int *loaded);
-
-/* The whole file, NUL-terminated (*len without the NUL). OTD_ERR_IO naming
- * `what` and the path if it cannot be read. */
-otd_err otd_sweep_read_file(const char *path, const char *what, char **text, size_t *len);
 
 /* The first line of the current error message, without the file:line
  * trail, malloc'd (NULL if out of memory). */

@@ -42,7 +42,7 @@ static otd_err write_if_changed(const char *dir, const char *rel, const char *te
     int fd = -1;
     if (snprintf(path, sizeof path, "%s/%s", dir, rel) >= (int)sizeof path)
         OTD_FAIL(OTD_ERR_IO, "path too long: '%s/%s'", dir, rel);
-    if (otd_sweep_read_file(path, "file", &old, &oldlen) == OTD_OK && oldlen == len &&
+    if (otd_read_text_file(path, "file", OTD_ERR_IO, &old, &oldlen) == OTD_OK && oldlen == len &&
         memcmp(old, text, len) == 0)
         goto done;
     otd_error_clear();
@@ -220,7 +220,7 @@ char *otd_sweep_source(const char *dir)
     char path[4200], *text = NULL, *nl;
     size_t len;
     snprintf(path, sizeof path, "%s/sweep.source", dir);
-    if (otd_sweep_read_file(path, "sweep.source", &text, &len) != OTD_OK) {
+    if (otd_read_text_file(path, "sweep.source", OTD_ERR_IO, &text, &len) != OTD_OK) {
         otd_error_clear();
         return NULL;
     }
@@ -278,7 +278,7 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
     int cols;
     memset(m, 0, sizeof *m);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
-    OTD_CHECK(otd_sweep_read_file(path, "sweep manifest", &text, &len));
+    OTD_CHECK(otd_read_text_file(path, "sweep manifest", OTD_ERR_IO, &text, &len));
     for (char *c = text; *c; c++)
         nlines += *c == '\n';
     if ((next = strchr(text, '\n')) == NULL)

@@ -3,7 +3,6 @@
  * A sweep point is written out as a config file of "key: value" lines, so
  * each value of the sweep file is turned back into YAML text: flow style on
  * one line, plain where that is unambiguous, double-quoted otherwise. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,57 +25,6 @@ char *otd_sweep_error_line(void)
         s[n] = '\0';
     }
     return s;
-}
-
-otd_err otd_sweep_read_file(const char *path, const char *what, char **text, size_t *len)
-{
-    otd_err err = OTD_OK;
-    otd_strbuf b = {0};
-    char chunk[4096];
-    size_t k;
-    FILE *f = fopen(path, "rb");
-    *text = NULL;
-    *len = 0;
-    if (f == NULL)
-        OTD_FAIL(OTD_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
-    OTD_CHECK(otd_strbuf_printf(&b, "%s", ""));
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (memchr(chunk, '\0', k) != NULL)
-            OTD_FAIL(OTD_ERR_IO, "%s '%s' contains a NUL byte: not a text file", what, path);
-        OTD_CHECK(otd_strbuf_printf(&b, "%.*s", (int)k, chunk));
-    }
-    if (ferror(f))
-        OTD_FAIL(OTD_ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
-    *text = b.data;
-    *len = b.len;
-    b.data = NULL;
-done:
-    if (f != NULL)
-        fclose(f);
-    otd_strbuf_free(&b);
-    return err;
-}
-
-otd_err otd_yaml_load(const char *text, size_t len, const char *source, yaml_document_t *doc,
-                      int *loaded)
-{
-    otd_err err = OTD_OK;
-    yaml_parser_t p;
-    int have = 0;
-    *loaded = 0;
-    if (!yaml_parser_initialize(&p))
-        OTD_FAIL(OTD_ERR_NOMEM, "%s: cannot initialize the YAML parser", source);
-    have = 1;
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&p, doc))
-        OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu:%zu: YAML syntax error: %s", source,
-                 p.problem_mark.line + 1, p.problem_mark.column + 1,
-                 p.problem ? p.problem : "unknown problem");
-    *loaded = 1;
-done:
-    if (have)
-        yaml_parser_delete(&p);
-    return err;
 }
 
 /* Plain text that no YAML reader takes for anything but itself in a block
