@@ -3,7 +3,6 @@
  * A sweep point is written out as a config file of "key: value" lines, so
  * each value of the sweep file is turned back into YAML text: flow style on
  * one line, plain where that is unambiguous, double-quoted otherwise. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
