@@ -348,44 +348,25 @@ done:
 }
 
 /* lazy_opt's solve of order n = m d (l = 3, d = 100) and PDGEMM of the
- * same order on the same grid. */
+ * same order on the same grid. The engine cases' setup serves: its W0 (gd's,
+ * Gaussian at scale 1) is the lazy start, and its lambda only shifts the
+ * diagonal, so matrix, grid and flops are lazy_opt's. */
 static otd_err time_lazy(otd_comm *comm, int64_t n, otd_spd_info *info, double *pdgemm)
 {
     otd_err err = OTD_OK;
-    char s_m[48];
-    otd_config cfg;
-    otd_layout lay;
-    otd_target *t = NULL;
-    otd_algo *algo = NULL;
-    otd_engine *e = NULL;
+    const bench_case bc = {"implicit", 3, 100, n / 100, 3};
+    bench_run b;
     otd_lazy *lz = NULL;
-    double *W = NULL, *G = NULL;
     otd_eval ev = {0};
-    memset(&cfg, 0, sizeof cfg);
-    snprintf(s_m, sizeof s_m, "model.m=%lld", (long long)(n / 100));
-    const char *sets[] = {"algo.name=lazy_opt", "problem.order=3", "problem.dim=100", s_m};
-    OTD_CHECK(otd_config_parse(NULL, 0, "<bench>", sets, 4, &cfg));
-    OTD_CHECK(otd_layout_init(&lay, cfg.problem.dim, otd_comm_rank(comm), otd_comm_size(comm)));
-    OTD_CHECK(otd_target_create(&cfg, comm, &t));
-    OTD_ALLOC(W, lay.nrows * cfg.model.m + 1);
-    OTD_ALLOC(G, lay.nrows * cfg.model.m + 1);
-    OTD_CHECK(otd_algo_create(&cfg, &lay, comm, &algo));
-    OTD_CHECK(otd_algo_init(algo, W));
-    OTD_CHECK(otd_engine_create(&cfg, &lay, comm, t, &e));
-    OTD_CHECK(otd_engine_eval(e, W, G, &ev));
-    OTD_CHECK(otd_lazy_create(&cfg, &lay, comm, W, &ev, G, t, &lz));
-    OTD_CHECK(otd_lazy_solve(lz, cfg.algo.lazy_block, cfg.algo.lazy_ridge, 0.75, W, info));
-    otd_lazy_destroy(lz);
-    lz = NULL;
-    OTD_CHECK(otd_linalg_pdgemm_rate(comm, n, cfg.algo.lazy_block, pdgemm));
+    memset(&b, 0, sizeof b);
+    OTD_CHECK(run_setup(&bc, comm, &b));
+    OTD_CHECK(otd_engine_eval(b.engine, b.W, b.G, &ev));
+    OTD_CHECK(otd_lazy_create(&b.cfg, &b.lay, comm, b.W, &ev, b.G, b.target, &lz));
+    OTD_CHECK(otd_lazy_solve(lz, b.cfg.algo.lazy_block, b.cfg.algo.lazy_ridge, 0.75, b.W, info));
+    OTD_CHECK(otd_linalg_pdgemm_rate(comm, n, b.cfg.algo.lazy_block, pdgemm));
 done:
     otd_lazy_destroy(lz);
-    otd_engine_destroy(e);
-    otd_algo_destroy(algo);
-    otd_target_destroy(t);
-    otd_config_free(&cfg);
-    free(W);
-    free(G);
+    run_free(&b);
     return err;
 }
 

@@ -14,7 +14,7 @@ struct otd_lazy {
     double lambda; /* regularizer of L_lin */
     int64_t m, r, ld;
     double *X;     /* this rank's rows of x_i (w_i, or w_bar_i), ld x m */
-    double *Xfull; /* all of them, d x m (tile assembly of lazy_opt) */
+    double *Xfull; /* all of them, d x m: only while lazy_opt assembles J^T J */
     double *nrm;   /* n_i (1 for plain) */
     double *S;     /* s_ij = <x_i, x_j> */
     double *A;     /* l s_ij^{l-1}: the identity part of the plain blocks */
@@ -33,7 +33,6 @@ void otd_lazy_destroy(otd_lazy *lz)
     if (lz == NULL)
         return;
     free(lz->X);
-    free(lz->Xfull);
     free(lz->nrm);
     free(lz->S);
     free(lz->A);
@@ -75,7 +74,6 @@ otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *
     lz->ld = ld;
     lz->U = t->r > 0 ? t->U + lay->row0 : NULL;
     OTD_ALLOC(lz->X, ld * m);
-    OTD_ALLOC(lz->Xfull, lay->d * m);
     OTD_ALLOC(lz->nrm, m);
     OTD_ALLOC(lz->S, m * m);
     OTD_ALLOC(lz->A, m * m);
@@ -124,7 +122,6 @@ otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *
         lz->A[q] = lz->l * otd_ipow(lz->S[q], lz->l - 1);
         lz->B[q] = lz->l * (lz->l - 1) * otd_ipow(lz->S[q], lz->l - 2);
     }
-    OTD_CHECK(otd_comm_allgather_rows(comm, lay, lz->X, m, lz->Xfull));
     lz->b2 = 2.0 * ev0->fit;
     lz->t2 = ev0->t_norm2;
     *out = lz;
@@ -280,6 +277,9 @@ otd_err otd_lazy_solve(otd_lazy *lz, int64_t block, double ridge_rel, double max
     OTD_ALLOC(rhs, n);
     OTD_ALLOC(w0, n);
     OTD_ALLOC(x, n);
+    OTD_ALLOC(lz->Xfull, n);
+    /* Every rank fills tiles of any (i, j): it needs all the x_i. */
+    OTD_CHECK(otd_comm_allgather_rows(lz->comm, lay, lz->X, m, lz->Xfull));
     /* rhs = J^T b - lambda W0, whole on every rank (the layout of a d x m
      * column-major matrix is the index i d + a of the system). */
     OTD_CHECK(otd_comm_allgather_rows(lz->comm, lay, lz->JTb, m, rhs));
@@ -295,6 +295,8 @@ done:
     free(rhs);
     free(w0);
     free(x);
+    free(lz->Xfull);
+    lz->Xfull = NULL;
     return err;
 }
 

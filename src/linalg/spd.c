@@ -142,10 +142,9 @@ static int64_t global_index(int loc, int nb, int p, int np)
     return ((int64_t)(loc / nb) * np + p) * nb + loc % nb;
 }
 
-/* Fill this rank's tiles; return the sum of the diagonal entries it owns. */
-static double assemble(const grid *g, otd_tile_fill fill, void *ctx, double *a)
+/* Fill this rank's tiles. */
+static void assemble(const grid *g, otd_tile_fill fill, void *ctx, double *a)
 {
-    double diag = 0.0;
     int lld = g->mloc > 1 ? g->mloc : 1;
     for (int jl = 0; jl < g->nloc; jl += g->nb) {
         int64_t j0 = global_index(jl, g->nb, g->mycol, g->npcol);
@@ -153,25 +152,27 @@ static double assemble(const grid *g, otd_tile_fill fill, void *ctx, double *a)
         for (int il = 0; il < g->mloc; il += g->nb) {
             int64_t i0 = global_index(il, g->nb, g->myrow, g->nprow);
             int64_t mbi = g->mloc - il < g->nb ? g->mloc - il : g->nb;
-            double *t = a + il + (int64_t)jl * lld;
-            fill(ctx, i0, j0, mbi, nbj, t, lld);
-            for (int64_t q = 0; q < mbi; q++)
-                if (i0 + q >= j0 && i0 + q < j0 + nbj)
-                    diag += t[q + (i0 + q - j0) * lld];
+            fill(ctx, i0, j0, mbi, nbj, a + il + (int64_t)jl * lld, lld);
         }
     }
-    return diag;
 }
 
-static void shift_diagonal(const grid *g, double *a, double shift)
+/* Add shift to the diagonal entries this rank owns; return their sum
+ * before the shift (the local part of the trace). One pass over the local
+ * columns: column j's diagonal entry is here when row j's block is. */
+static double shift_diagonal(const grid *g, double *a, double shift)
 {
+    double sum = 0.0;
     int lld = g->mloc > 1 ? g->mloc : 1;
     for (int jl = 0; jl < g->nloc; jl++) {
-        int64_t j = global_index(jl, g->nb, g->mycol, g->npcol);
-        for (int il = 0; il < g->mloc; il++)
-            if (global_index(il, g->nb, g->myrow, g->nprow) == j)
-                a[il + (int64_t)jl * lld] += shift;
+        int64_t j = global_index(jl, g->nb, g->mycol, g->npcol), blk = j / g->nb;
+        if (blk % g->nprow != g->myrow)
+            continue;
+        double *ajj = a + (blk / g->nprow) * g->nb + j % g->nb + (int64_t)jl * lld;
+        sum += *ajj;
+        *ajj += shift;
     }
+    return sum;
 }
 
 /* Local part of the replicated vector v as an n x 1 distributed matrix
@@ -318,7 +319,8 @@ otd_err otd_spd_solve(otd_comm *comm, int64_t n, int64_t block, otd_tile_fill fi
     OTD_ALLOC(b, g.mloc > 0 ? g.mloc : 1);
     OTD_ALLOC(rhs_copy, n);
     memcpy(rhs_copy, rhs, (size_t)n * sizeof *rhs);
-    sums[0] = assemble(&g, fill, ctx, a);
+    assemble(&g, fill, ctx, a);
+    sums[0] = shift_diagonal(&g, a, 0.0);
     OTD_CHECK(otd_comm_sum(comm, sums, 1));
     info->mean_diag = sums[0] / (double)n;
     info->shift = shift_abs + ridge_rel * info->mean_diag;

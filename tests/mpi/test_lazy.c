@@ -219,14 +219,10 @@ static double dense_lazy_opt(const fixture *f, double lambda, double *delta)
     return sqrt(r2 / f->target->norm2);
 }
 
-/* Gather this rank's rows into a full d x m matrix. */
-static void gather(const fixture *f, const double *loc, double *full)
+/* This rank's rows gathered into the full d x m matrix. */
+static void gather(fixture *f, const double *loc, double *full)
 {
-    memset(full, 0, (size_t)(f->d * f->m) * sizeof(double));
-    for (int64_t i = 0; i < f->m; i++)
-        for (int64_t j = 0; j < f->lay.nrows; j++)
-            full[f->lay.row0 + j + i * f->d] = loc[j + i * f->lay.nrows];
-    otd_comm_sum(otd_test_comm(), full, (size_t)(f->d * f->m));
+    OTD_TEST_OK(otd_comm_allgather_rows(otd_test_comm(), &f->lay, loc, f->m, full));
 }
 
 /* lazy_opt vs DGELSD: the same optimal error; the same Delta when unique. */
