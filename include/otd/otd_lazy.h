@@ -38,7 +38,8 @@ typedef struct otd_lazy otd_lazy;
 
 /* Collective. The linearization at W0 (this rank's rows). ev0 and grad0 are
  * an engine's evaluation of the configured loss at W0 (grad0 = grad fit +
- * lambda W0, as engines return it): J^T b and ||b||^2 come from them. t is
+ * lambda W0, as engines return it): J^T b, ||b||^2 and the column norms
+ * come from them. t is
  * the target, for the W^T U of evaluations (the metrics); it must outlive
  * the handle. */
 otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,

@@ -88,15 +88,9 @@ otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *
     OTD_ALLOC(lz->C, m * m);
     OTD_ALLOC(lz->norms, m);
 
+    /* The engine's evaluation at W0 already holds the column norms. */
     for (int64_t i = 0; i < m; i++) {
-        double s = 0.0;
-        for (int64_t j = 0; j < nr; j++)
-            s += W0[j + i * nr] * W0[j + i * nr];
-        lz->nrm[i] = s;
-    }
-    OTD_CHECK(otd_comm_sum(comm, lz->nrm, (size_t)m));
-    for (int64_t i = 0; i < m; i++) {
-        double n = sqrt(lz->nrm[i]);
+        double n = ev0->norms[i];
         /* homogeneous: x_i = w_bar_i; a zero column has J_i = 0 (n_i = 0). */
         int homog = cfg->model.param == OTD_PARAM_HOMOGENEOUS;
         double f = homog ? (n > 0 ? 1.0 / n : 0.0) : 1.0;
