@@ -1,11 +1,11 @@
 /* status.c: what state one sweep point is in (see otd_collect.h).
  *
  * The rules, in order:
- *   results.h5 /summary status converged|max_iters|solved -> done
- *   results.h5 status nonfinite                           -> failed "nonfinite"
+ *   results.h5 /summary status not running or nonfinite -> done
  *   run directory's .lock held by a live run              -> running
  *   results.h5 status running (lock free)                 -> failed "interrupted at iteration N;
  *                                                             resumable"
+ *   results.h5 status nonfinite                           -> failed "nonfinite"
  *   no results.h5, manifest invalid or last exit nonzero  -> failed, with the config error or
  *                                                             the exit code
  *   otherwise                                             -> missing */
@@ -243,8 +243,9 @@ otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_poin
             free(why);
             goto done;
         }
-        if (strcmp(status, "converged") == 0 || strcmp(status, "max_iters") == 0 ||
-            strcmp(status, "solved") == 0) {
+        /* Finished is whatever is not "running", as for `otd run` itself
+         * (otd_rundir_state), except the one verdict that is an error. */
+        if (strcmp(status, "running") != 0 && strcmp(status, "nonfinite") != 0) {
             info->status = OTD_POINT_DONE;
         } else if (held) {
             info->status = OTD_POINT_RUNNING;
