@@ -47,6 +47,11 @@ void otd_comm_destroy(otd_comm *c);
  * outside get *out = NULL. For measurements on fewer ranks in one job. */
 otd_err otd_comm_subset(otd_comm *c, int n, otd_comm **out);
 
+/* Collective: the ranks of c that pass the same color (>= 0) form one
+ * new communicator, in c's rank order: groups that run work of their own
+ * at the same time (one run per group). */
+otd_err otd_comm_split(otd_comm *c, int color, otd_comm **out);
+
 /* Not collective: a communicator of this rank alone. */
 otd_err otd_comm_self(otd_comm **out);
 

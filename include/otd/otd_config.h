@@ -20,7 +20,6 @@
 
 typedef enum { OTD_TARGET_ORTHONORMAL, OTD_TARGET_BASIS, OTD_TARGET_GAUSSIAN } otd_target_kind;
 typedef enum { OTD_PARAM_PLAIN, OTD_PARAM_HOMOGENEOUS } otd_param;
-typedef enum { OTD_ALGO_GD, OTD_ALGO_BL, OTD_ALGO_TDP, OTD_ALGO_LAZY_GD, OTD_ALGO_LAZY_OPT } otd_algo_name;
 typedef enum { OTD_ENGINE_IMPLICIT, OTD_ENGINE_DENSE } otd_engine_name;
 
 /* run.checkpoint_every = auto: checkpoint by wall time, not step count. */
@@ -54,7 +53,7 @@ typedef struct {
         char *init_file;   /* "" = generate; else HDF5 with /W (d,m) */
     } model;
     struct {
-        otd_algo_name name;
+        int name; /* index of otd_algo_names (otd_algo.h) */
         double lr;               /* eta > 0 */
         int64_t max_iters;       /* >= 0 */
         double lambda;           /* >= 0 (resolved from auto) */
@@ -140,13 +139,7 @@ void otd_config_print_help(FILE *out);
 /* Names of enum values, for banners: never NULL. */
 const char *otd_target_kind_name(otd_target_kind k);
 const char *otd_param_name(otd_param p);
-const char *otd_algo_name_str(otd_algo_name a);
-
-/* lazy_gd or lazy_opt: the algorithms of the lazy (NTK) regime. */
-static inline int otd_algo_is_lazy(otd_algo_name a)
-{
-    return a == OTD_ALGO_LAZY_GD || a == OTD_ALGO_LAZY_OPT;
-}
+const char *otd_algo_name_str(int a);
 const char *otd_engine_name_str(otd_engine_name e);
 
 #endif

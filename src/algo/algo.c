@@ -1,40 +1,131 @@
-/* algo.c: gd, bl, tdp and the starts of lazy_gd, lazy_opt (see otd_algo.h). */
+/* algo.c: the table of algorithms and the dispatch to its rows (see
+ * otd_algo.h and algo_impl.h). */
 #include "otd/otd_algo.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "algo/algo_impl.h"
 #include "otd/otd_rng.h"
 
-typedef struct {
-    const char *name;
-    otd_algo_name id;
-    int epochs; /* re-initializes at epoch boundaries */
-    int sphere; /* initial columns: scaled unit vectors (else Gaussian) */
-} algo_ops;
+/* The order of algo.name's values (configurations store the index). */
+const char *const otd_algo_names[] = {"gd", "bl", "tdp", "lazy_gd", "lazy_opt", NULL};
 
-/* One row per algorithm. */
-static const algo_ops algos[] = {
-    {"gd", OTD_ALGO_GD, 0, 0},
-    {"bl", OTD_ALGO_BL, 1, 1},
-    {"tdp", OTD_ALGO_TDP, 1, 1},
-    /* The lazy regime starts from gd's Gaussian W0 at a large scale; the
-     * driver does the rest (otd_lazy.h). */
-    {"lazy_gd", OTD_ALGO_LAZY_GD, 0, 0},
-    {"lazy_opt", OTD_ALGO_LAZY_OPT, 0, 0},
+static void gd_describe(const otd_config *cfg, char *buf, size_t n)
+{
+    snprintf(buf, n, "lr %.3g, lambda %.3g, max_iters %lld, target rel_err %.3g", cfg->algo.lr,
+             cfg->algo.lambda, (long long)cfg->algo.max_iters, cfg->algo.target_rel_err);
+}
+
+/* bl and tdp: a small start on the sphere, the homogeneous model and a
+ * regularizer (docs/science.md section 4). gd and the lazy regime start
+ * from w_i ~ N(0, I/d): from a small start gd of order l >= 3 sits at the
+ * saddle W = 0 (its gradient is O(sigma^{l-1})), and the lazy regime is by
+ * definition a large one, unregularized (its error is the NTK regime's). */
+#define SMALL_START {OTD_PARAM_HOMOGENEOUS, 1e-3, 1e-3}
+#define GAUSSIAN_START {OTD_PARAM_PLAIN, 1.0, 1e-3}
+#define LAZY_START {OTD_PARAM_PLAIN, 1.0, 0.0}
+
+static const otd_algo_ops rows[] = {
+    {.name = "gd", .defaults = GAUSSIAN_START, .describe = gd_describe},
+    {.name = "bl",
+     .defaults = SMALL_START,
+     .sphere = 1,
+     .create_state = otd_epochs_create,
+     .destroy_state = otd_epochs_destroy,
+     .before_step = otd_epochs_before_step,
+     .epoch = otd_epochs_epoch,
+     .describe = otd_epochs_describe},
+    {.name = "tdp",
+     .defaults = SMALL_START,
+     .sphere = 1,
+     .create_state = otd_epochs_create,
+     .destroy_state = otd_epochs_destroy,
+     .before_step = otd_epochs_before_step,
+     .epoch = otd_epochs_epoch,
+     .describe = otd_epochs_describe},
+    {.name = "lazy_gd",
+     .defaults = LAZY_START,
+     .scaled = 1,
+     .check_config = otd_lazy_algo_check_config,
+     .create_state = otd_lazy_algo_create,
+     .destroy_state = otd_lazy_algo_destroy,
+     .prepare = otd_lazy_algo_prepare,
+     .eval = otd_lazy_algo_eval,
+     .describe = otd_lazy_gd_describe},
+    {.name = "lazy_opt",
+     .defaults = LAZY_START,
+     .check_config = otd_lazy_algo_check_config,
+     .check_resources = otd_lazy_opt_check_resources,
+     .create_state = otd_lazy_algo_create,
+     .destroy_state = otd_lazy_algo_destroy,
+     .prepare = otd_lazy_algo_prepare,
+     .eval = otd_lazy_algo_eval,
+     .solve = otd_lazy_opt_solve,
+     .describe = otd_lazy_opt_describe,
+     .report = otd_lazy_opt_report,
+     .result = otd_lazy_opt_result},
 };
 
-struct otd_algo {
-    const algo_ops *ops;
-    const otd_config *cfg;
-    const otd_layout *lay;
-    otd_comm *comm;
-    double *sq; /* m column sums of squares (re-initialization test) */
-    /* The epoch containing the last iteration asked about, [start, end):
-     * the step loop asks every step, and walking the schedule from 0 each
-     * time would cost pow() calls per epoch per step. */
-    int64_t ep, ep_start, ep_end;
-};
+static const otd_algo_ops *find(int name)
+{
+    const char *want = NULL;
+    for (int i = 0; otd_algo_names[i] != NULL; i++)
+        if (i == name)
+            want = otd_algo_names[i];
+    for (size_t k = 0; want != NULL && k < sizeof rows / sizeof *rows; k++)
+        if (strcmp(rows[k].name, want) == 0)
+            return &rows[k];
+    return NULL;
+}
+
+static otd_err lookup(int name, const otd_algo_ops **ops)
+{
+    *ops = find(name);
+    if (*ops == NULL)
+        return OTD_ERROR(OTD_ERR_INTERNAL, "algorithm %d has no row in the algorithm table",
+                         name);
+    return OTD_OK;
+}
+
+otd_err otd_algo_get_defaults(int name, otd_algo_defaults *d)
+{
+    otd_err err = OTD_OK;
+    const otd_algo_ops *ops = NULL;
+    OTD_CHECK(lookup(name, &ops));
+    *d = ops->defaults;
+done:
+    return err;
+}
+
+otd_err otd_algo_check_config(const otd_config *cfg)
+{
+    otd_err err = OTD_OK;
+    const otd_algo_ops *ops = NULL;
+    OTD_CHECK(lookup(cfg->algo.name, &ops));
+    /* algo.lazy_alpha belongs to lazy_gd alone: a value elsewhere is a
+     * mistake, not a setting to ignore. */
+    if (cfg->algo.lazy_alpha > 0 && !ops->scaled)
+        OTD_FAIL(OTD_ERR_CONFIG, "algo.lazy_alpha = %g applies only to algo.name = lazy_gd (got %s)",
+                 cfg->algo.lazy_alpha, ops->name);
+    if (ops->check_config != NULL)
+        OTD_CHECK(ops->check_config(cfg));
+done:
+    return err;
+}
+
+otd_err otd_algo_check_resources(const otd_config *cfg, otd_comm *comm)
+{
+    otd_err err = OTD_OK;
+    const otd_algo_ops *ops = NULL;
+    OTD_CHECK(lookup(cfg->algo.name, &ops));
+    if (ops->check_resources != NULL)
+        OTD_CHECK(ops->check_resources(cfg, comm));
+done:
+    return err;
+}
 
 otd_err otd_algo_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                         otd_algo **out)
@@ -43,15 +134,12 @@ otd_err otd_algo_create(const otd_config *cfg, const otd_layout *lay, otd_comm *
     otd_algo *a = NULL;
     *out = NULL;
     OTD_ALLOC(a, 1);
-    for (size_t i = 0; i < sizeof algos / sizeof *algos; i++)
-        if (algos[i].id == cfg->algo.name)
-            a->ops = &algos[i];
-    if (a->ops == NULL)
-        OTD_FAIL(OTD_ERR_INTERNAL, "algorithm %d has no implementation", (int)cfg->algo.name);
+    OTD_CHECK(lookup(cfg->algo.name, &a->ops));
     a->cfg = cfg;
     a->lay = lay;
     a->comm = comm;
-    OTD_ALLOC(a->sq, cfg->model.m);
+    if (a->ops->create_state != NULL)
+        OTD_CHECK(a->ops->create_state(a));
     *out = a;
     a = NULL;
 done:
@@ -63,7 +151,8 @@ void otd_algo_destroy(otd_algo *a)
 {
     if (a == NULL)
         return;
-    free(a->sq);
+    if (a->ops != NULL && a->ops->destroy_state != NULL)
+        a->ops->destroy_state(a);
     free(a);
 }
 
@@ -101,67 +190,90 @@ otd_err otd_algo_init(otd_algo *a, double *W)
     return OTD_OK;
 }
 
-/* First iteration of epoch s+1 given that epoch s starts at `start`. */
-static int64_t epoch_end(const otd_config *cfg, int64_t s, int64_t start)
+otd_err otd_algo_prepare(otd_algo *a, otd_engine *engine, const otd_target *target,
+                         const double *W0, double *work)
 {
-    double h = ceil((double)cfg->algo.epoch_len * pow(1.0 + cfg->algo.epoch_growth, (double)s));
-    /* Far beyond any step budget: saturate rather than overflow. */
-    if (h > 4e18 || start > INT64_MAX - (int64_t)h)
-        return INT64_MAX;
-    return start + (int64_t)h;
-}
-
-int64_t otd_algo_epoch(otd_algo *a, int64_t iter)
-{
-    int64_t s = 0, start = 0;
-    if (!a->ops->epochs)
-        return 0;
-    if (iter >= a->ep_start && iter < a->ep_end)
-        return a->ep;
-    for (;;) {
-        int64_t end = epoch_end(a->cfg, s, start);
-        if (iter < end) {
-            a->ep = s;
-            a->ep_start = start;
-            a->ep_end = end;
-            return s;
-        }
-        start = end;
-        s++;
-    }
-}
-
-/* Is iter the first step of an epoch s >= 1? */
-static int epoch_starts_at(otd_algo *a, int64_t iter, int64_t *epoch)
-{
-    *epoch = otd_algo_epoch(a, iter);
-    return *epoch > 0 && iter == a->ep_start;
+    a->engine = engine;
+    a->target = target;
+    return a->ops->prepare != NULL ? a->ops->prepare(a, W0, work) : OTD_OK;
 }
 
 otd_err otd_algo_before_step(otd_algo *a, int64_t iter, double *W, int64_t *n_reinit)
 {
-    otd_err err = OTD_OK;
-    const otd_layout *lay = a->lay;
-    int64_t m = a->cfg->model.m, epoch = 0;
-    double thr2 = a->cfg->algo.reinit_threshold * a->cfg->algo.reinit_threshold;
     *n_reinit = 0;
-    if (!a->ops->epochs || iter == 0 || !epoch_starts_at(a, iter, &epoch))
-        return OTD_OK;
-    for (int64_t i = 0; i < m; i++) {
-        double s = 0.0;
-        for (int64_t j = 0; j < lay->nrows; j++)
-            s += W[j + i * lay->nrows] * W[j + i * lay->nrows];
-        a->sq[i] = s;
+    return a->ops->before_step != NULL ? a->ops->before_step(a, iter, W, n_reinit) : OTD_OK;
+}
+
+int64_t otd_algo_epoch(otd_algo *a, int64_t iter)
+{
+    return a->ops->epoch != NULL ? a->ops->epoch(a, iter) : 0;
+}
+
+otd_err otd_algo_eval(otd_algo *a, const double *W, double *grad, otd_eval *ev)
+{
+    if (a->ops->eval != NULL)
+        return a->ops->eval(a, W, grad, ev);
+    if (a->engine == NULL)
+        return OTD_ERROR(OTD_ERR_INTERNAL, "otd_algo_eval before otd_algo_prepare");
+    return otd_engine_eval(a->engine, W, grad, ev);
+}
+
+int otd_algo_one_shot(const otd_algo *a)
+{
+    return a->ops->solve != NULL;
+}
+
+otd_err otd_algo_solve(otd_algo *a, double *W, otd_status *status)
+{
+    if (a->ops->solve == NULL)
+        return OTD_ERROR(OTD_ERR_INTERNAL, "algorithm %s has no one-shot solve", a->ops->name);
+    return a->ops->solve(a, W, status);
+}
+
+void otd_algo_describe(const otd_config *cfg, char *buf, size_t n)
+{
+    const otd_algo_ops *ops = find(cfg->algo.name);
+    if (ops == NULL)
+        snprintf(buf, n, "unknown algorithm %d", cfg->algo.name);
+    else
+        (ops->describe != NULL ? ops->describe : gd_describe)(cfg, buf, n);
+}
+
+void otd_algo_report_fields(const otd_algo *a, otd_algo_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    if (a->ops->report != NULL)
+        a->ops->report(a, rep);
+}
+
+void otd_algo_report_real(otd_algo_report *rep, const char *name, double v)
+{
+    if (rep->nreal < OTD_ALGO_REPORT_CAP) {
+        rep->real_names[rep->nreal] = name;
+        rep->real_vals[rep->nreal++] = v;
     }
-    OTD_CHECK(otd_comm_sum(a->comm, a->sq, (size_t)m));
-    uint32_t stream = otd_rng_stream(OTD_RNG_REINIT, (uint32_t)epoch);
-    for (int64_t i = 0; i < m; i++) {
-        if (a->sq[i] > thr2)
-            continue;
-        otd_algo_sphere_column(a->cfg, lay, stream, i, a->cfg->model.init_scale,
-                               W + i * lay->nrows);
-        (*n_reinit)++;
+}
+
+void otd_algo_report_int(otd_algo_report *rep, const char *name, int64_t v)
+{
+    if (rep->nint < OTD_ALGO_REPORT_CAP) {
+        rep->int_names[rep->nint] = name;
+        rep->int_vals[rep->nint++] = v;
     }
-done:
-    return err;
+}
+
+void otd_algo_report_str(otd_algo_report *rep, const char *name, const char *v)
+{
+    if (rep->nstr < OTD_ALGO_REPORT_CAP) {
+        rep->str_names[rep->nstr] = name;
+        rep->str_vals[rep->nstr++] = v;
+    }
+}
+
+void otd_algo_result(const otd_algo *a, char *buf, size_t n)
+{
+    if (n > 0)
+        buf[0] = '\0';
+    if (a->ops->result != NULL)
+        a->ops->result(a, buf, n);
 }

@@ -92,18 +92,3 @@ void otd_cli_fail(otd_comm *comm, const char *cmd, otd_err err)
     }
 }
 
-int otd_cli_exit_status(otd_err err)
-{
-    switch (err) {
-    case OTD_OK:
-        return OTD_EXIT_OK;
-    case OTD_ERR_CONFIG:
-    case OTD_ERR_ARG:
-    case OTD_ERR_FORMAT:
-        return OTD_EXIT_USAGE;
-    case OTD_ERR_NUMERIC:
-        return OTD_EXIT_NONFINITE;
-    default:
-        return OTD_EXIT_FAILURE;
-    }
-}

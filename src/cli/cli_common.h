@@ -37,7 +37,5 @@ otd_err otd_cli_load_config(otd_comm *comm, const otd_cli_args *a, otd_config *c
  * a collective), ends the whole job with status 1 rather than hang it. */
 void otd_cli_fail(otd_comm *comm, const char *cmd, otd_err err);
 
-/* Exit status of a sub-command for err (commands.h). */
-int otd_cli_exit_status(otd_err err);
 
 #endif

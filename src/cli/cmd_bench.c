@@ -453,5 +453,5 @@ done:
     free(a.cases);
     otd_comm_destroy(one);
     otd_comm_destroy(comm);
-    return otd_cli_exit_status(err);
+    return otd_exit_for_error(err);
 }

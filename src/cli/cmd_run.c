@@ -1,6 +1,6 @@
 /* cmd_run.c: `otd run`: read the configuration on rank 0, agree on it
- * everywhere, open (lock, inspect) the run directory, hand over to the
- * driver. Running the same command again resumes. */
+ * everywhere, and make the one run call (otd_run.h). Running the same
+ * command again resumes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +9,7 @@
 #include "cli/commands.h"
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
-#include "otd/otd_driver.h"
-#include "otd/otd_rundir.h"
+#include "otd/otd_run.h"
 #include "otd/otd_signal.h"
 
 void otd_cmd_run_usage(FILE *out)
@@ -57,7 +56,6 @@ int otd_cmd_run(int argc, char **argv)
 {
     otd_err err = OTD_OK;
     otd_comm *comm = NULL;
-    otd_rundir *rd = NULL;
     otd_config cfg;
     otd_cli_args args = {0};
     char outbuf[64];
@@ -84,15 +82,14 @@ int otd_cmd_run(int argc, char **argv)
                  (unsigned long long)otd_config_hash(&cfg));
         args.out = outbuf;
     }
-    OTD_CHECK(otd_rundir_open(comm, args.out, args.restart, &rd));
-    OTD_CHECK(otd_driver_run(&cfg, comm, rd, &sum));
+    otd_run_opts opts = {.restart = args.restart};
+    OTD_CHECK(otd_run(&cfg, comm, args.out, &opts, &sum));
 done:
     otd_cli_fail(comm, "run", err);
-    otd_rundir_close(rd);
     otd_cli_args_free(&args);
     otd_config_free(&cfg);
     otd_comm_destroy(comm);
-    if (err == OTD_OK && sum.status == OTD_STATUS_CHECKPOINTED)
-        return OTD_EXIT_REQUEUE;
-    return otd_cli_exit_status(err);
+    /* Success ends with the run's status (0, or 75 after a checkpoint on a
+     * signal); a failure with the error's. */
+    return err == OTD_OK && !args.help ? otd_status_exit(sum.status) : otd_exit_for_error(err);
 }

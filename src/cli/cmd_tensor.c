@@ -178,5 +178,5 @@ done:
     otd_cli_args_free(&args);
     otd_config_free(&cfg);
     otd_comm_destroy(comm);
-    return otd_cli_exit_status(err);
+    return otd_exit_for_error(err);
 }

@@ -8,20 +8,15 @@
 
 #include <stdio.h>
 
+#include "otd/otd_status.h"
+
 /* `otd info FILE.h5`: summarize any otd HDF5 file (results, checkpoint)
  * on stdout. Not collective: reads with HDF5's serial driver, so run it on
  * one rank. Returns 0 on success, 2 on a usage error, 1 if the file cannot be
  * read (message on stderr). */
 int otd_cmd_info(int argc, char **argv);
 
-/* Exit statuses of every sub-command (documented in `otd --help`). */
-enum {
-    OTD_EXIT_OK = 0,        /* finished: converged or step budget spent */
-    OTD_EXIT_FAILURE = 1,   /* runtime failure (I/O, MPI, library) */
-    OTD_EXIT_USAGE = 2,     /* bad command line, configuration or input file: nothing written */
-    OTD_EXIT_NONFINITE = 3, /* the loss or gradient became NaN/Inf: results kept */
-    OTD_EXIT_REQUEUE = 75,  /* checkpointed on a signal: resubmit to continue (EX_TEMPFAIL) */
-};
+/* Exit statuses: OTD_EXIT_* of otd_status.h. */
 
 /* `otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]`. Collective: every
  * rank of the job calls it. */

@@ -106,6 +106,19 @@ done:
     return err;
 }
 
+otd_err otd_comm_split(otd_comm *c, int color, otd_comm **out)
+{
+    otd_err err = OTD_OK;
+    MPI_Comm sub = MPI_COMM_NULL;
+    *out = NULL;
+    if (color < 0)
+        return OTD_ERROR(OTD_ERR_ARG, "otd_comm_split: color %d < 0", color);
+    OTD_MPI(MPI_Comm_split(c->comm, color, c->rank, &sub));
+    OTD_CHECK(wrap(sub, out));
+done:
+    return err;
+}
+
 otd_err otd_comm_self(otd_comm **out)
 {
     otd_err err = OTD_OK;

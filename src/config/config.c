@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "config/config_internal.h"
+#include "otd/otd_algo.h"
 #include "otd/otd_yaml.h"
 
 /* Deeper nesting than any real config; bounds the recursion (YAML aliases
@@ -503,32 +504,15 @@ static otd_err resolve(otd_cfg_build *b)
 {
     otd_err err = OTD_OK;
     otd_config *c = &b->cfg;
-    /* auto: bl and tdp are analysed for the homogeneous model (science.md
-     * section 4); gd is the plain textbook baseline. */
-    if (b->param_choice == 0)
-        c->model.param = c->algo.name == OTD_ALGO_BL || c->algo.name == OTD_ALGO_TDP
-                             ? OTD_PARAM_HOMOGENEOUS
-                             : OTD_PARAM_PLAIN;
-    else
-        c->model.param = (otd_param)(b->param_choice - 1);
-    /* auto: bl's analysis wants a small initialization (science.md 4);
-     * plain gd and the lazy regime start from w_i ~ N(0, I/d): from a small
-     * one, gd of order l >= 3 sits at the saddle W = 0 (its gradient is
-     * O(sigma^{l-1})), and the lazy regime is by definition a large one. */
+    otd_algo_defaults def;
+    /* auto: what the algorithm's row says (src/algo/algo.c, and why there). */
+    OTD_CHECK(otd_algo_get_defaults(c->algo.name, &def));
+    c->model.param = b->param_choice == 0 ? def.param : (otd_param)(b->param_choice - 1);
     if (isnan(c->model.init_scale))
-        c->model.init_scale =
-            c->algo.name == OTD_ALGO_BL || c->algo.name == OTD_ALGO_TDP ? 1e-3 : 1.0;
+        c->model.init_scale = def.init_scale;
     if (isnan(c->algo.lambda))
-        c->algo.lambda = otd_algo_is_lazy(c->algo.name) ? 0.0 : 1e-3;
-    if (c->algo.lazy_alpha > 0 && c->algo.name != OTD_ALGO_LAZY_GD)
-        OTD_FAIL(OTD_ERR_CONFIG, "algo.lazy_alpha = %g applies only to algo.name = lazy_gd (got %s)",
-                 c->algo.lazy_alpha, otd_algo_name_str(c->algo.name));
-    if (c->algo.lazy_alpha > 0 && c->engine == OTD_ENGINE_DENSE &&
-        (c->problem.noise > 0 || c->problem.tensor_file[0] != '\0'))
-        OTD_FAIL(OTD_ERR_CONFIG,
-                 "algo.lazy_alpha = %g with engine = dense needs a generated noise-free target: "
-                 "the scaled model fits T(W0) + T* / alpha, built from T*'s components",
-                 c->algo.lazy_alpha);
+        c->algo.lambda = def.lambda;
+    OTD_CHECK(otd_algo_check_config(c));
     if ((c->problem.target == OTD_TARGET_ORTHONORMAL || c->problem.target == OTD_TARGET_BASIS) &&
         c->problem.rank > c->problem.dim)
         OTD_FAIL(OTD_ERR_CONFIG,

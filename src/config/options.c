@@ -13,16 +13,15 @@
 #include <string.h>
 
 #include "config/config_internal.h"
+#include "otd/otd_algo.h"
 
 /* Enum fields are stored through an int-sized slot (see values.c). */
 _Static_assert(sizeof(otd_target_kind) == sizeof(int), "enum size");
-_Static_assert(sizeof(otd_algo_name) == sizeof(int), "enum size");
 _Static_assert(sizeof(otd_engine_name) == sizeof(int), "enum size");
 _Static_assert(sizeof(otd_param) == sizeof(int), "enum size");
 
 /* Names in enum order: index i is the enum value i. */
 static const char *const target_choices[] = {"orthonormal", "basis", "gaussian", NULL};
-static const char *const algo_choices[] = {"gd", "bl", "tdp", "lazy_gd", "lazy_opt", NULL};
 static const char *const engine_choices[] = {"implicit", "dense", NULL};
 /* model.param: "auto" comes first, so enum value p is choice p + 1. */
 const char *const otd_cfg_param_choices[] = {"auto", "plain", "homogeneous", NULL};
@@ -149,7 +148,7 @@ const otd_option otd_cfg_options[] = {
 
     /* --- the algorithm --- */
     {.key = "algo.name",
-     ENUM_OF(algo_choices),
+     ENUM_OF(otd_algo_names),
      .def = "bl",
      FIELD(algo.name),
      .help = "gd = plain gradient descent; bl = beyond-lazy GD (small init, re-initialization "
@@ -389,9 +388,9 @@ const char *otd_param_name(otd_param p)
     return choice_name(otd_cfg_param_choices + 1, (int)p);
 }
 
-const char *otd_algo_name_str(otd_algo_name a)
+const char *otd_algo_name_str(int a)
 {
-    return choice_name(algo_choices, (int)a);
+    return choice_name(otd_algo_names, a);
 }
 
 const char *otd_engine_name_str(otd_engine_name e)

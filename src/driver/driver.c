@@ -1,6 +1,7 @@
-/* driver.c: one run: start or resume, the step loop, checkpoints, the end
- * (see otd_driver.h). */
-#include "otd/otd_driver.h"
+/* driver.c: one run, one call (see otd_run.h): open the run directory, start
+ * or resume, step or solve as the algorithm says, checkpoint, finish. It
+ * names no algorithm: everything algorithm-specific comes from otd_algo.h. */
+#include "otd/otd_run.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 #include "otd/otd_lazy.h"
 #include "otd/otd_metrics.h"
 #include "otd/otd_results.h"
+#include "otd/otd_rundir.h"
 #include "otd/otd_signal.h"
 #include "otd/otd_target.h"
 
@@ -28,58 +30,34 @@
  * long runs while keeping file I/O out of almost every step. */
 #define FLUSH_ROWS 4096
 
-/* Of a node's available memory, what lazy_opt's matrix may take: the rest
- * is for the process images, MPI buffers and the page cache of others. */
-#define LAZY_MEMORY_FRACTION 0.75
-
 /* Slots of otd_eval.flags: ranks that saw a signal; rank 0's "a time-based
  * checkpoint is due". */
 enum { FLAG_SIGNAL, FLAG_CKPT_DUE };
-
-const char *otd_status_name(otd_status s)
-{
-    switch (s) {
-    case OTD_STATUS_CONVERGED:
-        return "converged";
-    case OTD_STATUS_MAX_ITERS:
-        return "max_iters";
-    case OTD_STATUS_NONFINITE:
-        return "nonfinite";
-    case OTD_STATUS_CHECKPOINTED:
-        return "running";
-    case OTD_STATUS_SOLVED:
-        return "solved";
-    }
-    return "unknown";
-}
 
 /* Everything one run holds; released in one place. */
 typedef struct {
     const otd_config *cfg;
     otd_comm *comm;
     otd_rundir *rd;
+    FILE *out; /* rank 0's output */
     otd_layout lay;
     otd_target *target;
     otd_algo *algo;
     otd_engine *engine;
     otd_metrics *metrics;
     otd_results *results;
-    otd_lazy *lazy;             /* lazy_gd (alpha = 0) and lazy_opt: the linearization */
-    otd_target *scaled_target;  /* lazy_gd with alpha > 0: T(W0) + T* / alpha */
     double *W, *W0, *grad, *scalars, *vecs;
     char *yaml;
-    int64_t it0;        /* first iteration of this process */
+    int64_t it0;        /* first iteration of this call */
     int64_t reinit_acc; /* re-initializations since the last logged row */
-    double wall0;       /* loop seconds of earlier processes (resume) */
+    double wall0;       /* loop seconds of earlier calls (resume) */
 } run_state;
 
 static void run_free(run_state *s)
 {
     otd_metrics_destroy(s->metrics);
-    otd_lazy_destroy(s->lazy);
-    otd_engine_destroy(s->engine);
-    otd_target_destroy(s->scaled_target);
     otd_algo_destroy(s->algo);
+    otd_engine_destroy(s->engine);
     otd_target_destroy(s->target);
     free(s->W);
     free(s->W0);
@@ -87,6 +65,11 @@ static void run_free(run_state *s)
     free(s->scalars);
     free(s->vecs);
     free(s->yaml);
+}
+
+static int root(const run_state *s)
+{
+    return otd_comm_rank(s->comm) == 0;
 }
 
 static int64_t nvec(const run_state *s)
@@ -143,6 +126,44 @@ done:
     return err;
 }
 
+/* Collective: /summary's status with the outcome it means (otd_status.h),
+ * and the given fields. */
+static otd_err write_summary(run_state *s, otd_status status, const otd_algo_report *extra,
+                             const char *const *dn, const double *dv, int nd,
+                             const char *const *in, const int64_t *iv, int ni)
+{
+    otd_err err = OTD_OK;
+    otd_attr strs[1 + OTD_ALGO_REPORT_CAP];
+    const char *dnames[8 + OTD_ALGO_REPORT_CAP], *inames[4 + OTD_ALGO_REPORT_CAP];
+    double dvals[8 + OTD_ALGO_REPORT_CAP];
+    int64_t ivals[4 + OTD_ALGO_REPORT_CAP];
+    int ns = 0;
+    strs[ns++] = (otd_attr){"outcome", otd_outcome_name(otd_status_outcome(status))};
+    for (int k = 0; k < nd; k++) {
+        dnames[k] = dn[k];
+        dvals[k] = dv[k];
+    }
+    for (int k = 0; k < ni; k++) {
+        inames[k] = in[k];
+        ivals[k] = iv[k];
+    }
+    /* The algorithm's own fields after the generic ones. */
+    for (int k = 0; extra != NULL && k < extra->nreal; k++) {
+        dnames[nd] = extra->real_names[k];
+        dvals[nd++] = extra->real_vals[k];
+    }
+    for (int k = 0; extra != NULL && k < extra->nint; k++) {
+        inames[ni] = extra->int_names[k];
+        ivals[ni++] = extra->int_vals[k];
+    }
+    for (int k = 0; extra != NULL && k < extra->nstr; k++)
+        strs[ns++] = (otd_attr){extra->str_names[k], extra->str_vals[k]};
+    OTD_CHECK(otd_results_write_summary(s->results, otd_status_name(status), strs, ns, dnames, dvals,
+                                        nd, inames, ivals, ni));
+done:
+    return err;
+}
+
 static otd_err create_results(run_state *s)
 {
     otd_err err = OTD_OK;
@@ -172,13 +193,12 @@ static otd_err create_results(run_state *s)
     OTD_CHECK(otd_results_write_rows(s->results, "/init/W", &s->lay, s->W, cfg->model.m));
     OTD_CHECK(otd_results_history_define(s->results, otd_metrics_scalar_names, OTD_M_NSCALAR,
                                          otd_metrics_vector_names, (int)nvec(s), s->target->r));
-    OTD_CHECK(
-        otd_results_write_summary(s->results, "running", NULL, 0, NULL, NULL, 0, NULL, NULL, 0));
+    OTD_CHECK(write_summary(s, OTD_STATUS_RUNNING, NULL, NULL, NULL, 0, NULL, NULL, 0));
 done:
     return err;
 }
 
-/* FRESH: W0 drawn or read, results created, iteration 0 committed. */
+/* A fresh start: W0 drawn or read, results created, iteration 0 committed. */
 static otd_err start(run_state *s)
 {
     otd_err err = OTD_OK;
@@ -190,7 +210,7 @@ done:
     return err;
 }
 
-/* RESUME: the newest valid checkpoint of this configuration, and the
+/* A resume: the newest valid checkpoint of this configuration, and the
  * results history cut back to it. */
 static otd_err resume(run_state *s)
 {
@@ -226,13 +246,8 @@ static otd_err resume(run_state *s)
     s->it0 = meta.iter;
     s->reinit_acc = meta.n_reinit;
     s->wall0 = meta.wall_offset;
-    if (otd_comm_rank(s->comm) == 0) {
-        printf("  resuming at iteration %lld from a checkpoint written by %d rank%s (history: "
-               "%lld rows kept)\n",
-               (long long)meta.iter, meta.nranks, meta.nranks == 1 ? "" : "s",
-               (long long)meta.history_rows);
-        fflush(stdout);
-    }
+    if (root(s))
+        otd_report_resume(s->out, meta.iter, meta.nranks, meta.history_rows);
 done:
     free(diff);
     free(meta.config_yaml);
@@ -259,79 +274,32 @@ done:
     return err;
 }
 
-/* Collective: the objective the algorithm descends, at W: the engine's
- * loss; for lazy_gd the linearized model (alpha = 0) or the scaled one. */
-static otd_err objective_eval(run_state *s, const double *W, double *grad, otd_eval *ev)
-{
-    otd_err err = OTD_OK;
-    if (s->lazy != NULL)
-        return otd_lazy_eval(s->lazy, W, grad, ev);
-    OTD_CHECK(otd_engine_eval(s->engine, W, grad, ev));
-    if (s->scaled_target != NULL)
-        otd_lazy_scaled_report(s->cfg->algo.lazy_alpha, s->target->norm2, ev);
-done:
-    return err;
-}
-
-/* Collective, after start or resume (W0 known): what the lazy algorithms
- * build from W0. lazy_gd with alpha > 0 gets an engine for its scaled
- * target; lazy_gd with alpha = 0 and lazy_opt the linearization, from the
- * engine's J^T b at W0. */
-static otd_err setup_lazy(run_state *s)
-{
-    otd_err err = OTD_OK;
-    const otd_config *cfg = s->cfg;
-    otd_eval ev0 = {0};
-    if (!otd_algo_is_lazy(cfg->algo.name))
-        return OTD_OK;
-    if (cfg->algo.lazy_alpha > 0) {
-        OTD_CHECK(otd_lazy_scaled_target(cfg, &s->lay, s->comm, s->target, s->W0,
-                                         &s->scaled_target));
-        otd_engine_destroy(s->engine);
-        s->engine = NULL;
-        OTD_CHECK(otd_engine_create(cfg, &s->lay, s->comm, s->scaled_target, &s->engine));
-        goto done;
-    }
-    OTD_CHECK(otd_engine_eval(s->engine, s->W0, s->grad, &ev0));
-    OTD_CHECK(otd_lazy_create(cfg, &s->lay, s->comm, s->W0, &ev0, s->grad, s->target, &s->lazy));
-done:
-    return err;
-}
-
-/* lazy_opt: log W0, solve the normal equations once, log W0 + Delta with
- * the linearized model's error. */
-static otd_err lazy_opt_run(run_state *s, otd_run_summary *sum)
+/* A one-shot algorithm: log W0, solve once, log the answer. */
+static otd_err solve_once(run_state *s, otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
     const otd_config *cfg = s->cfg;
     otd_eval ev = {0};
+    otd_status status = OTD_STATUS_NONFINITE;
     double t0 = otd_comm_wtime();
+    char line[512];
     sum->status = OTD_STATUS_NONFINITE;
     memcpy(s->W, s->W0, (size_t)(s->lay.nrows * cfg->model.m) * sizeof *s->W);
-    OTD_CHECK(otd_lazy_eval(s->lazy, s->W, s->grad, &ev));
+    OTD_CHECK(otd_algo_eval(s->algo, s->W, s->grad, &ev));
     OTD_CHECK(log_row(s, &ev, 0, s->wall0 + otd_comm_wtime() - t0));
-    if (otd_comm_rank(s->comm) == 0) {
-        printf("  lazy_opt: solving the normal equations of order m d = %lld\n",
-               (long long)(cfg->model.m * cfg->problem.dim));
-        fflush(stdout);
-    }
-    OTD_CHECK(otd_lazy_solve(s->lazy, cfg->algo.lazy_block, cfg->algo.lazy_ridge,
-                             LAZY_MEMORY_FRACTION, s->W, &sum->lazy));
-    OTD_CHECK(otd_lazy_eval(s->lazy, s->W, s->grad, &ev));
+    if (root(s))
+        otd_report_line(s->out, "%s: solving", otd_algo_name_str(cfg->algo.name));
+    OTD_CHECK(otd_algo_solve(s->algo, s->W, &status));
+    OTD_CHECK(otd_algo_eval(s->algo, s->W, s->grad, &ev));
     if (!isfinite(ev.loss))
-        OTD_FAIL(OTD_ERR_NUMERIC, "lazy_opt: the solve gave a non-finite loss");
+        OTD_FAIL(OTD_ERR_NUMERIC, "%s: the solve gave a non-finite loss",
+                 otd_algo_name_str(cfg->algo.name));
     OTD_CHECK(log_row(s, &ev, 1, s->wall0 + otd_comm_wtime() - t0));
-    sum->status = OTD_STATUS_SOLVED;
-    if (otd_comm_rank(s->comm) == 0) {
-        const otd_spd_info *in = &sum->lazy;
-        printf("  lazy_opt: %s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g "
-               "(ridge %.3g x mean diagonal %.3g), %.3g s, %.3g GFLOP/s; optimal lazy rel_err "
-               "%.6g\n",
-               in->solver, in->nprow, in->npcol, (long long)in->block,
-               in->bytes_per_rank / 1073741824.0, in->shift, cfg->algo.lazy_ridge, in->mean_diag,
-               in->seconds, in->gflops, ev.rel_err);
-        fflush(stdout);
-    }
+    sum->status = status;
+    otd_algo_result(s->algo, line, sizeof line);
+    if (root(s))
+        otd_report_line(s->out, "%s: %s; rel_err %.6g", otd_algo_name_str(cfg->algo.name), line,
+                        ev.rel_err);
 done:
     sum->iters = 1;
     sum->final_rel_err = ev.rel_err;
@@ -348,7 +316,6 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
     const otd_config *cfg = s->cfg;
-    const int root = otd_comm_rank(s->comm) == 0;
     const int64_t n = s->lay.nrows * cfg->model.m, every = cfg->run.checkpoint_every;
     double t0 = otd_comm_wtime(), last_print = t0, last_ckpt = t0;
     int64_t it;
@@ -360,9 +327,9 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
         OTD_CHECK(otd_algo_before_step(s->algo, it, s->W, &nre));
         s->reinit_acc += nre;
         ev.flags[FLAG_SIGNAL] = otd_signal_pending() != 0;
-        ev.flags[FLAG_CKPT_DUE] = root && every == OTD_CKPT_AUTO &&
+        ev.flags[FLAG_CKPT_DUE] = root(s) && every == OTD_CKPT_AUTO &&
                                   otd_comm_wtime() - last_ckpt >= cfg->run.checkpoint_seconds;
-        OTD_CHECK(objective_eval(s, s->W, s->grad, &ev));
+        OTD_CHECK(otd_algo_eval(s->algo, s->W, s->grad, &ev));
         if (!isfinite(ev.loss))
             OTD_FAIL(OTD_ERR_NUMERIC,
                      "non-finite loss at iteration %lld; the last good checkpoint is kept; try "
@@ -374,9 +341,9 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
             stop = OTD_STATUS_MAX_ITERS;
         if (it % cfg->run.log_every == 0 || stop >= 0)
             OTD_CHECK(log_row(s, &ev, it, s->wall0 + otd_comm_wtime() - t0));
-        if (root && (stop >= 0 || otd_comm_wtime() - last_print >= cfg->run.progress_seconds)) {
+        if (root(s) && (stop >= 0 || otd_comm_wtime() - last_print >= cfg->run.progress_seconds)) {
             last_print = otd_comm_wtime();
-            otd_report_progress(cfg, it, ev.loss, ev.rel_err, last_print - t0, s->it0);
+            otd_report_progress(s->out, cfg, it, ev.loss, ev.rel_err, last_print - t0, s->it0);
         }
         if (stop >= 0) {
             sum->status = (otd_status)stop;
@@ -390,7 +357,7 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
             last_ckpt = otd_comm_wtime();
             if (ev.flags[FLAG_SIGNAL] > 0) {
                 it++;
-                sum->status = OTD_STATUS_CHECKPOINTED;
+                sum->status = OTD_STATUS_RUNNING;
                 break;
             }
         }
@@ -408,109 +375,119 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
     const otd_config *cfg = s->cfg;
-    const otd_spd_info *lz = &sum->lazy;
-    const char *dn[] = {"final_rel_err",   "final_loss",          "wall_seconds",
-                        "steps_per_s",     "dim_count",           "lazy_ridge",
-                        "lazy_shift",      "lazy_bytes_per_rank", "lazy_seconds",
-                        "lazy_gflops"};
-    const double dv[] = {sum->final_rel_err,
-                         sum->final_loss,
-                         s->wall0 + sum->wall_seconds,
+    otd_algo_report rep;
+    const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds", "steps_per_s", "dim_count"};
+    const double dv[] = {sum->final_rel_err, sum->final_loss, s->wall0 + sum->wall_seconds,
                          sum->steps_per_s,
-                         otd_lazy_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m),
-                         cfg->algo.lazy_ridge,
-                         lz->shift,
-                         lz->bytes_per_rank,
-                         lz->seconds,
-                         lz->gflops};
-    const char *in[] = {"iters", "lazy_n", "lazy_rank_deficiency"};
-    const int64_t iv[] = {sum->iters, lz->n, lz->rank_deficiency};
-    const otd_attr strs[] = {{"lazy_solver", lz->solver}};
-    /* The solve's numbers only where there was one. */
-    const int nd = lz->n > 0 ? 10 : 5, ni = lz->n > 0 ? 3 : 1;
+                         otd_lazy_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m)};
+    const char *in[] = {"iters"};
+    const int64_t iv[] = {sum->iters};
+    otd_algo_report_fields(s->algo, &rep);
     OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));
-    OTD_CHECK(otd_results_write_summary(s->results, otd_status_name(sum->status), strs,
-                                        lz->n > 0 ? 1 : 0, dn, dv, nd, in, iv, ni));
+    OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 5, in, iv, 1));
 done:
     return err;
 }
 
-/* DONE: say so, and end with the finished run's verdict. */
-static otd_err report_done(run_state *s)
+/* Collective: everything a run needs before its first step, checked and
+ * allocated before the banner. */
+static otd_err setup(run_state *s)
 {
-    const char *status = otd_rundir_status(s->rd);
-    if (otd_comm_rank(s->comm) == 0) {
-        printf("otd: %s is complete (status %s): nothing to do; --restart runs it again\n",
-               otd_rundir_results_path(s->rd), status);
-        fflush(stdout);
-    }
-    if (strcmp(status, "nonfinite") == 0)
-        return OTD_ERROR(OTD_ERR_NUMERIC, "the run in %s ended with non-finite values",
-                         otd_rundir_results_path(s->rd));
-    return OTD_OK;
+    otd_err err = OTD_OK;
+    const otd_config *cfg = s->cfg;
+    int64_t m = cfg->model.m;
+    char storage[512], algo[512];
+    OTD_CHECK(otd_layout_init(&s->lay, cfg->problem.dim, otd_comm_rank(s->comm),
+                              otd_comm_size(s->comm)));
+    OTD_CHECK(otd_algo_check_resources(cfg, s->comm));
+    OTD_CHECK(otd_config_to_yaml(cfg, &s->yaml));
+    OTD_CHECK(otd_target_create(cfg, s->comm, &s->target));
+    OTD_ALLOC(s->W, s->lay.nrows * m);
+    OTD_ALLOC(s->W0, s->lay.nrows * m);
+    OTD_ALLOC(s->grad, s->lay.nrows * m);
+    OTD_ALLOC(s->scalars, OTD_M_NSCALAR);
+    OTD_ALLOC(s->vecs, OTD_V_NVEC * s->target->r);
+    OTD_CHECK(otd_algo_create(cfg, &s->lay, s->comm, &s->algo));
+    OTD_CHECK(otd_engine_create(cfg, &s->lay, s->comm, s->target, &s->engine));
+    otd_engine_describe(s->engine, storage, sizeof storage);
+    otd_algo_describe(cfg, algo, sizeof algo);
+    if (root(s))
+        otd_report_banner(s->out, cfg, &s->lay, otd_engine_label(s->engine), storage, algo,
+                          otd_rundir_results_path(s->rd));
+done:
+    return err;
 }
 
-otd_err otd_driver_run(const otd_config *cfg, otd_comm *comm, otd_rundir *rd, otd_run_summary *sum)
+/* Collective: the run in an open run directory. */
+static otd_err run_in(run_state *s, otd_run_summary *sum)
 {
     otd_err err = OTD_OK, loop_err = OTD_OK;
-    run_state s = {.cfg = cfg, .comm = comm, .rd = rd};
-    char storage[512];
-    int64_t m = cfg->model.m;
-    memset(sum, 0, sizeof *sum);
-    sum->status = OTD_STATUS_MAX_ITERS;
-    if (otd_rundir_get_state(rd) == OTD_RUNDIR_DONE)
-        return report_done(&s);
-    OTD_CHECK(otd_layout_init(&s.lay, cfg->problem.dim, otd_comm_rank(comm), otd_comm_size(comm)));
-    if (cfg->algo.name == OTD_ALGO_LAZY_OPT) {
-        double need = 0;
-        OTD_CHECK(otd_lazy_check_memory(cfg, comm, LAZY_MEMORY_FRACTION, &need));
-    }
-    OTD_CHECK(otd_config_to_yaml(cfg, &s.yaml));
-    OTD_CHECK(otd_target_create(cfg, comm, &s.target));
-    OTD_ALLOC(s.W, s.lay.nrows * m);
-    OTD_ALLOC(s.W0, s.lay.nrows * m);
-    OTD_ALLOC(s.grad, s.lay.nrows * m);
-    OTD_ALLOC(s.scalars, OTD_M_NSCALAR);
-    OTD_ALLOC(s.vecs, OTD_V_NVEC * s.target->r);
-    OTD_CHECK(otd_algo_create(cfg, &s.lay, comm, &s.algo));
-    OTD_CHECK(otd_engine_create(cfg, &s.lay, comm, s.target, &s.engine));
-    otd_engine_describe(s.engine, storage, sizeof storage);
-    otd_report_banner(cfg, comm, &s.lay, otd_engine_label(s.engine), storage,
-                      otd_rundir_results_path(rd));
-    if (otd_rundir_get_state(rd) == OTD_RUNDIR_RESUME)
-        OTD_CHECK(resume(&s));
+    OTD_CHECK(setup(s));
+    if (otd_rundir_get_state(s->rd) == OTD_RUNDIR_RESUME)
+        OTD_CHECK(resume(s));
     else
-        OTD_CHECK(start(&s));
-    OTD_CHECK(setup_lazy(&s));
-    OTD_CHECK(otd_metrics_create(cfg, &s.lay, comm, s.target, s.W0, &s.metrics));
-    if (cfg->algo.name == OTD_ALGO_LAZY_OPT)
-        loop_err = lazy_opt_run(&s, sum);
-    else
-        loop_err = step_loop(&s, sum);
+        OTD_CHECK(start(s));
+    OTD_CHECK(otd_algo_prepare(s->algo, s->engine, s->target, s->W0, s->grad));
+    OTD_CHECK(otd_metrics_create(s->cfg, &s->lay, s->comm, s->target, s->W0, &s->metrics));
+    loop_err = otd_algo_one_shot(s->algo) ? solve_once(s, sum) : step_loop(s, sum);
     /* A non-finite run still records how far it got; other failures in the
      * loop are collective failures with nothing sensible to add. */
     if (loop_err == OTD_ERR_NUMERIC)
         sum->status = OTD_STATUS_NONFINITE;
     else if (loop_err != OTD_OK)
         OTD_CHECK(loop_err);
-    if (sum->status == OTD_STATUS_CHECKPOINTED) {
-        OTD_CHECK(otd_results_history_flush(s.results));
-        if (otd_comm_rank(comm) == 0)
-            printf("otd: signal received: checkpointed at iteration %lld; exit %d = resubmit "
-                   "to continue\n",
-                   (long long)sum->iters, 75);
+    if (sum->status == OTD_STATUS_RUNNING) {
+        OTD_CHECK(otd_results_history_flush(s->results));
+        if (root(s))
+            otd_report_line(s->out,
+                            "otd: signal received: checkpointed at iteration %lld; exit %d = "
+                            "resubmit to continue",
+                            (long long)sum->iters, otd_status_exit(sum->status));
     } else {
-        OTD_CHECK(write_final(&s, sum));
-        if (otd_comm_rank(comm) == 0)
-            otd_report_summary(sum, otd_rundir_results_path(rd));
+        OTD_CHECK(write_final(s, sum));
+        if (root(s))
+            otd_report_summary(s->out, sum, otd_rundir_results_path(s->rd));
     }
     err = loop_err;
 done:
-    if (s.results != NULL) {
-        otd_err cerr = otd_results_close(s.results);
+    if (s->results != NULL) {
+        otd_err cerr = otd_results_close(s->results);
+        s->results = NULL;
         if (err == OTD_OK)
             err = cerr;
     }
+    return err;
+}
+
+/* A finished run: say so, and end with its verdict. */
+static otd_err report_done(run_state *s, otd_run_summary *sum)
+{
+    sum->status = otd_rundir_status(s->rd);
+    if (root(s))
+        otd_report_line(s->out, "otd: %s is complete (status %s): nothing to do; --restart runs "
+                        "it again",
+                        otd_rundir_results_path(s->rd), otd_status_name(sum->status));
+    if (otd_status_outcome(sum->status) == OTD_OUTCOME_FAILED)
+        return OTD_ERROR(OTD_ERR_NUMERIC, "the run in %s ended with status %s",
+                         otd_rundir_results_path(s->rd), otd_status_name(sum->status));
+    return OTD_OK;
+}
+
+otd_err otd_run(const otd_config *cfg, otd_comm *comm, const char *dir, const otd_run_opts *opts,
+                otd_run_summary *sum)
+{
+    otd_err err = OTD_OK;
+    run_state s = {.cfg = cfg, .comm = comm};
+    memset(sum, 0, sizeof *sum);
+    sum->status = OTD_STATUS_RUNNING;
+    s.out = opts != NULL && opts->out != NULL ? opts->out : stdout;
+    OTD_CHECK(otd_rundir_open(comm, dir, opts != NULL && opts->restart, s.out, &s.rd));
+    if (otd_rundir_get_state(s.rd) == OTD_RUNDIR_DONE)
+        OTD_CHECK(report_done(&s, sum));
+    else
+        OTD_CHECK(run_in(&s, sum));
+done:
     run_free(&s);
+    otd_rundir_close(s.rd);
     return err;
 }

@@ -19,7 +19,7 @@ struct otd_rundir {
     otd_comm *comm;
     int lock_fd; /* rank 0 only; -1 elsewhere */
     otd_rundir_state state;
-    char status[64];
+    otd_status status;
     char dir[PATH_CAP], results[PATH_CAP], ckpt[PATH_CAP], lock[PATH_CAP];
 };
 
@@ -59,7 +59,7 @@ done:
 }
 
 /* Rank 0: move results.h5 and checkpoints/ to dir/previous-N. */
-static otd_err set_aside(otd_rundir *rd)
+static otd_err set_aside(otd_rundir *rd, FILE *out)
 {
     otd_err err = OTD_OK;
     char prev[PATH_CAP], to[PATH_CAP];
@@ -81,8 +81,8 @@ static otd_err set_aside(otd_rundir *rd)
         OTD_FAIL(OTD_ERR_IO, "run directory name too long: '%s'", rd->dir);
     if (exists(rd->ckpt) && rename(rd->ckpt, to) != 0)
         OTD_FAIL(OTD_ERR_IO, "cannot move '%s' to '%s': %s", rd->ckpt, to, strerror(errno));
-    printf("otd: --restart: the earlier run's results and checkpoints are in %s\n", prev);
-    fflush(stdout);
+    fprintf(out, "otd: --restart: the earlier run's results and checkpoints are in %s\n", prev);
+    fflush(out);
 done:
     return err;
 }
@@ -94,6 +94,7 @@ static otd_err inspect(otd_rundir *rd)
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
     char *status = NULL;
     rd->state = OTD_RUNDIR_FRESH;
+    rd->status = OTD_STATUS_RUNNING;
     if (!exists(rd->results)) {
         if (exists(rd->ckpt))
             OTD_FAIL(OTD_ERR_FORMAT,
@@ -114,8 +115,10 @@ static otd_err inspect(otd_rundir *rd)
         if (H5Aexists(g, "status") > 0)
             OTD_CHECK(otd_h5_attr_read_string(g, "status", &status));
     }
-    snprintf(rd->status, sizeof rd->status, "%s", status ? status : "running");
-    rd->state = strcmp(rd->status, "running") == 0 ? OTD_RUNDIR_RESUME : OTD_RUNDIR_DONE;
+    /* No status yet: a run that died while creating its results. */
+    if (status != NULL)
+        OTD_CHECK(otd_status_parse(status, rd->results, &rd->status));
+    rd->state = rd->status == OTD_STATUS_RUNNING ? OTD_RUNDIR_RESUME : OTD_RUNDIR_DONE;
 done:
     free(status);
     otd_h5_close(&g, &err);
@@ -123,24 +126,25 @@ done:
     return err;
 }
 
-static otd_err open_rank0(otd_rundir *rd, int restart)
+static otd_err open_rank0(otd_rundir *rd, int restart, FILE *out)
 {
     otd_err err = OTD_OK;
     OTD_CHECK(otd_make_dirs(rd->dir, "run directory"));
     OTD_CHECK(take_lock(rd));
     if (restart)
-        OTD_CHECK(set_aside(rd));
+        OTD_CHECK(set_aside(rd, out));
     OTD_CHECK(inspect(rd));
 done:
     return err;
 }
 
-otd_err otd_rundir_open(otd_comm *comm, const char *dir, int restart, otd_rundir **out)
+otd_err otd_rundir_open(otd_comm *comm, const char *dir, int restart, FILE *out,
+                        otd_rundir **out_rd)
 {
     otd_err err = OTD_OK;
     otd_rundir *rd = NULL;
-    int64_t state = 0;
-    *out = NULL;
+    int64_t state[2] = {0, 0};
+    *out_rd = NULL;
     OTD_ALLOC(rd, 1);
     rd->comm = comm;
     rd->lock_fd = -1;
@@ -149,12 +153,14 @@ otd_err otd_rundir_open(otd_comm *comm, const char *dir, int restart, otd_rundir
     snprintf(rd->results, PATH_CAP, "%s/results.h5", dir);
     snprintf(rd->ckpt, PATH_CAP, "%s/checkpoints", dir);
     snprintf(rd->lock, PATH_CAP, "%s/.lock", dir);
-    OTD_CHECK(otd_comm_agree(comm, otd_comm_rank(comm) == 0 ? open_rank0(rd, restart) : OTD_OK));
-    state = rd->state;
-    OTD_CHECK(otd_comm_bcast(comm, &state, sizeof state, 0));
-    OTD_CHECK(otd_comm_bcast(comm, rd->status, sizeof rd->status, 0));
-    rd->state = (otd_rundir_state)state;
-    *out = rd;
+    OTD_CHECK(
+        otd_comm_agree(comm, otd_comm_rank(comm) == 0 ? open_rank0(rd, restart, out) : OTD_OK));
+    state[0] = rd->state;
+    state[1] = rd->status;
+    OTD_CHECK(otd_comm_bcast(comm, state, sizeof state, 0));
+    rd->state = (otd_rundir_state)state[0];
+    rd->status = (otd_status)state[1];
+    *out_rd = rd;
     rd = NULL;
 done:
     otd_rundir_close(rd);
@@ -174,7 +180,7 @@ otd_rundir_state otd_rundir_get_state(const otd_rundir *rd)
 {
     return rd->state;
 }
-const char *otd_rundir_status(const otd_rundir *rd)
+otd_status otd_rundir_status(const otd_rundir *rd)
 {
     return rd->status;
 }

@@ -1,0 +1,162 @@
+/* lazy_algo.c: lazy_gd and lazy_opt, the algorithms of the lazy (NTK)
+ * regime, as rows of the algorithm table: both start from gd's Gaussian W0
+ * and work on the model linearized there (otd_lazy.h). lazy_gd steps on it
+ * (or, with algo.lazy_alpha > 0, on the Chizat-scaled model through an
+ * engine of its own); lazy_opt solves its normal equations once. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "algo/algo_impl.h"
+#include "otd/otd_lazy.h"
+#include "otd/otd_linalg.h"
+
+/* Of a node's available memory, what lazy_opt's matrix may take: the rest
+ * is for the process images, MPI buffers and the page cache of others. */
+#define LAZY_MEMORY_FRACTION 0.75
+
+typedef struct {
+    otd_lazy *lz;              /* the linearization (lazy_opt, lazy_gd with alpha = 0) */
+    otd_target *scaled_target; /* lazy_gd with alpha > 0: T(W0) + T* / alpha */
+    otd_engine *scaled_engine; /* ... and the engine that evaluates against it */
+    otd_spd_info solve;        /* lazy_opt: the distributed solve */
+} lazy_state;
+
+otd_err otd_lazy_algo_check_config(const otd_config *cfg)
+{
+    if (cfg->algo.lazy_alpha > 0 && cfg->engine == OTD_ENGINE_DENSE &&
+        (cfg->problem.noise > 0 || cfg->problem.tensor_file[0] != '\0'))
+        return OTD_ERROR(OTD_ERR_CONFIG,
+                         "algo.lazy_alpha = %g with engine = dense needs a generated noise-free "
+                         "target: the scaled model fits T(W0) + T* / alpha, built from T*'s "
+                         "components",
+                         cfg->algo.lazy_alpha);
+    return OTD_OK;
+}
+
+otd_err otd_lazy_opt_check_resources(const otd_config *cfg, otd_comm *comm)
+{
+    double need = 0;
+    return otd_lazy_check_memory(cfg, comm, LAZY_MEMORY_FRACTION, &need);
+}
+
+otd_err otd_lazy_algo_create(otd_algo *a)
+{
+    otd_err err = OTD_OK;
+    lazy_state *st = NULL;
+    OTD_ALLOC(st, 1);
+    a->state = st;
+done:
+    return err;
+}
+
+void otd_lazy_algo_destroy(otd_algo *a)
+{
+    lazy_state *st = a->state;
+    if (st == NULL)
+        return;
+    otd_lazy_destroy(st->lz);
+    otd_engine_destroy(st->scaled_engine);
+    otd_target_destroy(st->scaled_target);
+    free(st);
+    a->state = NULL;
+}
+
+/* Collective: from W0, the scaled model's engine (alpha > 0) or the
+ * linearization, built from the engine's J^T b at W0. */
+otd_err otd_lazy_algo_prepare(otd_algo *a, const double *W0, double *work)
+{
+    otd_err err = OTD_OK;
+    lazy_state *st = a->state;
+    const otd_config *cfg = a->cfg;
+    otd_eval ev0 = {0};
+    if (cfg->algo.lazy_alpha > 0) {
+        OTD_CHECK(
+            otd_lazy_scaled_target(cfg, a->lay, a->comm, a->target, W0, &st->scaled_target));
+        OTD_CHECK(
+            otd_engine_create(cfg, a->lay, a->comm, st->scaled_target, &st->scaled_engine));
+        goto done;
+    }
+    OTD_CHECK(otd_engine_eval(a->engine, W0, work, &ev0));
+    OTD_CHECK(otd_lazy_create(cfg, a->lay, a->comm, W0, &ev0, work, a->target, &st->lz));
+done:
+    return err;
+}
+
+otd_err otd_lazy_algo_eval(otd_algo *a, const double *W, double *grad, otd_eval *ev)
+{
+    otd_err err = OTD_OK;
+    lazy_state *st = a->state;
+    if (st->lz != NULL)
+        return otd_lazy_eval(st->lz, W, grad, ev);
+    if (st->scaled_engine == NULL)
+        OTD_FAIL(OTD_ERR_INTERNAL, "lazy algorithm evaluated before otd_algo_prepare");
+    OTD_CHECK(otd_engine_eval(st->scaled_engine, W, grad, ev));
+    otd_lazy_scaled_report(a->cfg->algo.lazy_alpha, a->target->norm2, ev);
+done:
+    return err;
+}
+
+otd_err otd_lazy_opt_solve(otd_algo *a, double *W, otd_status *status)
+{
+    otd_err err = OTD_OK;
+    lazy_state *st = a->state;
+    const otd_config *cfg = a->cfg;
+    OTD_CHECK(otd_lazy_solve(st->lz, cfg->algo.lazy_block, cfg->algo.lazy_ridge,
+                             LAZY_MEMORY_FRACTION, W, &st->solve));
+    *status = OTD_STATUS_SOLVED;
+done:
+    return err;
+}
+
+void otd_lazy_gd_describe(const otd_config *cfg, char *buf, size_t n)
+{
+    if (cfg->algo.lazy_alpha > 0)
+        snprintf(buf, n,
+                 "gradient descent on the Chizat-scaled model, alpha %.3g: lr %.3g, lambda "
+                 "%.3g, max_iters %lld, target rel_err %.3g",
+                 cfg->algo.lazy_alpha, cfg->algo.lr, cfg->algo.lambda,
+                 (long long)cfg->algo.max_iters, cfg->algo.target_rel_err);
+    else
+        snprintf(buf, n,
+                 "gradient descent on the model linearized at W0: lr %.3g, lambda %.3g, "
+                 "max_iters %lld, target rel_err %.3g",
+                 cfg->algo.lr, cfg->algo.lambda, (long long)cfg->algo.max_iters,
+                 cfg->algo.target_rel_err);
+}
+
+void otd_lazy_opt_describe(const otd_config *cfg, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "one solve of the linearized model's normal equations, order m d = %lld, lambda "
+             "%.3g, ridge %.3g x mean diagonal, ScaLAPACK block %lld",
+             (long long)(cfg->model.m * cfg->problem.dim), cfg->algo.lambda,
+             cfg->algo.lazy_ridge, (long long)cfg->algo.lazy_block);
+}
+
+void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep)
+{
+    const lazy_state *st = a->state;
+    const otd_spd_info *in = &st->solve;
+    if (in->n == 0)
+        return; /* no solve (yet): nothing to report */
+    otd_algo_report_real(rep, "lazy_ridge", a->cfg->algo.lazy_ridge);
+    otd_algo_report_real(rep, "lazy_shift", in->shift);
+    otd_algo_report_real(rep, "lazy_bytes_per_rank", in->bytes_per_rank);
+    otd_algo_report_real(rep, "lazy_seconds", in->seconds);
+    otd_algo_report_real(rep, "lazy_gflops", in->gflops);
+    otd_algo_report_int(rep, "lazy_n", in->n);
+    otd_algo_report_int(rep, "lazy_rank_deficiency", in->rank_deficiency);
+    otd_algo_report_str(rep, "lazy_solver", in->solver);
+}
+
+void otd_lazy_opt_result(const otd_algo *a, char *buf, size_t n)
+{
+    const lazy_state *st = a->state;
+    const otd_spd_info *in = &st->solve;
+    snprintf(buf, n,
+             "%s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g (ridge %.3g x "
+             "mean diagonal %.3g), %.3g s, %.3g GFLOP/s",
+             in->solver, in->nprow, in->npcol, (long long)in->block,
+             in->bytes_per_rank / 1073741824.0, in->shift, a->cfg->algo.lazy_ridge, in->mean_diag,
+             in->seconds, in->gflops);
+}
