@@ -10,6 +10,7 @@ figures). Run with /usr/bin/python3 (Debian's h5py, numpy and yaml).
 The file layout is documented in include/otd/otd_results.h.
 """
 
+import fcntl
 import os
 
 import h5py
@@ -112,3 +113,41 @@ def describe(run):
         if value is not None:
             parts.append(f"{label}={value}")
     return f"{algo}: " + ", ".join(parts) if parts else str(algo)
+
+
+def lock_held(rundir):
+    """True while a live otd run holds the run directory's lock (.lock,
+    flock): the test `otd collect` makes, with a shared lock that a run's
+    exclusive one refuses."""
+    try:
+        fd = os.open(os.path.join(rundir, ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases our shared lock, if we got it
+
+
+def run_verdict(run):
+    """(status, reason) of a loaded run as `otd collect` gives it: done,
+    failed or running. The verdict is the /summary attribute `outcome` that
+    otd stored beside the status, from its one mapping (docs/file-formats.md,
+    "Run status"): nothing here restates which status means what. An
+    unfinished run is running while its lock is held, else interrupted."""
+    summary = run["summary"]
+    outcome = summary.get("outcome")
+    if outcome == "done":
+        return "done", None
+    if outcome == "failed":
+        return "failed", summary.get("status")
+    if outcome == "unfinished":
+        it = run["history"].get("iter")
+        n = int(it[-1]) if it is not None and len(it) else 0
+        if lock_held(os.path.dirname(run["path"])):
+            return "running", f"at iteration {n}"
+        return "failed", f"interrupted at iteration {n}; resumable"
+    return "failed", f"/summary outcome {outcome!r} (written by an otd without it?)"

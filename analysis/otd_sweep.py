@@ -5,7 +5,7 @@ summarizes: DIR/summary.csv has one row per point (columns read by name:
 index, name, status, reason, rundir, iters, final_rel_err, ..., every /summary
 attribute of the run, every configuration key dotted: problem.order, model.m,
 algo.name, ...), and DIR/<rundir>/results.h5 holds the run itself
-(docs: /work/contract/CONTRACT.md, "DIR/summary.csv").
+(docs/file-formats.md, "summary.csv and summary.h5").
 
     from otd_sweep import load_sweep, select, group
     sw = load_sweep("sweeps/e1")           # or a single run directory
@@ -27,7 +27,7 @@ import csv
 import math
 import os
 
-from otd_results import RESULTS_NAME, load_run
+from otd_results import RESULTS_NAME, load_run, run_verdict
 
 SUMMARY_NAME = "summary.csv"
 DONE = "done"
@@ -122,14 +122,13 @@ class Sweep:
 def _single_run_row(path):
     """The summary.csv row `otd collect` would write for one run directory."""
     run = load_run(path)
-    row = {"index": 0, "name": os.path.basename(os.path.normpath(path)), "status": DONE,
-           "reason": None, "rundir": "."}
+    status, reason = run_verdict(run)
+    row = {"index": 0, "name": os.path.basename(os.path.normpath(path)), "status": status,
+           "reason": reason, "rundir": "."}
     for key, value in run["summary"].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             row[key] = value
     row.update(flatten_config(run["config"]))
-    if not run["summary"]:
-        row["status"] = "running"
     return row, run
 
 

@@ -1,11 +1,11 @@
 /* status.c: what state one sweep point is in (see otd_collect.h).
  *
- * The rules, in order:
- *   results.h5 /summary status not running or nonfinite -> done
- *   run directory's .lock held by a live run              -> running
- *   results.h5 status running (lock free)                 -> failed "interrupted at iteration N;
+ * The rules, in order (a run's status through otd_status.h's one mapping):
+ *   results.h5 status whose outcome is done               -> done
+ *   outcome failed (nonfinite)                            -> failed, the status as reason
+ *   outcome unfinished, .lock held by a live run          -> running
+ *   outcome unfinished, lock free                         -> failed "interrupted at iteration N;
  *                                                             resumable"
- *   results.h5 status nonfinite                           -> failed "nonfinite"
  *   no results.h5, manifest invalid or last exit nonzero  -> failed, with the config error or
  *                                                             the exit code
  *   otherwise                                             -> missing */
@@ -24,6 +24,7 @@
 #include "io/h5util.h"
 #include "otd/otd_collect.h"
 #include "otd/otd_config.h"
+#include "otd/otd_status.h"
 #include "sweep/sweep_internal.h"
 
 const char *otd_point_status_name(otd_point_status s)
@@ -220,6 +221,40 @@ done:
     return err;
 }
 
+/* A point with results: its verdict from the run's status through the one
+ * mapping of otd_status.h; an unfinished run is running while its lock is
+ * held and interrupted (failed, resumable) when it is not. */
+static otd_err classify(const char *results, const char *stored, int held, otd_point_info *info)
+{
+    otd_err err = OTD_OK;
+    otd_status st;
+    if (otd_status_parse(stored, results, &st) != OTD_OK) {
+        info->status = OTD_POINT_FAILED;
+        OTD_CHECK(set_reason(info, "results.h5 has an unknown status '%s'", stored));
+        otd_error_clear();
+        goto done;
+    }
+    switch (otd_status_outcome(st)) {
+    case OTD_OUTCOME_DONE:
+        info->status = OTD_POINT_DONE;
+        break;
+    case OTD_OUTCOME_UNFINISHED:
+        info->status = held ? OTD_POINT_RUNNING : OTD_POINT_FAILED;
+        if (held)
+            OTD_CHECK(set_reason(info, "at iteration %lld", (long long)info->iters));
+        else
+            OTD_CHECK(set_reason(info, "interrupted at iteration %lld; resumable",
+                                 (long long)(info->iters > 0 ? info->iters : 0)));
+        break;
+    case OTD_OUTCOME_FAILED:
+        info->status = OTD_POINT_FAILED;
+        OTD_CHECK(set_reason(info, "%s", otd_status_name(st)));
+        break;
+    }
+done:
+    return err;
+}
+
 otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_point_info *info)
 {
     otd_err err = OTD_OK;
@@ -243,21 +278,7 @@ otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_poin
             free(why);
             goto done;
         }
-        /* Finished is whatever is not "running", as for `otd run` itself
-         * (otd_rundir_state), except the one verdict that is an error. */
-        if (strcmp(status, "running") != 0 && strcmp(status, "nonfinite") != 0) {
-            info->status = OTD_POINT_DONE;
-        } else if (held) {
-            info->status = OTD_POINT_RUNNING;
-            OTD_CHECK(set_reason(info, "at iteration %lld", (long long)info->iters));
-        } else if (strcmp(status, "running") == 0) {
-            info->status = OTD_POINT_FAILED;
-            OTD_CHECK(set_reason(info, "interrupted at iteration %lld; resumable",
-                                 (long long)(info->iters > 0 ? info->iters : 0)));
-        } else {
-            info->status = OTD_POINT_FAILED;
-            OTD_CHECK(set_reason(info, "%s", status));
-        }
+        OTD_CHECK(classify(results, status, held, info));
     } else if (held) {
         info->status = OTD_POINT_RUNNING;
         OTD_CHECK(set_reason(info, "starting"));
