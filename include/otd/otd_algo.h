@@ -1,4 +1,4 @@
-/* otd_algo.h: the training algorithms of science.md section 4.
+/* otd_algo.h: the training algorithms of docs/science.md section 4.
  *
  * An algorithm decides the initial W and what happens at the start of each
  * step (bl's epoch re-initializations); the driver does the gradient steps.

@@ -503,7 +503,7 @@ static otd_err resolve(otd_cfg_build *b)
 {
     otd_err err = OTD_OK;
     otd_config *c = &b->cfg;
-    /* auto: bl and tdp are analysed for the homogeneous model (science.md
+    /* auto: bl and tdp are analysed for the homogeneous model (docs/science.md
      * section 4); gd is the plain textbook baseline. */
     if (b->param_choice == 0)
         c->model.param = c->algo.name == OTD_ALGO_BL || c->algo.name == OTD_ALGO_TDP
@@ -511,7 +511,7 @@ static otd_err resolve(otd_cfg_build *b)
                              : OTD_PARAM_PLAIN;
     else
         c->model.param = (otd_param)(b->param_choice - 1);
-    /* auto: bl's analysis wants a small initialization (science.md 4);
+    /* auto: bl's analysis wants a small initialization (docs/science.md 4);
      * plain gd and the lazy regime start from w_i ~ N(0, I/d): from a small
      * one, gd of order l >= 3 sits at the saddle W = 0 (its gradient is
      * O(sigma^{l-1})), and the lazy regime is by definition a large one. */
