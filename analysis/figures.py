@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The figures of science.md section 5 (E0-E4) from a collected otd sweep.
+"""The figures of docs/science.md section 5 (E0-E4) from a collected otd sweep.
 
 usage: /usr/bin/python3 analysis/figures.py FIGURE DIR [--out PREFIX] [--data-json PATH]
            [--point NAME]... [--threshold X]
@@ -148,7 +148,7 @@ def e1_curve(pts):
 
 
 # Relative errors below this are not resolved: otd's loss comes from Gram
-# formulas whose terms cancel (science.md section 3), so its relative error
+# formulas whose terms cancel (docs/science.md section 3), so its relative error
 # has a floor near sqrt(eps) ~ 1e-8 and may read exactly 0. E1 draws such
 # values on this line instead of dropping them from the log axis.
 REL_ERR_FLOOR = 1e-8

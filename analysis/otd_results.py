@@ -7,7 +7,8 @@ figures). Run with /usr/bin/python3 (Debian's h5py, numpy and yaml).
     run = load_run("runs/point_0001/results.h5")  # ... or the file itself
     run["config"]["algo"]["name"], run["history"]["rel_err"], run["W"]
 
-The file layout is documented in include/otd/otd_results.h.
+The file layout is documented in docs/file-formats.md (section results.h5)
+and include/otd/otd_results.h.
 """
 
 import fcntl

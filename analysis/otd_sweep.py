@@ -5,7 +5,7 @@ summarizes: DIR/summary.csv has one row per point (columns read by name:
 index, name, status, reason, rundir, iters, final_rel_err, ..., every /summary
 attribute of the run, every configuration key dotted: problem.order, model.m,
 algo.name, ...), and DIR/<rundir>/results.h5 holds the run itself
-(docs/file-formats.md, "summary.csv and summary.h5").
+(format: docs/file-formats.md, "summary.csv and summary.h5").
 
     from otd_sweep import load_sweep, select, group
     sw = load_sweep("sweeps/e1")           # or a single run directory

@@ -11,7 +11,7 @@
  * (seed, purpose, indices) (otd_rng.h), and the bl epoch is a function of
  * the iteration, so W, W0 and the iteration are the whole algorithm state.
  *
- * Commit protocol (reliability.md): write everything to ckpt-N.h5.tmp with
+ * Commit protocol (docs/file-formats.md): write everything to ckpt-N.h5.tmp with
  * parallel HDF5; every rank agrees the write completed; rank 0 fsyncs the
  * file, renames it into place and fsyncs the directory; only then is the
  * oldest checkpoint beyond `keep` removed. A checkpoint is valid only if its

@@ -10,7 +10,7 @@
 /* Collective. On entry every rank holds the same column-major d x r matrix
  * A (r <= d, full column rank); on exit A holds its orthonormal factor Q
  * with signs fixed so that R has a positive diagonal (the Haar-random
- * orthonormal basis of science.md section 1), bitwise the same on every rank.
+ * orthonormal basis of docs/science.md section 1), bitwise the same on every rank.
  *
  * The factorization (PDGEQRF + PDORGQR) runs on a BLACS grid whose shape
  * does not depend on the job's rank count (every rank factors on a 1 x 1

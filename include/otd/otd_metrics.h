@@ -1,4 +1,4 @@
-/* otd_metrics.h: what every logged iteration records (science.md section 6).
+/* otd_metrics.h: what every logged iteration records (docs/science.md section 6).
  *
  * The columns are fixed here, in order, and the results file takes their
  * names from otd_metrics_scalar_names / otd_metrics_vector_names, so adding

@@ -1,6 +1,6 @@
 /* otd_sweep.h: a sweep file expanded into points, and the sweep directory.
  *
- * A sweep file (format: docs and CONTRACT.md) names a base config, fixed
+ * A sweep file (format: docs/file-formats.md) names a base config, fixed
  * overrides, a grid and explicit points. Each point is the base file's keys,
  * then `set`, then its grid values or point entries (later wins), written as
  * one config file and validated by otd's own config parser: the file written
@@ -74,7 +74,7 @@ typedef struct {
  * Never touches runs/<name>/ or tasks/. Not collective. */
 otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o);
 
-/* The text of sweep.sbatch (CONTRACT.md), malloc'd. */
+/* The text of sweep.sbatch (docs/file-formats.md), malloc'd. */
 otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o,
                               char **text);
 

@@ -11,7 +11,7 @@
 #     launcher, which passes it to every rank; otd checkpoints at the next
 #     step and exits 75;
 #   - appends "<unix_time> <exit_code> <host> <jobid>" to STATUS_FILE (one
-#     line per attempt; the format of the sweep contract's tasks/<name>.exit);
+#     line per attempt; the format of tasks/<name>.exit in docs/file-formats.md);
 #   - on exit 75 requeues this job (`scontrol requeue`; the rerun resumes)
 #     unless SLURM_RESTART_COUNT >= OTD_MAX_REQUEUES, in which case it says
 #     that the retry limit was reached and returns 75 (the job then ends

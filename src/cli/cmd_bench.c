@@ -1,7 +1,7 @@
 /* cmd_bench.c: `otd bench`: time the step of each engine and measure, in
  * the same process, what this machine can do (DGEMM rate, read bandwidth),
  * so that every claim is a ratio of two numbers from one run
- * (performance.md). Prints one line of key=value fields per case. */
+ * (docs/performance.md). Prints one line of key=value fields per case. */
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* dense.c: the dense engine, against an explicit tensor sharded by mode-1
- * slices (science.md section 3, performance.md).
+ * slices (docs/science.md section 3, docs/performance.md).
  *
  * Rows I_p of T*(w_i^{(x)(l-1)}) for all m columns need only this rank's
  * slices: with the slab S packed over sorted multi-indices (otd_packed.h),

@@ -1,4 +1,4 @@
-/* implicit.c: the implicit engine (science.md section 3).
+/* implicit.c: the implicit engine (docs/science.md section 3).
  *
  * The target is known by its components, so its side of the gradient also
  * follows from a Gram matrix, C = V^T U:

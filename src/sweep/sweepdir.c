@@ -1,4 +1,4 @@
-/* sweepdir.c: the sweep directory on disk (see otd_sweep.h, CONTRACT.md):
+/* sweepdir.c: the sweep directory on disk (see otd_sweep.h, docs/file-formats.md):
  * writing it idempotently, the Slurm array script, the manifest both ways,
  * and the per-attempt exit records. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 """The lazy regime through the real `otd run` (issue #5): lazy_opt's
-optimal lazy error on the headline problem of science.md E1 (l = 3, d = 10,
+optimal lazy error on the headline problem of docs/science.md E1 (l = 3, d = 10,
 r = 3, orthonormal), the same answers at any rank count, lazy_gd reaching
 lazy_opt's error, checkpoints and resume of lazy_gd, the summary the
 analysis reads, and the memory check. The numbers themselves are checked

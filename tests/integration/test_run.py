@@ -47,7 +47,7 @@ class RankInvariance(TmpTestCase):
 
 class ScienceSmoke(TmpTestCase):
     """bl with d = 10, r = 3, l = 3, m = 12 reaches rel_err <= 1e-3 within
-    20,000 steps for every seed of a small set (science.md E1's claim at
+    20,000 steps for every seed of a small set (docs/science.md E1's claim at
     its smallest size)."""
 
     def test_bl_converges(self):

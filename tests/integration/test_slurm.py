@@ -16,7 +16,7 @@ What is checked:
     alternative launcher);
   - SIGTERM to the batch shell is relayed the same way;
   - sweep_task.sh runs both tasks of `sbatch --array=0-1` over a
-    hand-written 2-point sweep directory (the contract's layout);
+    hand-written 2-point sweep directory (the layout of docs/file-formats.md);
   - `otd sweep --submit` of a 6-point sweep (2 ranks per point, srun
     --mpi=pmix) completes, `otd collect` reports 6 done, and every point is
     bitwise the same as the same sweep run with `otd sweep --local`;
@@ -239,7 +239,7 @@ class TestSweepArray(SlurmCase):
             rows.append("%d\t%s\tok\tconfigs/%s.yaml\truns/%s\t%d" % (i, name, name, name, i))
         self.write("sweep/manifest.tsv", "\n".join(rows) + "\n")
         os.makedirs(os.path.join(d, "logs"))
-        # The contract's DIR/sweep.sbatch, as `otd sweep` writes it.
+        # DIR/sweep.sbatch as docs/file-formats.md has it and `otd sweep` writes it.
         script = self.write("sweep/sweep.sbatch", "\n".join([
             "#!/bin/bash",
             "#SBATCH --job-name=otd-test",

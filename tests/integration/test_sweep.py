@@ -149,7 +149,7 @@ class SweepTest(TmpTestCase):
                            "--throttle", "2"]), 0)
         self.assertEqual(tree_state(d1), before)
 
-        # sweep.sbatch as the contract has it.
+        # sweep.sbatch as docs/file-formats.md has it.
         with open(os.path.join(d1, "sweep.sbatch")) as f:
             sb = f.read().splitlines()
         self.assertEqual(sb[0], "#!/bin/bash")
