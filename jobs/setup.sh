@@ -17,7 +17,7 @@ OTD_BUILD=${OTD_BUILD:-$OTD_ROOT/build}
 # some twenty -dev packages).
 OTD_PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
   libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools libcunit1-dev libopenblas-dev
-  libyaml-dev python3 python3-h5py python3-numpy python3-matplotlib python3-yaml
+  libyaml-dev clang-format python3 python3-h5py python3-numpy python3-matplotlib python3-yaml
   slurmctld slurmd slurm-client munge)
 
 missing=()

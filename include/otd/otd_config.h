@@ -53,7 +53,7 @@ typedef struct {
         char *init_file;   /* "" = generate; else HDF5 with /W (d,m) */
     } model;
     struct {
-        int name; /* index of otd_algo_names (otd_algo.h) */
+        int name;                /* index of otd_algo_names (otd_algo.h) */
         double lr;               /* eta > 0 */
         int64_t max_iters;       /* >= 0 */
         double lambda;           /* >= 0 (resolved from auto) */

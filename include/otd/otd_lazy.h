@@ -77,10 +77,4 @@ otd_err otd_lazy_scaled_target(const otd_config *cfg, const otd_layout *lay, otd
  * ||T*||^2); the loss stays the minimized objective. */
 void otd_lazy_scaled_report(double alpha, double norm2, otd_eval *ev);
 
-/* The dimension count of docs/science.md section 4: sqrt(max(0, 1 - m d / D)),
- * D = C(d + l - 1, l) the dimension of symmetric order-l tensors: roughly
- * the relative error left when the tangent space (dimension <= m d) is a
- * random subspace. */
-double otd_lazy_dim_count(int l, int64_t d, int64_t m);
-
 #endif

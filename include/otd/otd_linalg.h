@@ -15,29 +15,28 @@
  * The factorization (PDGEQRF + PDORGQR) runs on a BLACS grid whose shape
  * does not depend on the job's rank count (every rank factors on a 1 x 1
  * grid of its own, so ScaLAPACK's process-wide state stays the same on all
- * ranks), and rank 0's Q is broadcast: a P x 1 grid would split the Householder reductions differently
- * for every P, and the promise that a run's target is bitwise identical at
- * any rank count would break. A d x r target basis is small (r << d), so
- * nothing is lost by not splitting it. Fails with OTD_ERR_LAPACK on a
- * rank-deficient A. */
+ * ranks), and rank 0's Q is broadcast: a P x 1 grid would split the Householder reductions
+ * differently for every P, and the promise that a run's target is bitwise identical at any rank
+ * count would break. A d x r target basis is small (r << d), so nothing is lost by not splitting
+ * it. Fails with OTD_ERR_LAPACK on a rank-deficient A. */
 otd_err otd_linalg_orthonormalize(otd_comm *comm, int64_t d, int64_t r, double *A);
 
 /* Fill the tile A[i0 .. i0+mb, j0 .. j0+nb) of a distributed symmetric
  * matrix into a (column-major, leading dimension lda): entry (i0+p, j0+q)
  * goes to a[p + q*lda]. Called for every tile a rank owns, both triangles. */
-typedef void (*otd_tile_fill)(void *ctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
-                              double *a, int64_t lda);
+typedef void (*otd_tile_fill)(void *ctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb, double *a,
+                              int64_t lda);
 
 typedef struct {
-    int64_t n;           /* order of the system */
-    int nprow, npcol;    /* BLACS process grid */
-    int64_t block;       /* block-cyclic block size */
-    double bytes_per_rank; /* the largest rank's share of the matrix (and eigenvectors) */
-    double mean_diag;    /* trace / n of the assembled matrix */
-    double shift;        /* what was added to the diagonal: shift_abs + ridge_rel mean_diag */
-    double seconds;      /* factorization and solve (assembly excluded), slowest rank */
-    double gflops;       /* their flop count over seconds (n^3/3 + 2 n^2 for Cholesky) */
-    const char *solver;  /* "cholesky" or "eigen" (pseudo-inverse fallback) */
+    int64_t n;               /* order of the system */
+    int nprow, npcol;        /* BLACS process grid */
+    int64_t block;           /* block-cyclic block size */
+    double bytes_per_rank;   /* the largest rank's share of the matrix (and eigenvectors) */
+    double mean_diag;        /* trace / n of the assembled matrix */
+    double shift;            /* what was added to the diagonal: shift_abs + ridge_rel mean_diag */
+    double seconds;          /* factorization and solve (assembly excluded), slowest rank */
+    double gflops;           /* their flop count over seconds (n^3/3 + 2 n^2 for Cholesky) */
+    const char *solver;      /* "cholesky" or "eigen" (pseudo-inverse fallback) */
     int64_t rank_deficiency; /* eigen: eigenvalues treated as zero */
 } otd_spd_info;
 

@@ -56,4 +56,10 @@ void otd_metrics_destroy(otd_metrics *mt);
 otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W_loc,
                             const double *grad_loc, double *scalars, double *vecs);
 
+/* Not collective. The dimension count of docs/science.md section 4: sqrt(max(0, 1 - m d / D)),
+ * D = C(d + l - 1, l) the dimension of symmetric order-l tensors: roughly
+ * the relative error left when the tangent space (dimension <= m d) is a
+ * random subspace. */
+double otd_metrics_dim_count(int l, int64_t d, int64_t m);
+
 #endif

@@ -34,7 +34,7 @@ typedef struct {
  * and after a checkpoint on a signal). */
 typedef struct {
     otd_status status;
-    int64_t iters;       /* steps taken in all (a one-shot solve counts 1) */
+    int64_t iters; /* steps taken in all (a one-shot solve counts 1) */
     double final_rel_err;
     double final_loss;
     double wall_seconds; /* this call's step loop or solve */

@@ -24,9 +24,18 @@ static void gd_describe(const otd_config *cfg, char *buf, size_t n)
  * from w_i ~ N(0, I/d): from a small start gd of order l >= 3 sits at the
  * saddle W = 0 (its gradient is O(sigma^{l-1})), and the lazy regime is by
  * definition a large one, unregularized (its error is the NTK regime's). */
-#define SMALL_START {OTD_PARAM_HOMOGENEOUS, 1e-3, 1e-3}
-#define GAUSSIAN_START {OTD_PARAM_PLAIN, 1.0, 1e-3}
-#define LAZY_START {OTD_PARAM_PLAIN, 1.0, 0.0}
+#define SMALL_START                                                                                \
+    {                                                                                              \
+        OTD_PARAM_HOMOGENEOUS, 1e-3, 1e-3                                                          \
+    }
+#define GAUSSIAN_START                                                                             \
+    {                                                                                              \
+        OTD_PARAM_PLAIN, 1.0, 1e-3                                                                 \
+    }
+#define LAZY_START                                                                                 \
+    {                                                                                              \
+        OTD_PARAM_PLAIN, 1.0, 0.0                                                                  \
+    }
 
 static const otd_algo_ops rows[] = {
     {.name = "gd", .defaults = GAUSSIAN_START, .describe = gd_describe},
@@ -85,8 +94,7 @@ static otd_err lookup(int name, const otd_algo_ops **ops)
 {
     *ops = find(name);
     if (*ops == NULL)
-        return OTD_ERROR(OTD_ERR_INTERNAL, "algorithm %d has no row in the algorithm table",
-                         name);
+        return OTD_ERROR(OTD_ERR_INTERNAL, "algorithm %d has no row in the algorithm table", name);
     return OTD_OK;
 }
 
@@ -108,7 +116,8 @@ otd_err otd_algo_check_config(const otd_config *cfg)
     /* algo.lazy_alpha belongs to lazy_gd alone: a value elsewhere is a
      * mistake, not a setting to ignore. */
     if (cfg->algo.lazy_alpha > 0 && !ops->scaled)
-        OTD_FAIL(OTD_ERR_CONFIG, "algo.lazy_alpha = %g applies only to algo.name = lazy_gd (got %s)",
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "algo.lazy_alpha = %g applies only to algo.name = lazy_gd (got %s)",
                  cfg->algo.lazy_alpha, ops->name);
     if (ops->check_config != NULL)
         OTD_CHECK(ops->check_config(cfg));
@@ -270,10 +279,10 @@ void otd_algo_report_str(otd_algo_report *rep, const char *name, const char *v)
     }
 }
 
-void otd_algo_result(const otd_algo *a, char *buf, size_t n)
+void otd_algo_result(const otd_algo *a, double rel_err, char *buf, size_t n)
 {
     if (n > 0)
         buf[0] = '\0';
     if (a->ops->result != NULL)
-        a->ops->result(a, buf, n);
+        a->ops->result(a, rel_err, buf, n);
 }

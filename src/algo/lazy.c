@@ -13,17 +13,17 @@ struct otd_lazy {
     double c;      /* (2-l)/l for homogeneous, 0 for plain: P_i = I + c x_i x_i^T */
     double lambda; /* regularizer of L_lin */
     int64_t m, r, ld;
-    double *X;     /* this rank's rows of x_i (w_i, or w_bar_i), ld x m */
-    double *Xfull; /* all of them, d x m: only while lazy_opt assembles J^T J */
-    double *nrm;   /* n_i (1 for plain) */
-    double *S;     /* s_ij = <x_i, x_j> */
-    double *A;     /* l s_ij^{l-1}: the identity part of the plain blocks */
-    double *B;     /* l (l-1) s_ij^{l-2}: the rank-one part */
-    double *W0;    /* this rank's rows of W0 */
-    double *JTb;   /* this rank's rows of J^T b */
+    double *X;       /* this rank's rows of x_i (w_i, or w_bar_i), ld x m */
+    double *Xfull;   /* all of them, d x m: only while lazy_opt assembles J^T J */
+    double *nrm;     /* n_i (1 for plain) */
+    double *S;       /* s_ij = <x_i, x_j> */
+    double *A;       /* l s_ij^{l-1}: the identity part of the plain blocks */
+    double *B;       /* l (l-1) s_ij^{l-2}: the rank-one part */
+    double *W0;      /* this rank's rows of W0 */
+    double *JTb;     /* this rank's rows of J^T b */
     const double *U; /* this rank's rows of U (leading dimension d), or NULL */
-    double b2;     /* ||b||^2 */
-    double t2;     /* ||T*||^2 */
+    double b2;       /* ||b||^2 */
+    double t2;       /* ||T*||^2 */
     /* work */
     double *Dl, *Dt, *Y, *red, *Q, *C, *norms;
 };
@@ -204,8 +204,7 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
     for (int64_t j = 0; j < m; j++) {
         double f = c * M[j + j * m];
         for (int64_t q = 0; q < nr; q++)
-            lz->Dt[q + j * ld] =
-                lz->nrm[j] * (lz->Dl[q + j * ld] + f * lz->X[q + j * ld]);
+            lz->Dt[q + j * ld] = lz->nrm[j] * (lz->Dl[q + j * ld] + f * lz->X[q + j * ld]);
     }
     for (int64_t j = 0; j < m; j++)
         for (int64_t i = 0; i < m; i++)
@@ -330,13 +329,4 @@ void otd_lazy_scaled_report(double alpha, double norm2, otd_eval *ev)
     ev->rel_err = alpha * sqrt(fmax(0.0, 2.0 * ev->fit) / norm2);
     ev->fit *= alpha * alpha;
     ev->t_norm2 = norm2;
-}
-
-double otd_lazy_dim_count(int l, int64_t d, int64_t m)
-{
-    /* D = C(d + l - 1, l) in floating point: exact for every size otd runs. */
-    double D = 1.0;
-    for (int k = 1; k <= l; k++)
-        D = D * (double)(d - 1 + k) / k;
-    return sqrt(fmax(0.0, 1.0 - (double)m * (double)d / D));
 }

@@ -70,10 +70,8 @@ otd_err otd_lazy_algo_prepare(otd_algo *a, const double *W0, double *work)
     const otd_config *cfg = a->cfg;
     otd_eval ev0 = {0};
     if (cfg->algo.lazy_alpha > 0) {
-        OTD_CHECK(
-            otd_lazy_scaled_target(cfg, a->lay, a->comm, a->target, W0, &st->scaled_target));
-        OTD_CHECK(
-            otd_engine_create(cfg, a->lay, a->comm, st->scaled_target, &st->scaled_engine));
+        OTD_CHECK(otd_lazy_scaled_target(cfg, a->lay, a->comm, a->target, W0, &st->scaled_target));
+        OTD_CHECK(otd_engine_create(cfg, a->lay, a->comm, st->scaled_target, &st->scaled_engine));
         goto done;
     }
     OTD_CHECK(otd_engine_eval(a->engine, W0, work, &ev0));
@@ -129,8 +127,8 @@ void otd_lazy_opt_describe(const otd_config *cfg, char *buf, size_t n)
     snprintf(buf, n,
              "one solve of the linearized model's normal equations, order m d = %lld, lambda "
              "%.3g, ridge %.3g x mean diagonal, ScaLAPACK block %lld",
-             (long long)(cfg->model.m * cfg->problem.dim), cfg->algo.lambda,
-             cfg->algo.lazy_ridge, (long long)cfg->algo.lazy_block);
+             (long long)(cfg->model.m * cfg->problem.dim), cfg->algo.lambda, cfg->algo.lazy_ridge,
+             (long long)cfg->algo.lazy_block);
 }
 
 void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep)
@@ -149,14 +147,14 @@ void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep)
     otd_algo_report_str(rep, "lazy_solver", in->solver);
 }
 
-void otd_lazy_opt_result(const otd_algo *a, char *buf, size_t n)
+void otd_lazy_opt_result(const otd_algo *a, double rel_err, char *buf, size_t n)
 {
     const lazy_state *st = a->state;
     const otd_spd_info *in = &st->solve;
     snprintf(buf, n,
              "%s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g (ridge %.3g x "
-             "mean diagonal %.3g), %.3g s, %.3g GFLOP/s",
+             "mean diagonal %.3g), %.3g s, %.3g GFLOP/s; optimal lazy rel_err %.6g",
              in->solver, in->nprow, in->npcol, (long long)in->block,
              in->bytes_per_rank / 1073741824.0, in->shift, a->cfg->algo.lazy_ridge, in->mean_diag,
-             in->seconds, in->gflops);
+             in->seconds, in->gflops, rel_err);
 }

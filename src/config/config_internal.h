@@ -57,7 +57,6 @@ typedef struct {
 
 typedef struct otd_option otd_option;
 
-
 struct otd_option {
     const char *key; /* dotted name; the part before the first dot is its section */
     otd_opt_type type;

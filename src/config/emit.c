@@ -169,7 +169,7 @@ otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, c
         if (opt->resume_ok || (a.len == b.len && memcmp(a.data, b.data, a.len) == 0))
             continue;
         OTD_CHECK(otd_strbuf_printf(&out, "%s%s (%.*s -> %.*s)", out.len ? ", " : "", opt->key,
-                                     (int)a.len, a.data, (int)b.len, b.data));
+                                    (int)a.len, a.data, (int)b.len, b.data));
     }
     if (out.len > 0) {
         *diff = out.data;

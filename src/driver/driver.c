@@ -15,7 +15,6 @@
 #include "otd/otd_ckpt.h"
 #include "otd/otd_engine.h"
 #include "otd/otd_input.h"
-#include "otd/otd_lazy.h"
 #include "otd/otd_metrics.h"
 #include "otd/otd_results.h"
 #include "otd/otd_rundir.h"
@@ -129,8 +128,8 @@ done:
 /* Collective: /summary's status with the outcome it means (otd_status.h),
  * and the given fields. */
 static otd_err write_summary(run_state *s, otd_status status, const otd_algo_report *extra,
-                             const char *const *dn, const double *dv, int nd,
-                             const char *const *in, const int64_t *iv, int ni)
+                             const char *const *dn, const double *dv, int nd, const char *const *in,
+                             const int64_t *iv, int ni)
 {
     otd_err err = OTD_OK;
     otd_attr strs[1 + OTD_ALGO_REPORT_CAP];
@@ -158,8 +157,8 @@ static otd_err write_summary(run_state *s, otd_status status, const otd_algo_rep
     }
     for (int k = 0; extra != NULL && k < extra->nstr; k++)
         strs[ns++] = (otd_attr){extra->str_names[k], extra->str_vals[k]};
-    OTD_CHECK(otd_results_write_summary(s->results, otd_status_name(status), strs, ns, dnames, dvals,
-                                        nd, inames, ivals, ni));
+    OTD_CHECK(otd_results_write_summary(s->results, otd_status_name(status), strs, ns, dnames,
+                                        dvals, nd, inames, ivals, ni));
 done:
     return err;
 }
@@ -296,10 +295,9 @@ static otd_err solve_once(run_state *s, otd_run_summary *sum)
                  otd_algo_name_str(cfg->algo.name));
     OTD_CHECK(log_row(s, &ev, 1, s->wall0 + otd_comm_wtime() - t0));
     sum->status = status;
-    otd_algo_result(s->algo, line, sizeof line);
+    otd_algo_result(s->algo, ev.rel_err, line, sizeof line);
     if (root(s))
-        otd_report_line(s->out, "%s: %s; rel_err %.6g", otd_algo_name_str(cfg->algo.name), line,
-                        ev.rel_err);
+        otd_report_line(s->out, "%s: %s", otd_algo_name_str(cfg->algo.name), line);
 done:
     sum->iters = 1;
     sum->final_rel_err = ev.rel_err;
@@ -379,7 +377,7 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
     const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds", "steps_per_s", "dim_count"};
     const double dv[] = {sum->final_rel_err, sum->final_loss, s->wall0 + sum->wall_seconds,
                          sum->steps_per_s,
-                         otd_lazy_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m)};
+                         otd_metrics_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m)};
     const char *in[] = {"iters"};
     const int64_t iv[] = {sum->iters};
     otd_algo_report_fields(s->algo, &rep);
@@ -397,8 +395,8 @@ static otd_err setup(run_state *s)
     const otd_config *cfg = s->cfg;
     int64_t m = cfg->model.m;
     char storage[512], algo[512];
-    OTD_CHECK(otd_layout_init(&s->lay, cfg->problem.dim, otd_comm_rank(s->comm),
-                              otd_comm_size(s->comm)));
+    OTD_CHECK(
+        otd_layout_init(&s->lay, cfg->problem.dim, otd_comm_rank(s->comm), otd_comm_size(s->comm)));
     OTD_CHECK(otd_algo_check_resources(cfg, s->comm));
     OTD_CHECK(otd_config_to_yaml(cfg, &s->yaml));
     OTD_CHECK(otd_target_create(cfg, s->comm, &s->target));
@@ -464,7 +462,8 @@ static otd_err report_done(run_state *s, otd_run_summary *sum)
 {
     sum->status = otd_rundir_status(s->rd);
     if (root(s))
-        otd_report_line(s->out, "otd: %s is complete (status %s): nothing to do; --restart runs "
+        otd_report_line(s->out,
+                        "otd: %s is complete (status %s): nothing to do; --restart runs "
                         "it again",
                         otd_rundir_results_path(s->rd), otd_status_name(sum->status));
     if (otd_status_outcome(sum->status) == OTD_OUTCOME_FAILED)

@@ -204,3 +204,12 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
 done:
     return err;
 }
+
+double otd_metrics_dim_count(int l, int64_t d, int64_t m)
+{
+    /* D = C(d + l - 1, l) in floating point: exact for every size otd runs. */
+    double D = 1.0;
+    for (int k = 1; k <= l; k++)
+        D = D * (double)(d - 1 + k) / k;
+    return sqrt(fmax(0.0, 1.0 - (double)m * (double)d / D));
+}

@@ -81,8 +81,8 @@ otd_err otd_spd_check_memory(otd_comm *comm, int64_t n, int64_t block, int with_
     double avail[1];
     OTD_CHECK(check_size(n, block));
     grid_shape(otd_comm_size(comm), &nprow, &npcol);
-    double need = 8.0 * max_local_doubles((int)n, (int)block, nprow, npcol) *
-                  (with_vectors ? 2.0 : 1.0);
+    double need =
+        8.0 * max_local_doubles((int)n, (int)block, nprow, npcol) * (with_vectors ? 2.0 : 1.0);
     *bytes_per_rank = need;
     OTD_CHECK(otd_comm_node_size(comm, &node));
     /* The tightest node decides: every rank reports minus what it has. */

@@ -15,6 +15,7 @@
 #include "otd/otd_config.h"
 #include "otd/otd_engine.h"
 #include "otd/otd_lazy.h"
+#include "otd/otd_metrics.h"
 #include "otd/otd_rng.h"
 #include "otd/otd_target.h"
 #include "otd_test.h"
@@ -108,9 +109,17 @@ static int setup(fixture *f, int l, const char *param, int64_t d, int64_t m, dou
     snprintf(s_p, sizeof s_p, "model.param=%s", param);
     snprintf(s_lam, sizeof s_lam, "algo.lambda=%g", lambda);
     snprintf(s_e, sizeof s_e, "engine=%s", engine);
-    const char *sets[] = {s_l, s_d, s_m, s_p, s_lam, s_e, "algo.name=lazy_opt",
-                          "problem.rank=2", "problem.target=gaussian",
-                          "problem.weights=[1.0, 0.6]", "run.seed=3"};
+    const char *sets[] = {s_l,
+                          s_d,
+                          s_m,
+                          s_p,
+                          s_lam,
+                          s_e,
+                          "algo.name=lazy_opt",
+                          "problem.rank=2",
+                          "problem.target=gaussian",
+                          "problem.weights=[1.0, 0.6]",
+                          "run.seed=3"};
     if (otd_config_parse(NULL, 0, "<test>", sets, (int)(sizeof sets / sizeof *sets), &f->cfg) !=
         OTD_OK) {
         fprintf(stderr, "config: %s\n", otd_error_message());
@@ -437,9 +446,9 @@ static void test_scaled_model(void)
 static void test_dim_count(void)
 {
     /* D = C(12, 3) = 220 for d = 10, l = 3. */
-    CU_ASSERT_DOUBLE_EQUAL(otd_lazy_dim_count(3, 10, 12), sqrt(1.0 - 120.0 / 220.0), 1e-15);
-    CU_ASSERT_DOUBLE_EQUAL(otd_lazy_dim_count(3, 10, 22), 0.0, 1e-15);
-    CU_ASSERT_DOUBLE_EQUAL(otd_lazy_dim_count(4, 20, 100), sqrt(1.0 - 2000.0 / 8855.0), 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(otd_metrics_dim_count(3, 10, 12), sqrt(1.0 - 120.0 / 220.0), 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(otd_metrics_dim_count(3, 10, 22), 0.0, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(otd_metrics_dim_count(4, 20, 100), sqrt(1.0 - 2000.0 / 8855.0), 1e-15);
 }
 
 void otd_test_register(void)

@@ -339,9 +339,9 @@ static void test_canonical_yaml(void)
                               "  epoch_len: 2000\n"
                               "  epoch_growth: 0.5\n"
                               "  target_rel_err: 0.001\n"
-                           "  lazy_alpha: 0\n"
-                           "  lazy_ridge: 1e-12\n"
-                           "  lazy_block: 64\n"
+                              "  lazy_alpha: 0\n"
+                              "  lazy_ridge: 1e-12\n"
+                              "  lazy_block: 64\n"
                               "run:\n"
                               "  seed: 0\n"
                               "  log_every: 100\n"
@@ -652,8 +652,8 @@ static void test_lazy_auto(void)
     }
     EXPECT_FAIL("model.init_scale: -1\n", NULL, "model.init_scale = -1", "auto or real > 0");
     EXPECT_FAIL("algo.lazy_alpha: 10\n", NULL, "algo.lazy_alpha = 10", "lazy_gd");
-    EXPECT_FAIL("algo: {name: lazy_gd, lazy_alpha: 10}\nengine: dense\nproblem.noise: 0.1\n",
-                NULL, "algo.lazy_alpha = 10", "engine = dense");
+    EXPECT_FAIL("algo: {name: lazy_gd, lazy_alpha: 10}\nengine: dense\nproblem.noise: 0.1\n", NULL,
+                "algo.lazy_alpha = 10", "engine = dense");
     EXPECT_FAIL("algo.lazy_block: 0\n", NULL, "algo.lazy_block = 0", "[1, 4096]");
 }
 
