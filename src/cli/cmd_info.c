@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli/cli_common.h"
 #include <sys/stat.h>
 
 #include "cli/commands.h"
@@ -384,30 +385,15 @@ int otd_cmd_info(int argc, char **argv)
             usage(stdout);
             return OTD_EXIT_OK;
         }
-        if (argv[k][0] == '-' && argv[k][1] != '\0') {
-            fprintf(stderr, "otd info: unknown option '%s'\n", argv[k]);
-            usage(stderr);
-            return OTD_EXIT_USAGE;
-        }
-        if (file != NULL) {
-            fprintf(stderr, "otd info: one file at a time ('%s' and '%s' given)\n", file, argv[k]);
-            return OTD_EXIT_USAGE;
-        }
+        if (argv[k][0] == '-' && argv[k][1] != '\0')
+            OTD_FAIL(OTD_ERR_ARG, "unknown option '%s' (see otd info --help)", argv[k]);
+        if (file != NULL)
+            OTD_FAIL(OTD_ERR_ARG, "one file at a time ('%s' and '%s' given)", file, argv[k]);
         file = argv[k];
     }
-    if (file == NULL) {
-        usage(stderr);
-        return OTD_EXIT_USAGE;
-    }
-    err = info_file(file);
-    /* Flush the summary before the error so the two appear in order. */
-    fflush(stdout);
-    if (err != OTD_OK) {
-        /* The user needs the first line; the file:line trail is for us. */
-        const char *msg = otd_error_message();
-        const char *trail = strstr(msg, "\n  at ");
-        fprintf(stderr, "otd info: %.*s\n", trail ? (int)(trail - msg) : (int)strlen(msg), msg);
-        return OTD_EXIT_FAILURE;
-    }
-    return OTD_EXIT_OK;
+    if (file == NULL)
+        OTD_FAIL(OTD_ERR_ARG, "no file given (see otd info --help)");
+    OTD_CHECK(info_file(file));
+done:
+    return otd_cli_finish(NULL, "info", err);
 }

@@ -124,13 +124,11 @@ int otd_cmd_tensor(int argc, char **argv)
     otd_target *target = NULL;
     otd_slab *slab = NULL;
     char *yaml = NULL, hash[17];
-    int rank = 0;
+    int rank = 0, status;
     memset(&cfg, 0, sizeof cfg);
 
-    if (otd_comm_create(&comm) != OTD_OK) {
-        fprintf(stderr, "otd tensor: %s\n", otd_error_message());
-        return OTD_EXIT_FAILURE;
-    }
+    if ((err = otd_comm_create(&comm)) != OTD_OK)
+        return otd_cli_finish(NULL, "tensor", err);
     rank = otd_comm_rank(comm);
     /* argv is the same on every rank, so is this verdict. */
     OTD_CHECK(otd_cli_parse_args(argc, argv, "tensor", &args));
@@ -170,7 +168,7 @@ int otd_cmd_tensor(int argc, char **argv)
     if (rank == 0)
         print_summary(&cfg, args.out, slab);
 done:
-    otd_cli_fail(comm, "tensor", err);
+    status = otd_cli_finish(comm, "tensor", err);
     free(yaml);
     free(sets);
     otd_slab_destroy(slab);
@@ -178,5 +176,5 @@ done:
     otd_cli_args_free(&args);
     otd_config_free(&cfg);
     otd_comm_destroy(comm);
-    return otd_cli_exit_status(err);
+    return status;
 }

@@ -14,7 +14,10 @@
  * read (message on stderr). */
 int otd_cmd_info(int argc, char **argv);
 
-/* Exit statuses of every sub-command (documented in `otd --help`). */
+/* Exit statuses of every sub-command (documented in `otd --help`), the only
+ * place their numbers are written. An error maps to one by
+ * otd_cli_exit_status (cli_common.h); `otd collect` and `otd sweep --local`
+ * also end with OTD_EXIT_FAILURE when some point is not done. */
 enum {
     OTD_EXIT_OK = 0,        /* finished: converged or step budget spent */
     OTD_EXIT_FAILURE = 1,   /* runtime failure (I/O, MPI, library) */

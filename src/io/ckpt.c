@@ -253,7 +253,7 @@ static otd_err as_io(otd_err err, const char *path)
 {
     if (err != OTD_ERR_HDF5)
         return err;
-    return OTD_ERROR(OTD_ERR_IO, "cannot write checkpoint '%s': %s", path, otd_error_message());
+    return OTD_ERROR(OTD_ERR_IO, "cannot write checkpoint '%s': %s", path, otd_error_text());
 }
 
 static otd_err check_layout(otd_comm *comm, const otd_layout *lay, int64_t m)
@@ -549,7 +549,7 @@ done:
     otd_h5_close(&dxpl, &err);
     otd_h5_close(&file, &err);
     if (err != OTD_OK && tmp_exists && !renamed && root && unlink(tmp) != 0 && errno != ENOENT)
-        fprintf(stderr, "otd: cannot remove temporary checkpoint '%s': %s\n", tmp, strerror(errno));
+        otd_warn("cannot remove temporary checkpoint '%s': %s", tmp, strerror(errno));
     free(w0_rm);
     free(w_rm);
     free(tmp);
@@ -756,17 +756,15 @@ done:
 
 /* Rank 0: move a damaged checkpoint aside and say so. Renamed, not
  * deleted: the user may want to look at it. */
-static otd_err quarantine(const char *path, const char *bad, const char *message)
+static otd_err quarantine(const char *path, const char *bad, const char *reason)
 {
-    size_t n = strcspn(message, "\n"); /* the reason, without the trail */
     if (rename(path, bad) != 0)
         return OTD_ERROR(OTD_ERR_IO,
-                         "checkpoint '%s' is damaged (%.*s), and renaming it to '%s' "
+                         "checkpoint '%s' is damaged (%s), and renaming it to '%s' "
                          "failed: %s",
-                         path, (int)n, message, bad, strerror(errno));
-    fprintf(stderr, "otd: checkpoint %s is damaged (%.*s): renamed to %s, trying an older one\n",
-            path, (int)n, message, bad);
-    fflush(stderr);
+                         path, reason, bad, strerror(errno));
+    otd_warn("checkpoint %s is damaged (%s): renamed to %s, trying an older one", path, reason,
+             bad);
     return OTD_OK;
 }
 
@@ -809,7 +807,7 @@ otd_err otd_ckpt_load(const char *dir, otd_comm *comm, const otd_layout *lay, in
         if (err != OTD_ERR_FORMAT && err != OTD_ERR_HDF5)
             goto done; /* not damage: a memory or MPI failure */
         if (root)
-            err = quarantine(path, bad, otd_error_message());
+            err = quarantine(path, bad, otd_error_text());
         else
             err = OTD_OK;
         OTD_CHECK(otd_comm_agree_share(comm, err));

@@ -184,13 +184,8 @@ done:
  * (exit 2), not an HDF5 malfunction, so re-raise HDF5's reason as FORMAT. */
 static otd_err open_failed(const tio_reader *rd)
 {
-    char why[512];
-    const char *nl = NULL;
-    snprintf(why, sizeof why, "%s", otd_error_message());
-    if ((nl = strchr(why, '\n')) != NULL)
-        why[nl - why] = '\0';
     return OTD_ERROR(OTD_ERR_FORMAT, "%s = '%s': cannot open it as HDF5 (%s)", rd->key, rd->path,
-                     why);
+                     otd_error_text());
 }
 
 /* Collective (the open): file, /T, its type, rank and shape. The metadata

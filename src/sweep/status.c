@@ -198,7 +198,7 @@ static otd_err failed_without_results(const char *dir, const otd_manifest_row *r
                                       otd_point_info *info)
 {
     otd_err err = OTD_OK;
-    char path[4200], *text = NULL, *why = NULL, code[32];
+    char path[4200], *text = NULL, code[32];
     size_t len = 0;
     otd_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -206,9 +206,7 @@ static otd_err failed_without_results(const char *dir, const otd_manifest_row *r
     snprintf(path, sizeof path, "%s/%s", dir, row->config);
     if (otd_read_text_file(path, "config", OTD_ERR_IO, &text, &len) != OTD_OK ||
         otd_config_parse(text, len, row->config, NULL, 0, &cfg) != OTD_OK) {
-        if ((why = otd_sweep_error_line()) == NULL)
-            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-        OTD_CHECK(set_reason(info, "%s: %s", code, why));
+        OTD_CHECK(set_reason(info, "%s: %s", code, otd_error_text()));
     } else {
         OTD_CHECK(set_reason(info, "%s (see logs/)", code));
     }
@@ -216,7 +214,6 @@ static otd_err failed_without_results(const char *dir, const otd_manifest_row *r
 done:
     otd_config_free(&cfg);
     free(text);
-    free(why);
     return err;
 }
 
@@ -235,12 +232,11 @@ otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_poin
     held = lock_held(rundir);
     if (stat(results, &st) == 0) {
         if (read_results(results, info, &status) != OTD_OK) {
-            char *why = otd_sweep_error_line();
-            otd_error_clear();
             info->status = held ? OTD_POINT_RUNNING : OTD_POINT_FAILED;
             err = held ? set_reason(info, "%s", "")
-                       : set_reason(info, "results.h5 unreadable: %s", why ? why : "");
-            free(why);
+                       : set_reason(info, "results.h5 unreadable: %s", otd_error_text());
+            if (err == OTD_OK)
+                otd_error_clear();
             goto done;
         }
         /* Finished is whatever is not "running", as for `otd run` itself

@@ -278,7 +278,10 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
     int cols;
     memset(m, 0, sizeof *m);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
-    OTD_CHECK(otd_read_text_file(path, "sweep manifest", OTD_ERR_IO, &text, &len));
+    err = otd_read_text_file(path, "sweep manifest", OTD_ERR_FORMAT, &text, &len);
+    if (err == OTD_ERR_FORMAT)
+        OTD_FAIL(OTD_ERR_FORMAT, "'%s' is not a sweep directory: %s", dir, otd_error_text());
+    OTD_CHECK(err);
     for (char *c = text; *c; c++)
         nlines += *c == '\n';
     if ((next = strchr(text, '\n')) == NULL)
