@@ -79,7 +79,8 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
                               char **text);
 
 /* Append one attempt line "<unix_time> <exit_code> <host> <jobid|local>" to
- * dir/tasks/<name>.exit (one write, O_APPEND, fsynced). Not collective. */
+ * dir/tasks/<name>.exit (otd_append_line: one write, O_APPEND, fsynced).
+ * Not collective. */
 otd_err otd_sweep_record_exit(const char *dir, const char *name, int code, const char *jobid);
 
 /* One line of dir/manifest.tsv. */

@@ -13,9 +13,10 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "io/h5util.h"
 #include "otd/otd_collect.h"
+#include "otd/otd_fileio.h"
 #include "otd/otd_sweep.h"
+#include "otd/otd_text.h"
 
 #ifndef OTD_JOBS_DIR
 #define OTD_JOBS_DIR "jobs"
@@ -281,18 +282,13 @@ static otd_err record_submission(const char *dir, const char *jobid, const char 
 {
     otd_err err = OTD_OK;
     char path[4200];
-    FILE *f;
+    otd_strbuf line = {0};
     snprintf(path, sizeof path, "%s/submissions.txt", dir);
-    if ((f = fopen(path, "a")) == NULL)
-        OTD_FAIL(OTD_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    fprintf(f, "%lld %s %s\n", (long long)time(NULL), jobid, arr ? arr : "--array=all");
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        fclose(f);
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    if (fclose(f) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    OTD_CHECK(otd_strbuf_printf(&line, "%lld %s %s\n", (long long)time(NULL), jobid,
+                                arr ? arr : "--array=all"));
+    OTD_CHECK(otd_append_line(path, line.data));
 done:
+    otd_strbuf_free(&line);
     return err;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli_common.h"
+#include "otd/otd_fileio.h"
 #include "cli/commands.h"
 #include "io/h5util.h"
 #include "otd/otd_comm.h"
@@ -154,7 +155,7 @@ int otd_cmd_tensor(int argc, char **argv)
                  cfg.problem.tensor_file);
     OTD_CHECK(otd_layout_init(&lay, cfg.problem.dim, rank, otd_comm_size(comm)));
     OTD_CHECK(
-        otd_comm_agree(comm, rank == 0 ? otd_h5_check_new_path(args.out, "output file") : OTD_OK));
+        otd_comm_agree(comm, rank == 0 ? otd_check_new_path(args.out, "output file") : OTD_OK));
     OTD_CHECK(otd_target_create(&cfg, comm, &target));
     OTD_CHECK(otd_slab_generate(&cfg, &lay, comm, target, &slab));
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)otd_config_hash(&cfg));

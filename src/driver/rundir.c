@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "otd/otd_fileio.h"
 
 #define PATH_CAP 4096
 

@@ -43,6 +43,7 @@
 
 #include "comm/comm_mpi.h"
 #include "io/h5util.h"
+#include "otd/otd_fileio.h"
 
 #define PREFIX "ckpt-"
 #define SUFFIX ".h5"
@@ -225,26 +226,6 @@ done:
     }
     free(v);
     return err;
-}
-
-/* open + fsync + close of a directory, every step checked: a rename is
- * durable only when the directory entry reaches the disk. */
-static otd_err fsync_dir(const char *path)
-{
-    int fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot open checkpoint directory '%s' to sync it: %s", path,
-                         strerror(errno));
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        return OTD_ERROR(OTD_ERR_IO, "cannot sync checkpoint directory '%s': %s", path,
-                         strerror(e));
-    }
-    if (close(fd) != 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint directory '%s': %s", path,
-                         strerror(errno));
-    return OTD_OK;
 }
 
 /* An HDF5 failure while writing is reported as an I/O error on the file:
@@ -450,7 +431,7 @@ static otd_err commit(const char *dir, const char *tmp, const char *final, int *
         return OTD_ERROR(OTD_ERR_IO, "cannot rename checkpoint '%s' to '%s': %s", tmp, final,
                          strerror(errno));
     *renamed = 1;
-    return fsync_dir(dir);
+    return otd_fsync_dir(dir, "checkpoint directory");
 }
 
 /* Rank 0: remove all but the newest `keep` committed checkpoints. The one
@@ -474,7 +455,7 @@ static otd_err prune(const char *dir, int keep, const char *final)
         path = NULL;
     }
     if (removed > 0)
-        OTD_CHECK(fsync_dir(dir));
+        OTD_CHECK(otd_fsync_dir(dir, "checkpoint directory"));
 done:
     free(path);
     free(list);

@@ -111,16 +111,6 @@ typedef enum {
 otd_err otd_h5_open_mpio(const char *path, otd_comm *comm, otd_h5_mode mode, hid_t *file,
                          hid_t *dxpl);
 
-/* Not collective: mkdir -p dir, then check it is a writable directory;
- * OTD_ERR_IO naming `what` ("run directory"), dir and the failing part. */
-otd_err otd_make_dirs(const char *dir, const char *what);
-
-/* Not collective (rank 0, before an exclusive create): fail with OTD_ERR_IO
- * naming the path if it exists (otd never overwrites a file) or its
- * directory is not writable, rather than HDF5's generic "unable to create
- * file". `what` names the file in the message ("results file"). */
-otd_err otd_h5_check_new_path(const char *path, const char *what);
-
 /* Not collective: the last element of the 1-D dataset `path` of file, as a
  * double (a history column's newest row). *found = 0 (and OTD_OK) when the
  * dataset is missing or empty. */

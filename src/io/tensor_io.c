@@ -27,6 +27,7 @@
 
 #include "comm/comm_mpi.h"
 #include "io/h5util.h"
+#include "otd/otd_fileio.h"
 #include "otd/otd_packed.h"
 
 #define DSET "/T"
@@ -630,7 +631,7 @@ otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
     /* Rank 0 checks the path; every rank returns its verdict (its code, and
      * a message naming rank 0 whose own message names the path). */
     OTD_CHECK(otd_comm_agree(
-        comm, otd_comm_rank(comm) == 0 ? otd_h5_check_new_path(path, "tensor file") : OTD_OK));
+        comm, otd_comm_rank(comm) == 0 ? otd_check_new_path(path, "tensor file") : OTD_OK));
     err = write_file(slab, path, comm, attr_names, attr_values, nattrs, row);
     OTD_CHECK(otd_comm_agree(comm, err));
 done:

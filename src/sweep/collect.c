@@ -19,6 +19,7 @@
 #include "io/h5util.h"
 #include "otd/otd_collect.h"
 #include "otd/otd_config.h"
+#include "otd/otd_fileio.h"
 #include "sweep/sweep_internal.h"
 
 static const char *const fixed_cols[] = {"index",         "name",      "status",       "reason",
@@ -197,8 +198,7 @@ static otd_err write_csv(const table *t, const char *dir)
 {
     otd_err err = OTD_OK;
     otd_strbuf b = {0};
-    char path[4200], tmp[4300];
-    FILE *f = NULL;
+    char path[4200];
     for (int c = 0; c < t->ncols; c++) {
         OTD_CHECK(otd_strbuf_printf(&b, "%s", c ? "," : ""));
         OTD_CHECK(csv_cell(&b, t->cols[c]));
@@ -212,23 +212,8 @@ static otd_err write_csv(const table *t, const char *dir)
         OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     }
     snprintf(path, sizeof path, "%s/summary.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if ((f = fopen(tmp, "wb")) == NULL)
-        OTD_FAIL(OTD_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    if (fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    if (fclose(f) != 0) {
-        f = NULL;
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    }
-    f = NULL;
-    if (rename(tmp, path) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    OTD_CHECK(otd_write_file_atomic(path, b.data, b.len));
 done:
-    if (f != NULL) {
-        fclose(f);
-        unlink(tmp);
-    }
     otd_strbuf_free(&b);
     return err;
 }
