@@ -10,8 +10,8 @@
 
 /* `otd info FILE.h5`: summarize any otd HDF5 file (results, checkpoint)
  * on stdout. Not collective: reads with HDF5's serial driver, so run it on
- * one rank. Returns 0 on success, 2 on a usage error, 1 if the file cannot be
- * read (message on stderr). */
+ * one rank. Returns the exit status (otd_cli_exit_status): 2 also when FILE
+ * is missing, unreadable or not HDF5. */
 int otd_cmd_info(int argc, char **argv);
 
 /* Exit statuses of every sub-command (documented in `otd --help`), the only

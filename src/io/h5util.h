@@ -1,9 +1,13 @@
-/* h5util.h: small HDF5 helpers shared by the I/O modules and `otd info`.
+/* h5util.h: small HDF5 helpers shared by the I/O modules under src/io/,
+ * and private to them: the rest of otd reaches HDF5 files through the
+ * public headers (otd_results.h, otd_ckpt.h, otd_tensor.h, otd_input.h,
+ * otd_runfile.h, otd_h5info.h, otd_h5table.h).
  *
  * HDF5 reports failure by a negative return and, unless told otherwise,
- * prints its whole error stack to stderr from every rank. otd silences that
- * (otd_h5_quiet) and turns a failure into one OTD_ERR_HDF5 message that names
- * the call, the object path and HDF5's innermost reason. */
+ * prints its whole error stack to standard error from every rank. otd
+ * silences that (otd_h5_quiet) and turns a failure into one OTD_ERR_HDF5
+ * message that names the call, the object path and HDF5's innermost
+ * reason. */
 #ifndef OTD_H5UTIL_H
 #define OTD_H5UTIL_H
 
