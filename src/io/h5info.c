@@ -11,6 +11,8 @@
 
 #include "io/h5util.h"
 
+_Static_assert(OTD_INFO_MAX_RANK >= H5S_MAX_RANK, "otd_h5info_dataset.dims holds any HDF5 shape");
+
 /* v, an array of n elements of size bytes, one element longer (the new one
  * zeroed); NULL when out of memory (v is then unchanged). Files list tens
  * of objects: growing one at a time costs nothing. */
