@@ -49,9 +49,9 @@ typedef struct {
 
 /* Inspect every manifest point of dir and write dir/summary.csv and
  * dir/summary.h5 (each to a temporary name, then renamed). Fills a zeroed
- * *c; free with otd_collection_free. OTD_ERR_IO / OTD_ERR_FORMAT if the
- * manifest is missing or broken, OTD_ERR_IO / OTD_ERR_HDF5 if a summary
- * cannot be written. */
+ * *c; free with otd_collection_free. OTD_ERR_FORMAT if the manifest is
+ * missing or broken (dir is not a sweep directory), OTD_ERR_IO /
+ * OTD_ERR_HDF5 if a summary cannot be written. */
 otd_err otd_collect(const char *dir, otd_collection *c);
 void otd_collection_free(otd_collection *c);
 

@@ -37,9 +37,35 @@ otd_err otd_error_raise(otd_err code, const char *file, int line, const char *fm
 /* Append "  from file:line" to the current message: the propagation trail. */
 void otd_error_trace(const char *file, int line);
 
-/* The current message ("" if none). Valid until the next raise/clear. */
+/* The current message and its trail ("" if none): the text, then a line
+ * "  at file:line" where it was raised and one "  from file:line" per
+ * OTD_CHECK it passed. For developers (the CLI shows it with OTD_DEBUG=1).
+ * Valid until the next raise/clear. Not collective. */
 const char *otd_error_message(void);
+
+/* The current message without the trail ("" if none): what a user reads,
+ * and what goes into another message or a report. Valid until the next
+ * raise/clear. Not collective. */
+const char *otd_error_text(void);
 void otd_error_clear(void);
+
+/* Warnings: something the user should know that is not an error (a damaged
+ * checkpoint set aside, a record that could not be written). The library
+ * never writes to stderr itself: otd_warn formats the text (one line, no
+ * prefix) and hands it to the process's warning sink, which the program
+ * sets (the otd command prints "otd CMD: warning: TEXT" on stderr). With no
+ * sink set, the default, warnings are dropped: a library user that wants
+ * them sets one. otd_warn leaves the current error message alone. */
+typedef void (*otd_warn_sink)(const char *text);
+
+/* Set the sink (NULL: drop warnings); returns the previous one. Process
+ * wide, not per thread: set it once at startup, before any thread warns.
+ * Not collective. */
+otd_warn_sink otd_warn_set_sink(otd_warn_sink sink);
+
+/* Format a warning and hand it to the sink. Not collective: it reaches the
+ * sink of the process that calls it (in an MPI job, usually rank 0). */
+void otd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define OTD_ERROR(code, ...) otd_error_raise((code), __FILE__, __LINE__, __VA_ARGS__)
 

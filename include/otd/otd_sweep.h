@@ -37,11 +37,11 @@ typedef struct {
     char **sbatch; /* extra #SBATCH options, in file order */
 } otd_sweep_slurm;
 
-/* Read and expand the sweep file at path. Fatal errors (OTD_ERR_CONFIG or
- * OTD_ERR_IO, message naming file, line and key): a YAML error, an unknown
- * sweep key, a missing base file, an unknown configuration key, an empty grid
- * list. An invalid point is not fatal: it is kept with valid = 0. Free with
- * otd_sweep_destroy (accepts NULL). Not collective. */
+/* Read and expand the sweep file at path. Fatal errors (OTD_ERR_CONFIG,
+ * message naming file, line and key): a missing or unreadable sweep file, a
+ * YAML error, an unknown sweep key, a missing base file, an unknown
+ * configuration key, an empty grid list. An invalid point is not fatal: it is kept with valid = 0.
+ * Free with otd_sweep_destroy (accepts NULL). Not collective. */
 otd_err otd_sweep_load(const char *path, otd_sweep **out);
 void otd_sweep_destroy(otd_sweep *s);
 
@@ -79,7 +79,8 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
                               char **text);
 
 /* Append one attempt line "<unix_time> <exit_code> <host> <jobid|local>" to
- * dir/tasks/<name>.exit (one write, O_APPEND, fsynced). Not collective. */
+ * dir/tasks/<name>.exit (otd_append_line: one write, O_APPEND, fsynced).
+ * Not collective. */
 otd_err otd_sweep_record_exit(const char *dir, const char *name, int code, const char *jobid);
 
 /* One line of dir/manifest.tsv. */
@@ -97,7 +98,8 @@ typedef struct {
 } otd_manifest;
 
 /* Read dir/manifest.tsv into a zeroed *m (free with otd_manifest_free).
- * OTD_ERR_IO if it is missing, OTD_ERR_FORMAT naming the line if malformed. */
+ * OTD_ERR_FORMAT if it is missing or unreadable (dir is not a sweep
+ * directory), or naming the line if it is malformed. */
 otd_err otd_manifest_read(const char *dir, otd_manifest *m);
 void otd_manifest_free(otd_manifest *m);
 

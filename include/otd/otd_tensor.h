@@ -57,6 +57,13 @@ otd_err otd_slab_read(const char *path, const char *key, int order, int64_t d, d
 otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
                        const char *const *attr_names, const char *const *attr_values, int nattrs);
 
+/* Not collective (rank 0, after otd_slab_write has closed the file): add
+ * the components of target t to the HDF5 file path as /U (d, r), U[j, k] =
+ * coordinate j of u_k, and /a (r,), float64: the format
+ * problem.components_file reads (otd_input.h), so the file describes where
+ * its /T came from. A few kilobytes, written with HDF5's serial driver. */
+otd_err otd_tensor_write_components(const char *path, const otd_target *t);
+
 /* Accepts NULL. */
 void otd_slab_destroy(otd_slab *slab);
 

@@ -16,7 +16,8 @@ typedef struct {
 
 /* Append printf-style text. Formats straight into the free space and only
  * on overflow grows and formats again: most appends are a few bytes. */
-otd_err otd_strbuf_printf(otd_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+otd_err otd_strbuf_printf(otd_strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Release the text; b is empty (and reusable) afterwards. */
 void otd_strbuf_free(otd_strbuf *b);

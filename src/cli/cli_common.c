@@ -74,21 +74,70 @@ static int shared_by_construction(otd_err err)
     return err == OTD_ERR_CONFIG || err == OTD_ERR_ARG || err == OTD_ERR_NUMERIC;
 }
 
-void otd_cli_fail(otd_comm *comm, const char *cmd, otd_err err)
+/* The sub-command named in warnings (otd_cli_begin). */
+static const char *warn_cmd;
+
+/* The trail is for developers: a user gets the message alone. */
+static int debug_trail(void)
 {
-    int rank = otd_comm_rank(comm), failed = otd_comm_failed_rank(comm);
-    if (err == OTD_OK)
-        return;
-    if (rank == 0 || rank == failed)
-        fprintf(stderr, "otd %s: %s: %s\n", cmd, otd_strerror(err), otd_error_message());
-    else if (failed < 0 && !shared_by_construction(err))
-        fprintf(stderr, "otd %s [rank %d]: %s: %s\n", cmd, rank, otd_strerror(err),
-                otd_error_message());
-    /* An error not known to be shared may leave other ranks waiting in a
-     * collective: end the whole job rather than hang it. */
-    if (!shared_by_construction(err) && failed < 0 && otd_comm_size(comm) > 1) {
-        fflush(stderr);
-        otd_comm_abort(comm, OTD_EXIT_FAILURE);
-    }
+    const char *v = getenv("OTD_DEBUG");
+    return v != NULL && strcmp(v, "1") == 0;
 }
 
+/* One fprintf per line: ranks sharing a stderr do not interleave inside it.
+ * stdout first, so that the line follows what the command printed. */
+static void print_line(const char *cmd, const char *what, const char *text)
+{
+    fflush(stdout);
+    fprintf(stderr, "otd%s%s: %s%s\n", cmd != NULL ? " " : "", cmd != NULL ? cmd : "", what, text);
+    fflush(stderr);
+}
+
+static void print_warning(const char *text)
+{
+    print_line(warn_cmd, "warning: ", text);
+}
+
+void otd_cli_begin(const char *cmd)
+{
+    warn_cmd = cmd;
+    otd_warn_set_sink(print_warning);
+}
+
+void otd_cli_fail(otd_comm *comm, const char *cmd, otd_err err)
+{
+    int rank = 0, failed = -1, size = 1, speak;
+    char who[32] = "";
+    const char *msg;
+    if (err == OTD_OK)
+        return;
+    if (comm != NULL) {
+        rank = otd_comm_rank(comm);
+        failed = otd_comm_failed_rank(comm);
+        size = otd_comm_size(comm);
+    }
+    /* After an agreement the failing rank has the message itself (the
+     * others only "rank N: ..." or a pointer to it): it speaks alone. */
+    if (failed >= 0)
+        speak = rank == failed;
+    else
+        speak = rank == 0 || !shared_by_construction(err);
+    if (speak) {
+        msg = debug_trail() ? otd_error_message() : otd_error_text();
+        if (msg[0] == '\0')
+            msg = otd_strerror(err);
+        if (rank != 0)
+            snprintf(who, sizeof who, "rank %d: ", rank);
+        print_line(cmd, who, msg);
+    }
+    /* An error not known to be shared may leave other ranks waiting in a
+     * collective: end the whole job rather than hang it. */
+    if (comm != NULL && !shared_by_construction(err) && failed < 0 && size > 1)
+        otd_comm_abort(comm, OTD_EXIT_FAILURE);
+}
+
+int otd_cli_finish(otd_comm *comm, const char *cmd, otd_err err)
+{
+    otd_cli_fail(comm, cmd, err);
+    return otd_exit_for_error(err);
+}

@@ -1,7 +1,8 @@
-/* cli_common.h: what the collective sub-commands (run, tensor) share: the
- * arguments [CONFIG.yaml] [--set KEY=VALUE]... [--out PATH], the
- * configuration read on rank 0 and parsed everywhere, and the way a failure
- * is reported and turned into an exit status. */
+/* cli_common.h: what the sub-commands share: for the collective ones (run,
+ * tensor) the arguments [CONFIG.yaml] [--set KEY=VALUE]... [--out PATH] and
+ * the configuration read on rank 0 and parsed everywhere; for all of them
+ * the way a warning or failure is reported and turned into an exit
+ * status. */
 #ifndef OTD_CLI_COMMON_H
 #define OTD_CLI_COMMON_H
 
@@ -30,12 +31,25 @@ void otd_cli_args_free(otd_cli_args *a);
  * otd_config_free whatever the result. */
 otd_err otd_cli_load_config(otd_comm *comm, const otd_cli_args *a, otd_config *cfg);
 
-/* Not collective: end of a failed command (err != OTD_OK). Prints the
- * message once for a verdict shared by all ranks (rank 0, naming the failing
- * rank if it is another), on the rank that has it for a local one; then, if
- * the error may not be known to every rank (another rank could be waiting in
- * a collective), ends the whole job with status 1 rather than hang it. */
+/* Not collective. Start of sub-command `cmd` ("run"): warnings of the
+ * library and of the command (otd_warn) go to stderr from here on, one line
+ * each, "otd CMD: warning: TEXT". cmd NULL: the otd command itself. */
+void otd_cli_begin(const char *cmd);
+
+/* Not collective: the one way a failed command (err != OTD_OK) reports.
+ * Prints "otd CMD: MESSAGE" on stderr once (cmd NULL: "otd: MESSAGE"): on
+ * the lowest failing rank after an agreement (prefixed "rank N: " where that
+ * is not rank 0), on rank 0 for an error every rank reached by itself
+ * (usage, configuration, non-finite), else on every rank that has one. The
+ * source trail of the message ("  at file:line" lines) follows only when
+ * the environment has OTD_DEBUG=1. Then, if the error may not be known to
+ * every rank (another rank could be waiting in a collective), ends the
+ * whole job with status OTD_EXIT_FAILURE rather than hang it. comm NULL:
+ * a single process (sweep, collect, info, or before MPI is up). */
 void otd_cli_fail(otd_comm *comm, const char *cmd, otd_err err);
 
+/* otd_cli_fail, then otd_exit_for_error (otd_status.h, the one exit-status
+ * policy): the last line of a command. */
+int otd_cli_finish(otd_comm *comm, const char *cmd, otd_err err);
 
 #endif

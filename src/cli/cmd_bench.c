@@ -1,7 +1,7 @@
 /* cmd_bench.c: `otd bench`: time the step of each engine and measure, in
  * the same process, what this machine can do (DGEMM rate, read bandwidth),
  * so that every claim is a ratio of two numbers from one run
- * (docs/performance.md). Prints one line of key=value fields per case. */
+ * (performance.md). Prints one line of key=value fields per case. */
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -400,11 +400,10 @@ int otd_cmd_bench(int argc, char **argv)
     otd_comm *comm = NULL, *one = NULL;
     bench_args a;
     double dgemm = 0, read = 0;
+    int status;
     memset(&a, 0, sizeof a);
-    if (otd_comm_create(&comm) != OTD_OK) {
-        fprintf(stderr, "otd bench: %s\n", otd_error_message());
-        return OTD_EXIT_FAILURE;
-    }
+    if ((err = otd_comm_create(&comm)) != OTD_OK)
+        return otd_cli_finish(NULL, "bench", err);
     const int root = otd_comm_rank(comm) == 0, P = otd_comm_size(comm);
     OTD_CHECK(parse_args(argc, argv, &a));
     if (a.help) {
@@ -443,15 +442,14 @@ int otd_cmd_bench(int argc, char **argv)
         if (root)
             printf("case=lazy_opt n=%lld P=%d grid=%dx%d block=%lld solver=%s solve_s=%.4g "
                    "solve_gflops=%.4g pdgemm_gflops=%.4g ratio=%.3f gib_per_rank=%.3g\n",
-                   (long long)info.n, P, info.nprow, info.npcol, (long long)info.block,
-                   info.solver, info.seconds, info.gflops, pdgemm,
-                   pdgemm > 0 ? info.gflops / pdgemm : 0.0, info.bytes_per_rank / 1073741824.0);
+                   (long long)info.n, P, info.nprow, info.npcol, (long long)info.block, info.solver,
+                   info.seconds, info.gflops, pdgemm, pdgemm > 0 ? info.gflops / pdgemm : 0.0,
+                   info.bytes_per_rank / 1073741824.0);
     }
 done:
-    if (err != OTD_OK)
-        otd_cli_fail(comm, "bench", err);
+    status = otd_cli_finish(comm, "bench", err);
     free(a.cases);
     otd_comm_destroy(one);
     otd_comm_destroy(comm);
-    return otd_exit_for_error(err);
+    return status;
 }

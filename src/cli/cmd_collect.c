@@ -2,6 +2,7 @@
  * DIR/summary.csv and DIR/summary.h5, an overview on stdout, and the command
  * that reruns the points that are not done. A single process without MPI,
  * like `otd sweep`; it only reads the run directories. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "otd/otd_collect.h"
 
@@ -31,7 +33,7 @@ void otd_cmd_collect_usage(FILE *out)
                  "reruns only them, with the same seeds.\n"
                  "\n"
                  "Exit status: 0 every point done, 1 some point not done (or a summary file\n"
-                 "could not be written), 2 bad usage or DIR is not a sweep directory.\n");
+                 "could not be written), 2 bad usage, or DIR missing or not a sweep directory.\n");
 }
 
 /* Points per `otd sweep --local` rerun: the cores here over the ranks of
@@ -70,40 +72,25 @@ int otd_cmd_collect(int argc, char **argv)
     otd_collection c;
     const char *dirarg = NULL;
     char *dir = NULL;
+    int status = OTD_EXIT_OK;
     memset(&c, 0, sizeof c);
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             otd_cmd_collect_usage(stdout);
             return OTD_EXIT_OK;
         }
-        if (argv[k][0] == '-' || dirarg != NULL) {
-            fprintf(stderr, "otd collect: unexpected argument '%s'\n\n", argv[k]);
-            otd_cmd_collect_usage(stderr);
-            return OTD_EXIT_USAGE;
-        }
+        if (argv[k][0] == '-')
+            OTD_FAIL(OTD_ERR_ARG, "unknown option '%s' (see otd collect --help)", argv[k]);
+        if (dirarg != NULL)
+            OTD_FAIL(OTD_ERR_ARG, "one sweep directory at a time ('%s' and '%s' given)", dirarg,
+                     argv[k]);
         dirarg = argv[k];
     }
-    if (dirarg == NULL) {
-        otd_cmd_collect_usage(stderr);
-        return OTD_EXIT_USAGE;
-    }
-    if ((dir = realpath(dirarg, NULL)) == NULL) {
-        fprintf(stderr, "otd collect: '%s' is not a sweep directory\n", dirarg);
-        return OTD_EXIT_USAGE;
-    }
-    err = otd_collect(dir, &c);
-    if (err != OTD_OK) {
-        const char *msg = otd_error_message();
-        const char *trail = strstr(msg, "\n  at ");
-        fprintf(stderr, "otd collect: %.*s\n", trail ? (int)(trail - msg) : (int)strlen(msg), msg);
-        /* No readable manifest: not a sweep directory. */
-        int status = c.manifest.n == 0 && (err == OTD_ERR_IO || err == OTD_ERR_FORMAT)
-                         ? OTD_EXIT_USAGE
-                         : OTD_EXIT_FAILURE;
-        free(dir);
-        otd_collection_free(&c);
-        return status;
-    }
+    if (dirarg == NULL)
+        OTD_FAIL(OTD_ERR_ARG, "no sweep directory given (see otd collect --help)");
+    if ((dir = realpath(dirarg, NULL)) == NULL)
+        OTD_FAIL(OTD_ERR_ARG, "cannot open sweep directory '%s': %s", dirarg, strerror(errno));
+    OTD_CHECK(otd_collect(dir, &c));
     printf("%s: %lld points: %lld done, %lld running, %lld failed, %lld missing\n", dir,
            (long long)c.manifest.n, (long long)c.count[OTD_POINT_DONE],
            (long long)c.count[OTD_POINT_RUNNING], (long long)c.count[OTD_POINT_FAILED],
@@ -119,8 +106,12 @@ int otd_cmd_collect(int argc, char **argv)
     }
     if (c.count[OTD_POINT_FAILED] + c.count[OTD_POINT_MISSING] > 0)
         print_rerun(dir);
-    int status = c.count[OTD_POINT_DONE] == c.manifest.n ? OTD_EXIT_OK : OTD_EXIT_FAILURE;
+    /* Not an error, but not finished either: a script waiting on the sweep
+     * tells the two apart by the status. */
+    if (c.count[OTD_POINT_DONE] != c.manifest.n)
+        status = OTD_EXIT_FAILURE;
+done:
     otd_collection_free(&c);
     free(dir);
-    return status;
+    return err != OTD_OK ? otd_cli_finish(NULL, "collect", err) : status;
 }

@@ -65,10 +65,8 @@ int otd_cmd_run(int argc, char **argv)
 
     /* From the start: a requeue signal that arrives while the run is being
      * set up is honoured at its first step, not lost or fatal. */
-    if (otd_signal_install() != OTD_OK || otd_comm_create(&comm) != OTD_OK) {
-        fprintf(stderr, "otd run: %s\n", otd_error_message());
-        return OTD_EXIT_FAILURE;
-    }
+    if ((err = otd_signal_install()) != OTD_OK || (err = otd_comm_create(&comm)) != OTD_OK)
+        return otd_cli_finish(NULL, "run", err);
     /* argv is the same on every rank, so is this verdict. */
     OTD_CHECK(otd_cli_parse_args(argc, argv, "run", &args));
     if (args.help) {

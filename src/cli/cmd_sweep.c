@@ -11,10 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "io/h5util.h"
 #include "otd/otd_collect.h"
+#include "otd/otd_fileio.h"
 #include "otd/otd_sweep.h"
+#include "otd/otd_text.h"
 
 #ifndef OTD_JOBS_DIR
 #define OTD_JOBS_DIR "jobs"
@@ -67,7 +69,7 @@ void otd_cmd_sweep_usage(FILE *out)
             "\n"
             "Exit status: 0 expanded (and, with --local, every point done; with --submit,\n"
             "submitted), 1 a point did not end done, or sbatch/mpirun/file system failed,\n"
-            "2 bad usage or sweep file (nothing written).\n");
+            "2 bad usage, or a missing or bad sweep file (nothing written).\n");
 }
 
 static otd_err parse_args(int argc, char **argv, sweep_args *a)
@@ -280,18 +282,13 @@ static otd_err record_submission(const char *dir, const char *jobid, const char 
 {
     otd_err err = OTD_OK;
     char path[4200];
-    FILE *f;
+    otd_strbuf line = {0};
     snprintf(path, sizeof path, "%s/submissions.txt", dir);
-    if ((f = fopen(path, "a")) == NULL)
-        OTD_FAIL(OTD_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    fprintf(f, "%lld %s %s\n", (long long)time(NULL), jobid, arr ? arr : "--array=all");
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        fclose(f);
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    if (fclose(f) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    OTD_CHECK(otd_strbuf_printf(&line, "%lld %s %s\n", (long long)time(NULL), jobid,
+                                arr ? arr : "--array=all"));
+    OTD_CHECK(otd_append_line(path, line.data));
 done:
+    otd_strbuf_free(&line);
     return err;
 }
 
@@ -325,17 +322,6 @@ static void point_done(void *vctx, int64_t k, int code)
     otd_point_info_free(&info);
 }
 
-static int finish(otd_err err, int status)
-{
-    if (err != OTD_OK) {
-        const char *msg = otd_error_message();
-        const char *trail = strstr(msg, "\n  at ");
-        fprintf(stderr, "otd sweep: %.*s\n", trail ? (int)(trail - msg) : (int)strlen(msg), msg);
-        return err == OTD_ERR_CONFIG || err == OTD_ERR_ARG ? OTD_EXIT_USAGE : OTD_EXIT_FAILURE;
-    }
-    return status;
-}
-
 int otd_cmd_sweep(int argc, char **argv)
 {
     otd_err err = OTD_OK;
@@ -358,8 +344,7 @@ int otd_cmd_sweep(int argc, char **argv)
         const otd_sweep_point *p = otd_sweep_point_at(s, i);
         if (!p->valid) {
             ninvalid++;
-            fprintf(stderr, "otd sweep: point %lld %s is invalid: %s\n", (long long)i, p->name,
-                    p->error);
+            otd_warn("point %lld %s is invalid: %s", (long long)i, p->name, p->error);
         }
     }
     if ((dir = absolute(a.out)) == NULL || (source = realpath(a.file, NULL)) == NULL)
@@ -384,10 +369,9 @@ int otd_cmd_sweep(int argc, char **argv)
         printf("%lld of them not done\n", (long long)nsel);
     OTD_CHECK(sbatch_argv(s, dir, &a, idx, nsel, &arr, script, sizeof script));
     if (nsel > 0 && idx[nsel - 1] > SLURM_MAX_ARRAY_INDEX)
-        fprintf(stderr,
-                "otd sweep: warning: array index %lld exceeds Slurm's default MaxArraySize "
-                "(1001); split the sweep or raise MaxArraySize\n",
-                (long long)idx[nsel - 1]);
+        otd_warn("array index %lld exceeds Slurm's default MaxArraySize (%d); split the sweep "
+                 "or raise MaxArraySize",
+                 (long long)idx[nsel - 1], SLURM_MAX_ARRAY_INDEX + 1);
     printf("submit: sbatch %s%s%s\n", arr ? arr : "", arr ? " " : "", script);
     if (a.dry_run || nsel == 0) {
         if (nsel == 0 && (a.submit || a.local))
@@ -425,5 +409,5 @@ done:
     free(source);
     free(a.sbatch);
     otd_sweep_destroy(s);
-    return finish(err, status);
+    return err != OTD_OK ? otd_cli_finish(NULL, "sweep", err) : status;
 }

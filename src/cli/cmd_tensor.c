@@ -6,19 +6,16 @@
  * does not depend on the rank count and never exists whole in one memory.
  * The components /U and /a and the resolved configuration go into the same
  * file: it describes itself, and `otd info` shows where it came from. */
-#include <errno.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "io/h5util.h"
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
+#include "otd/otd_fileio.h"
 #include "otd/otd_target.h"
 #include "otd/otd_tensor.h"
 
@@ -53,45 +50,6 @@ static void usage(FILE *out)
             "or configuration.\n");
 }
 
-/* One float64 dataset of a serially opened file. */
-static otd_err write_array(hid_t file, const char *name, int rank, const hsize_t *dims,
-                           const double *buf)
-{
-    otd_err err = OTD_OK;
-    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-    OTD_H5(space = H5Screate_simple(rank, dims, NULL), name);
-    OTD_H5(dset =
-               H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-           name);
-    OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), name);
-done:
-    otd_h5_close(&dset, &err);
-    otd_h5_close(&space, &err);
-    return err;
-}
-
-/* Rank 0, after the parallel write has closed the file: /U (d, r) in C
- * order (U[j, k] = coordinate j of u_k) and /a (r,). A few kilobytes, so
- * one writer with the serial driver. */
-static otd_err write_components(const char *path, const otd_target *t)
-{
-    otd_err err = OTD_OK;
-    hid_t file = H5I_INVALID_HID;
-    double *rowmajor = NULL;
-    hsize_t udims[2] = {(hsize_t)t->d, (hsize_t)t->r}, adims[1] = {(hsize_t)t->r};
-    OTD_ALLOC(rowmajor, t->d * t->r);
-    for (int64_t j = 0; j < t->d; j++)
-        for (int64_t k = 0; k < t->r; k++)
-            rowmajor[j * t->r + k] = t->U[j + k * t->d];
-    OTD_H5(file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), path);
-    OTD_CHECK(write_array(file, "/U", 2, udims, rowmajor));
-    OTD_CHECK(write_array(file, "/a", 1, adims, t->a));
-done:
-    otd_h5_close(&file, &err);
-    free(rowmajor);
-    return err;
-}
-
 /* Rank 0: "otd tensor: wrote t.h5: /T (7, 7, 7) float64, 2744 bytes (2.7 KiB),
  * ||T||_F = 1 (...)". */
 static void print_summary(const otd_config *cfg, const char *path, const otd_slab *slab)
@@ -124,13 +82,11 @@ int otd_cmd_tensor(int argc, char **argv)
     otd_target *target = NULL;
     otd_slab *slab = NULL;
     char *yaml = NULL, hash[17];
-    int rank = 0;
+    int rank = 0, status;
     memset(&cfg, 0, sizeof cfg);
 
-    if (otd_comm_create(&comm) != OTD_OK) {
-        fprintf(stderr, "otd tensor: %s\n", otd_error_message());
-        return OTD_EXIT_FAILURE;
-    }
+    if ((err = otd_comm_create(&comm)) != OTD_OK)
+        return otd_cli_finish(NULL, "tensor", err);
     rank = otd_comm_rank(comm);
     /* argv is the same on every rank, so is this verdict. */
     OTD_CHECK(otd_cli_parse_args(argc, argv, "tensor", &args));
@@ -156,7 +112,7 @@ int otd_cmd_tensor(int argc, char **argv)
                  cfg.problem.tensor_file);
     OTD_CHECK(otd_layout_init(&lay, cfg.problem.dim, rank, otd_comm_size(comm)));
     OTD_CHECK(
-        otd_comm_agree(comm, rank == 0 ? otd_h5_check_new_path(args.out, "output file") : OTD_OK));
+        otd_comm_agree(comm, rank == 0 ? otd_check_new_path(args.out, "output file") : OTD_OK));
     OTD_CHECK(otd_target_create(&cfg, comm, &target));
     OTD_CHECK(otd_slab_generate(&cfg, &lay, comm, target, &slab));
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)otd_config_hash(&cfg));
@@ -166,11 +122,12 @@ int otd_cmd_tensor(int argc, char **argv)
         const char *const values[] = {yaml, hash, OTD_VERSION_STRING};
         OTD_CHECK(otd_slab_write(slab, args.out, comm, names, values, 3));
     }
-    OTD_CHECK(otd_comm_agree(comm, rank == 0 ? write_components(args.out, target) : OTD_OK));
+    OTD_CHECK(
+        otd_comm_agree(comm, rank == 0 ? otd_tensor_write_components(args.out, target) : OTD_OK));
     if (rank == 0)
         print_summary(&cfg, args.out, slab);
 done:
-    otd_cli_fail(comm, "tensor", err);
+    status = otd_cli_finish(comm, "tensor", err);
     free(yaml);
     free(sets);
     otd_slab_destroy(slab);
@@ -178,5 +135,5 @@ done:
     otd_cli_args_free(&args);
     otd_config_free(&cfg);
     otd_comm_destroy(comm);
-    return otd_exit_for_error(err);
+    return status;
 }

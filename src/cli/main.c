@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "otd/otd_blas.h"
 #include "otd/otd_comm.h"
@@ -57,13 +58,16 @@ static void usage(FILE *out)
                  "\n"
                  "exit status: 0 finished, 1 runtime failure, 2 bad usage, configuration or\n"
                  "input file (nothing written), 3 loss or gradient became non-finite (results\n"
-                 "kept).\n");
+                 "kept), 75 checkpointed on a signal (resubmit to continue).\n"
+                 "Errors are one line \"otd COMMAND: message\" on stderr; OTD_DEBUG=1 adds the\n"
+                 "source locations it passed (for bug reports).\n");
 }
 
 int main(int argc, char **argv)
 {
     int status;
     size_t c = 0;
+    otd_err err = OTD_OK;
     /* Before anything loads BLAS work or MPI: may re-execute this process. */
     otd_blas_select(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -77,17 +81,15 @@ int main(int argc, char **argv)
     }
     while (c < NCOMMANDS && strcmp(argv[1], commands[c].name) != 0)
         c++;
-    if (c == NCOMMANDS) {
-        fprintf(stderr, "otd: unknown command '%s'\n\n", argv[1]);
-        usage(stderr);
-        return OTD_EXIT_USAGE;
-    }
+    if (c == NCOMMANDS)
+        return otd_cli_finish(
+            NULL, NULL, OTD_ERROR(OTD_ERR_ARG, "unknown command '%s' (see otd --help)", argv[1]));
+    otd_cli_begin(commands[c].name);
     if (!commands[c].mpi)
         return commands[c].fn(argc - 1, argv + 1);
-    if (otd_comm_init(&argc, &argv) != OTD_OK) {
-        fprintf(stderr, "otd: cannot start MPI: %s\n", otd_error_message());
-        return OTD_EXIT_FAILURE;
-    }
+    if ((err = otd_comm_init(&argc, &argv)) != OTD_OK)
+        return otd_cli_finish(NULL, commands[c].name,
+                              OTD_ERROR(err, "cannot start MPI: %s", otd_error_text()));
     status = commands[c].fn(argc - 1, argv + 1);
     otd_comm_finalize();
     return status;

@@ -240,7 +240,9 @@ static otd_err share_message(otd_comm *c, int first, char **out)
     size_t len = 0;
     *out = NULL;
     if (c->rank == first) {
-        const char *m = otd_error_message();
+        /* The text alone: the trail is that rank's, which prints it itself
+         * (otd_cli_fail) where OTD_DEBUG asks for it. */
+        const char *m = otd_error_text();
         len = strlen(m);
         buf = malloc(len + 1);
         if (buf != NULL) {

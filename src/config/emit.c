@@ -160,7 +160,7 @@ otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, c
     if (otd_config_parse(stored_yaml, strlen(stored_yaml), "<checkpoint config>", NULL, 0, &old) !=
         OTD_OK)
         OTD_FAIL(OTD_ERR_CONFIG, "the checkpoint's configuration does not parse: %s",
-                 otd_error_message());
+                 otd_error_text());
     for (size_t i = 0; i < otd_cfg_noptions; i++) {
         const otd_option *opt = &otd_cfg_options[i];
         a.len = b.len = 0;

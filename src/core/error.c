@@ -1,4 +1,5 @@
-/* error.c: the per-thread error message behind otd_err (see otd_error.h). */
+/* error.c: the per-thread error message behind otd_err, and the warning
+ * sink (see otd_error.h). */
 #include "otd/otd_error.h"
 
 #include <stdarg.h>
@@ -9,7 +10,13 @@
 /* Long enough for a config message plus a dozen trace lines. */
 #define MSG_CAP 4096
 
-static _Thread_local char msg[MSG_CAP];
+/* The text alone and the text with its trail, kept side by side so that
+ * neither reader has to cut the other apart. */
+static _Thread_local char text[MSG_CAP];
+static _Thread_local char full[MSG_CAP];
+
+/* Set once at startup by the program (otd_warn_set_sink). */
+static otd_warn_sink warn_sink;
 
 static const char *const names[OTD_ERR_COUNT_] = {
     [OTD_OK] = "success",
@@ -34,31 +41,63 @@ const char *otd_strerror(otd_err code)
 
 otd_err otd_error_raise(otd_err code, const char *file, int line, const char *fmt, ...)
 {
+    /* Formatted aside first: an argument may be the current message itself
+     * (otd_error_text() wrapped in a new context). */
+    char buf[MSG_CAP];
+    size_t n;
     va_list ap;
-    int n;
     va_start(ap, fmt);
-    n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+        snprintf(buf, sizeof buf, "(unformattable message: %s)", fmt);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof msg)
-        snprintf(msg + n, sizeof msg - (size_t)n, "\n  at %s:%d", file, line);
+    memcpy(text, buf, sizeof text);
+    memcpy(full, buf, sizeof full);
+    n = strlen(full);
+    snprintf(full + n, sizeof full - n, "\n  at %s:%d", file, line);
     return code;
 }
 
 void otd_error_trace(const char *file, int line)
 {
-    size_t len = strlen(msg);
-    if (len + 1 < sizeof msg)
-        snprintf(msg + len, sizeof msg - len, "\n  from %s:%d", file, line);
+    size_t len = strlen(full);
+    if (len + 1 < sizeof full)
+        snprintf(full + len, sizeof full - len, "\n  from %s:%d", file, line);
 }
 
 const char *otd_error_message(void)
 {
-    return msg;
+    return full;
+}
+
+const char *otd_error_text(void)
+{
+    return text;
 }
 
 void otd_error_clear(void)
 {
-    msg[0] = '\0';
+    text[0] = '\0';
+    full[0] = '\0';
+}
+
+otd_warn_sink otd_warn_set_sink(otd_warn_sink sink)
+{
+    otd_warn_sink old = warn_sink;
+    warn_sink = sink;
+    return old;
+}
+
+void otd_warn(const char *fmt, ...)
+{
+    char buf[MSG_CAP];
+    va_list ap;
+    if (warn_sink == NULL)
+        return;
+    va_start(ap, fmt);
+    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+        snprintf(buf, sizeof buf, "(unformattable warning: %s)", fmt);
+    va_end(ap);
+    warn_sink(buf);
 }
 
 void *otd_calloc(size_t n, size_t size)

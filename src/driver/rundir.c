@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
+#include "otd/otd_fileio.h"
+#include "otd/otd_runfile.h"
 
 #define PATH_CAP 4096
 
@@ -91,7 +92,6 @@ done:
 static otd_err inspect(otd_rundir *rd)
 {
     otd_err err = OTD_OK;
-    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
     char *status = NULL;
     rd->state = OTD_RUNDIR_FRESH;
     rd->status = OTD_STATUS_RUNNING;
@@ -103,26 +103,17 @@ static otd_err inspect(otd_rundir *rd)
                      rd->dir);
         return OTD_OK;
     }
-    OTD_CHECK(otd_h5_quiet());
-    f = H5Fopen(rd->results, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        OTD_FAIL(OTD_ERR_FORMAT,
-                 "'%s' exists but cannot be opened as HDF5: rerun with --restart "
-                 "to set it aside and start over",
-                 rd->results);
-    if (H5Lexists(f, "summary", H5P_DEFAULT) > 0) {
-        OTD_H5(g = H5Gopen2(f, "summary", H5P_DEFAULT), "/summary");
-        if (H5Aexists(g, "status") > 0)
-            OTD_CHECK(otd_h5_attr_read_string(g, "status", &status));
-    }
+    /* Not a results file otd can go on with: the user decides. */
+    if ((err = otd_runfile_read_status(rd->results, &status)) == OTD_ERR_FORMAT)
+        OTD_FAIL(OTD_ERR_FORMAT, "%s: rerun with --restart to set it aside and start over",
+                 otd_error_text());
+    OTD_CHECK(err);
     /* No status yet: a run that died while creating its results. */
     if (status != NULL)
         OTD_CHECK(otd_status_parse(status, rd->results, &rd->status));
     rd->state = rd->status == OTD_STATUS_RUNNING ? OTD_RUNDIR_RESUME : OTD_RUNDIR_DONE;
 done:
     free(status);
-    otd_h5_close(&g, &err);
-    otd_h5_close(&f, &err);
     return err;
 }
 

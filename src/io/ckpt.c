@@ -43,6 +43,7 @@
 
 #include "comm/comm_mpi.h"
 #include "io/h5util.h"
+#include "otd/otd_fileio.h"
 
 #define PREFIX "ckpt-"
 #define SUFFIX ".h5"
@@ -227,33 +228,13 @@ done:
     return err;
 }
 
-/* open + fsync + close of a directory, every step checked: a rename is
- * durable only when the directory entry reaches the disk. */
-static otd_err fsync_dir(const char *path)
-{
-    int fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot open checkpoint directory '%s' to sync it: %s", path,
-                         strerror(errno));
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        return OTD_ERROR(OTD_ERR_IO, "cannot sync checkpoint directory '%s': %s", path,
-                         strerror(e));
-    }
-    if (close(fd) != 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint directory '%s': %s", path,
-                         strerror(errno));
-    return OTD_OK;
-}
-
 /* An HDF5 failure while writing is reported as an I/O error on the file:
  * that is what a full disk or a lost file system looks like to the user. */
 static otd_err as_io(otd_err err, const char *path)
 {
     if (err != OTD_ERR_HDF5)
         return err;
-    return OTD_ERROR(OTD_ERR_IO, "cannot write checkpoint '%s': %s", path, otd_error_message());
+    return OTD_ERROR(OTD_ERR_IO, "cannot write checkpoint '%s': %s", path, otd_error_text());
 }
 
 static otd_err check_layout(otd_comm *comm, const otd_layout *lay, int64_t m)
@@ -450,7 +431,7 @@ static otd_err commit(const char *dir, const char *tmp, const char *final, int *
         return OTD_ERROR(OTD_ERR_IO, "cannot rename checkpoint '%s' to '%s': %s", tmp, final,
                          strerror(errno));
     *renamed = 1;
-    return fsync_dir(dir);
+    return otd_fsync_dir(dir, "checkpoint directory");
 }
 
 /* Rank 0: remove all but the newest `keep` committed checkpoints. The one
@@ -474,7 +455,7 @@ static otd_err prune(const char *dir, int keep, const char *final)
         path = NULL;
     }
     if (removed > 0)
-        OTD_CHECK(fsync_dir(dir));
+        OTD_CHECK(otd_fsync_dir(dir, "checkpoint directory"));
 done:
     free(path);
     free(list);
@@ -549,7 +530,7 @@ done:
     otd_h5_close(&dxpl, &err);
     otd_h5_close(&file, &err);
     if (err != OTD_OK && tmp_exists && !renamed && root && unlink(tmp) != 0 && errno != ENOENT)
-        fprintf(stderr, "otd: cannot remove temporary checkpoint '%s': %s\n", tmp, strerror(errno));
+        otd_warn("cannot remove temporary checkpoint '%s': %s", tmp, strerror(errno));
     free(w0_rm);
     free(w_rm);
     free(tmp);
@@ -756,17 +737,15 @@ done:
 
 /* Rank 0: move a damaged checkpoint aside and say so. Renamed, not
  * deleted: the user may want to look at it. */
-static otd_err quarantine(const char *path, const char *bad, const char *message)
+static otd_err quarantine(const char *path, const char *bad, const char *reason)
 {
-    size_t n = strcspn(message, "\n"); /* the reason, without the trail */
     if (rename(path, bad) != 0)
         return OTD_ERROR(OTD_ERR_IO,
-                         "checkpoint '%s' is damaged (%.*s), and renaming it to '%s' "
+                         "checkpoint '%s' is damaged (%s), and renaming it to '%s' "
                          "failed: %s",
-                         path, (int)n, message, bad, strerror(errno));
-    fprintf(stderr, "otd: checkpoint %s is damaged (%.*s): renamed to %s, trying an older one\n",
-            path, (int)n, message, bad);
-    fflush(stderr);
+                         path, reason, bad, strerror(errno));
+    otd_warn("checkpoint %s is damaged (%s): renamed to %s, trying an older one", path, reason,
+             bad);
     return OTD_OK;
 }
 
@@ -809,7 +788,7 @@ otd_err otd_ckpt_load(const char *dir, otd_comm *comm, const otd_layout *lay, in
         if (err != OTD_ERR_FORMAT && err != OTD_ERR_HDF5)
             goto done; /* not damage: a memory or MPI failure */
         if (root)
-            err = quarantine(path, bad, otd_error_message());
+            err = quarantine(path, bad, otd_error_text());
         else
             err = OTD_OK;
         OTD_CHECK(otd_comm_agree_share(comm, err));

@@ -4,12 +4,9 @@
 #include "comm/comm_mpi.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 otd_err otd_h5_quiet(void)
 {
@@ -422,34 +419,6 @@ done:
     return err;
 }
 
-otd_err otd_h5_check_new_path(const char *path, const char *what)
-{
-    struct stat st;
-    char dir[4096];
-    char *slash = NULL;
-    /* lstat: a dangling symbolic link also blocks an exclusive create. */
-    if (lstat(path, &st) == 0)
-        return OTD_ERROR(OTD_ERR_IO,
-                         "%s '%s' already exists: otd never overwrites it (remove it or choose "
-                         "another name)",
-                         what, path);
-    if (errno != ENOENT)
-        return OTD_ERROR(OTD_ERR_IO, "cannot create %s '%s': %s", what, path, strerror(errno));
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return OTD_ERROR(OTD_ERR_IO, "%s name too long: '%s'", what, path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        strcpy(dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK | X_OK) != 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot create %s '%s': directory '%s': %s", what, path, dir,
-                         strerror(errno));
-    return OTD_OK;
-}
-
 otd_err otd_h5_open_mpio(const char *path, otd_comm *comm, otd_h5_mode mode, hid_t *file,
                          hid_t *dxpl)
 {
@@ -481,34 +450,6 @@ otd_err otd_h5_open_mpio(const char *path, otd_comm *comm, otd_h5_mode mode, hid
     }
 done:
     otd_h5_close(&fapl, &err);
-    return err;
-}
-
-otd_err otd_make_dirs(const char *dir, const char *what)
-{
-    otd_err err = OTD_OK;
-    char *p = NULL;
-    size_t len = strlen(dir);
-    OTD_ALLOC(p, len + 1);
-    memcpy(p, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        struct stat st;
-        if (i < len && p[i] != '/')
-            continue;
-        if (p[i - 1] == '/')
-            continue; /* leading or doubled slash */
-        p[i] = '\0';
-        if ((mkdir(p, 0777) != 0 && errno != EEXIST) || stat(p, &st) != 0)
-            OTD_FAIL(OTD_ERR_IO, "cannot create %s '%s' (at '%s'): %s", what, dir, p,
-                     strerror(errno));
-        if (!S_ISDIR(st.st_mode))
-            OTD_FAIL(OTD_ERR_IO, "cannot create %s '%s': '%s' is not a directory", what, dir, p);
-        p[i] = dir[i];
-    }
-    if (access(dir, W_OK | X_OK) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write to %s '%s': %s", what, dir, strerror(errno));
-done:
-    free(p);
     return err;
 }
 

@@ -1,9 +1,13 @@
-/* h5util.h: small HDF5 helpers shared by the I/O modules and `otd info`.
+/* h5util.h: small HDF5 helpers shared by the I/O modules under src/io/,
+ * and private to them: the rest of otd reaches HDF5 files through the
+ * public headers (otd_results.h, otd_ckpt.h, otd_tensor.h, otd_input.h,
+ * otd_runfile.h, otd_h5info.h, otd_h5table.h).
  *
  * HDF5 reports failure by a negative return and, unless told otherwise,
- * prints its whole error stack to stderr from every rank. otd silences that
- * (otd_h5_quiet) and turns a failure into one OTD_ERR_HDF5 message that names
- * the call, the object path and HDF5's innermost reason. */
+ * prints its whole error stack to standard error from every rank. otd
+ * silences that (otd_h5_quiet) and turns a failure into one OTD_ERR_HDF5
+ * message that names the call, the object path and HDF5's innermost
+ * reason. */
 #ifndef OTD_H5UTIL_H
 #define OTD_H5UTIL_H
 
@@ -110,16 +114,6 @@ typedef enum {
  * caller closes both (otd_h5_close). */
 otd_err otd_h5_open_mpio(const char *path, otd_comm *comm, otd_h5_mode mode, hid_t *file,
                          hid_t *dxpl);
-
-/* Not collective: mkdir -p dir, then check it is a writable directory;
- * OTD_ERR_IO naming `what` ("run directory"), dir and the failing part. */
-otd_err otd_make_dirs(const char *dir, const char *what);
-
-/* Not collective (rank 0, before an exclusive create): fail with OTD_ERR_IO
- * naming the path if it exists (otd never overwrites a file) or its
- * directory is not writable, rather than HDF5's generic "unable to create
- * file". `what` names the file in the message ("results file"). */
-otd_err otd_h5_check_new_path(const char *path, const char *what);
 
 /* Not collective: the last element of the 1-D dataset `path` of file, as a
  * double (a history column's newest row). *found = 0 (and OTD_OK) when the

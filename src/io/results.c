@@ -18,6 +18,7 @@
 
 #include "comm/comm_mpi.h"
 #include "io/h5util.h"
+#include "otd/otd_fileio.h"
 
 /* History datasets grow by at most this many rows per chunk: a flush every
  * few hundred rows touches one or two chunks, and a long run of 1e6 logged
@@ -154,9 +155,8 @@ otd_err otd_results_create(const char *path, otd_comm *comm, const otd_attr *att
     OTD_CHECK(otd_comm_agree(comm, err));
     /* Rank 0 checks the path; every rank returns its verdict (its code, and
      * a message naming rank 0 whose own message says which path). */
-    OTD_CHECK(otd_comm_agree(comm, otd_comm_rank(comm) == 0
-                                       ? otd_h5_check_new_path(res->path, "results file")
-                                       : OTD_OK));
+    OTD_CHECK(otd_comm_agree(
+        comm, otd_comm_rank(comm) == 0 ? otd_check_new_path(res->path, "results file") : OTD_OK));
     err = create_file(res, attrs, nattrs);
     OTD_CHECK(otd_comm_agree(comm, err));
     *out = res;

@@ -27,6 +27,7 @@
 
 #include "comm/comm_mpi.h"
 #include "io/h5util.h"
+#include "otd/otd_fileio.h"
 #include "otd/otd_packed.h"
 
 #define DSET "/T"
@@ -184,13 +185,8 @@ done:
  * (exit 2), not an HDF5 malfunction, so re-raise HDF5's reason as FORMAT. */
 static otd_err open_failed(const tio_reader *rd)
 {
-    char why[512];
-    const char *nl = NULL;
-    snprintf(why, sizeof why, "%s", otd_error_message());
-    if ((nl = strchr(why, '\n')) != NULL)
-        why[nl - why] = '\0';
     return OTD_ERROR(OTD_ERR_FORMAT, "%s = '%s': cannot open it as HDF5 (%s)", rd->key, rd->path,
-                     why);
+                     otd_error_text());
 }
 
 /* Collective (the open): file, /T, its type, rank and shape. The metadata
@@ -635,10 +631,43 @@ otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
     /* Rank 0 checks the path; every rank returns its verdict (its code, and
      * a message naming rank 0 whose own message names the path). */
     OTD_CHECK(otd_comm_agree(
-        comm, otd_comm_rank(comm) == 0 ? otd_h5_check_new_path(path, "tensor file") : OTD_OK));
+        comm, otd_comm_rank(comm) == 0 ? otd_check_new_path(path, "tensor file") : OTD_OK));
     err = write_file(slab, path, comm, attr_names, attr_values, nattrs, row);
     OTD_CHECK(otd_comm_agree(comm, err));
 done:
     free(row);
+    return err;
+}
+
+/* One float64 dataset of a serially opened file. */
+static otd_err write_array(hid_t file, const char *name, int rank, const hsize_t *dims,
+                           const double *buf)
+{
+    otd_err err = OTD_OK;
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    OTD_H5(space = H5Screate_simple(rank, dims, NULL), name);
+    OTD_H5(dset =
+               H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           name);
+    OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), name);
+done:
+    otd_h5_close(&dset, &err);
+    otd_h5_close(&space, &err);
+    return err;
+}
+
+otd_err otd_tensor_write_components(const char *path, const otd_target *t)
+{
+    otd_err err = OTD_OK;
+    hid_t file = H5I_INVALID_HID;
+    double *rowmajor = NULL;
+    hsize_t udims[2] = {(hsize_t)t->d, (hsize_t)t->r}, adims[1] = {(hsize_t)t->r};
+    OTD_CHECK(otd_h5_to_row_major(t->U, t->d, t->r, t->d, &rowmajor));
+    OTD_H5(file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), path);
+    OTD_CHECK(write_array(file, "/U", 2, udims, rowmajor));
+    OTD_CHECK(write_array(file, "/a", 1, adims, t->a));
+done:
+    otd_h5_close(&file, &err);
+    free(rowmajor);
     return err;
 }

@@ -8,17 +8,15 @@
  * (NaN for an empty cell) when every cell of it reads as a number, else as
  * strings. */
 #include <errno.h>
-#include <fcntl.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "io/h5util.h"
 #include "otd/otd_collect.h"
 #include "otd/otd_config.h"
+#include "otd/otd_fileio.h"
+#include "otd/otd_h5table.h"
 #include "sweep/sweep_internal.h"
 
 static const char *const fixed_cols[] = {"index",         "name",      "status",       "reason",
@@ -197,8 +195,7 @@ static otd_err write_csv(const table *t, const char *dir)
 {
     otd_err err = OTD_OK;
     otd_strbuf b = {0};
-    char path[4200], tmp[4300];
-    FILE *f = NULL;
+    char path[4200];
     for (int c = 0; c < t->ncols; c++) {
         OTD_CHECK(otd_strbuf_printf(&b, "%s", c ? "," : ""));
         OTD_CHECK(csv_cell(&b, t->cols[c]));
@@ -212,23 +209,8 @@ static otd_err write_csv(const table *t, const char *dir)
         OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     }
     snprintf(path, sizeof path, "%s/summary.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if ((f = fopen(tmp, "wb")) == NULL)
-        OTD_FAIL(OTD_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    if (fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    if (fclose(f) != 0) {
-        f = NULL;
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    }
-    f = NULL;
-    if (rename(tmp, path) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    OTD_CHECK(otd_write_file_atomic(path, b.data, b.len));
 done:
-    if (f != NULL) {
-        fclose(f);
-        unlink(tmp);
-    }
     otd_strbuf_free(&b);
     return err;
 }
@@ -256,47 +238,30 @@ static int numeric_column(const table *t, int c, double *vals)
 static otd_err write_h5(const table *t, const char *dir)
 {
     otd_err err = OTD_OK;
-    char path[4200], tmp[4300];
-    hid_t f = H5I_INVALID_HID;
+    char path[4200];
+    otd_h5table_column *cols = NULL;
     double *vals = NULL;
     const char **strs = NULL;
-    hsize_t dims = (hsize_t)t->nrows, start = 0;
-    otd_strbuf order = {0};
     snprintf(path, sizeof path, "%s/summary.h5", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    OTD_ALLOC(vals, t->nrows + 1);
-    OTD_ALLOC(strs, t->nrows + 1);
-    OTD_CHECK(otd_h5_quiet());
-    OTD_H5(f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp);
-    /* One dataset per column at the root, named as the CSV header (h5py:
-     * f["model.m"][()]); attribute `columns` keeps the order. */
+    OTD_ALLOC(cols, t->ncols + 1);
+    /* A column of numbers or of strings each, in one block per kind. */
+    OTD_ALLOC(vals, (t->nrows + 1) * t->ncols);
+    OTD_ALLOC(strs, (t->nrows + 1) * t->ncols);
     for (int c = 0; c < t->ncols; c++) {
-        OTD_CHECK(otd_strbuf_printf(&order, "%s%s", c ? "," : "", t->cols[c]));
-        if (numeric_column(t, c, vals)) {
-            OTD_CHECK(
-                otd_h5_write_block(f, H5P_DEFAULT, t->cols[c], 1, &dims, &start, &dims, vals));
+        double *v = vals + (size_t)c * (size_t)(t->nrows + 1);
+        const char **s = strs + (size_t)c * (size_t)(t->nrows + 1);
+        cols[c].name = t->cols[c];
+        if (numeric_column(t, c, v)) {
+            cols[c].numbers = v;
         } else {
             for (int64_t i = 0; i < t->nrows; i++)
-                strs[i] = t->cells[i * t->ncols + c];
-            OTD_CHECK(otd_h5_write_strings(f, t->cols[c], t->nrows, strs));
+                s[i] = t->cells[i * t->ncols + c];
+            cols[c].text = s;
         }
     }
-    OTD_CHECK(otd_h5_attr_string(f, "columns", order.data ? order.data : ""));
-    OTD_CHECK(otd_h5_attr_int64(f, "nrows", t->nrows));
-    OTD_H5(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp);
-    otd_h5_close(&f, &err);
-    if (err != OTD_OK)
-        goto done;
-    if (rename(tmp, path) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    OTD_CHECK(otd_h5table_write(path, t->nrows, cols, t->ncols));
 done:
-    if (f >= 0) {
-        otd_h5_close(&f, &err);
-        unlink(tmp);
-    }
-    if (err != OTD_OK)
-        unlink(tmp);
-    otd_strbuf_free(&order);
+    free(cols);
     free(vals);
     free(strs);
     return err;

@@ -13,7 +13,7 @@
 
 #include "otd/otd_sweep.h"
 
-/* In the child: stdout/stderr to the point's log, then exec. Only
+/* In the child: standard output and error to the point's log, then exec. Only
  * async-signal-safe calls between fork and exec. */
 static void exec_point(const char *dir, const char *log, char *const argv[])
 {
@@ -53,8 +53,8 @@ static otd_err start(const char *dir, const char *otd_bin, const char *mpiexec, 
     argv[6] = "--out";
     argv[7] = rundir;
     argv[8] = NULL;
-    fflush(stdout);
-    fflush(stderr);
+    /* Nothing buffered may be written twice, by the child too. */
+    fflush(NULL);
     *pid = fork();
     if (*pid < 0)
         return OTD_ERROR(OTD_ERR_IO, "cannot start '%s' for point %s: %s", mpiexec, name,
@@ -103,7 +103,7 @@ otd_err otd_sweep_run_local(const char *dir, const char *otd_bin, const char *mp
         /* The record is what `otd collect` reads; a point whose record
          * cannot be written still ran, so report rather than stop. */
         if (otd_sweep_record_exit(dir, names[k], code, "local") != OTD_OK)
-            fprintf(stderr, "otd sweep: %s\n", otd_error_message());
+            otd_warn("point %s: %s", names[k], otd_error_text());
         done(ctx, k, code);
     }
 done:

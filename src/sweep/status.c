@@ -11,8 +11,6 @@
  *   otherwise                                             -> missing */
 #include <errno.h>
 #include <fcntl.h>
-#include <hdf5.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
 #include "otd/otd_collect.h"
 #include "otd/otd_config.h"
+#include "otd/otd_runfile.h"
 #include "otd/otd_status.h"
 #include "sweep/sweep_internal.h"
 
@@ -104,91 +102,28 @@ static void read_attempts(const char *dir, const char *name, otd_point_info *inf
     free(text);
 }
 
-static otd_err add_num(otd_point_info *info, const char *name, double v)
-{
-    char **names = realloc(info->num_names, (size_t)(info->nnum + 1) * sizeof *names);
-    double *vals;
-    if (names == NULL)
-        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
-    info->num_names = names;
-    vals = realloc(info->num_vals, (size_t)(info->nnum + 1) * sizeof *vals);
-    if (vals == NULL)
-        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
-    info->num_vals = vals;
-    if ((names[info->nnum] = strdup(name)) == NULL)
-        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
-    vals[info->nnum++] = v;
-    return OTD_OK;
-}
-
-/* Every single-valued integer or float attribute of /summary. */
-static herr_t num_attr_cb(hid_t loc, const char *name, const H5A_info_t *ainfo, void *data)
-{
-    otd_point_info *info = data;
-    otd_err err = OTD_OK;
-    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    H5T_class_t cls;
-    (void)ainfo;
-    OTD_H5(attr = H5Aopen(loc, name, H5P_DEFAULT), name);
-    OTD_H5(type = H5Aget_type(attr), name);
-    OTD_H5(space = H5Aget_space(attr), name);
-    cls = H5Tget_class(type);
-    if (H5Sget_simple_extent_npoints(space) == 1 && (cls == H5T_INTEGER || cls == H5T_FLOAT)) {
-        double v = NAN;
-        if (cls == H5T_INTEGER) {
-            int64_t i = 0;
-            OTD_CHECK(otd_h5_attr_read_int64(loc, name, &i));
-            v = (double)i;
-        } else {
-            OTD_CHECK(otd_h5_attr_read_double(loc, name, &v));
-        }
-        OTD_CHECK(add_num(info, name, v));
-    }
-done:
-    otd_h5_close(&space, &err);
-    otd_h5_close(&type, &err);
-    otd_h5_close(&attr, &err);
-    return err == OTD_OK ? 0 : -1;
-}
-
 /* Read /summary of results: *status (malloc'd; "running" when there is
  * none yet), numeric attributes, iters (or the last history row). */
 static otd_err read_results(const char *path, otd_point_info *info, char **status)
 {
     otd_err err = OTD_OK;
-    hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID, g = H5I_INVALID_HID;
-    htri_t there = -1;
-    double last = 0;
-    int found = 0;
+    otd_runfile_summary sum;
     *status = NULL;
-    OTD_CHECK(otd_h5_quiet());
-    OTD_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), path);
-    /* A live run holds its results open: read past HDF5's file lock. */
-    OTD_H5(H5Pset_file_locking(fapl, 0, 1), path);
-    OTD_H5(f = H5Fopen(path, H5F_ACC_RDONLY, fapl), path);
-    OTD_H5(there = H5Lexists(f, "summary", H5P_DEFAULT), "/summary");
-    if (there > 0) {
-        OTD_H5(g = H5Gopen2(f, "summary", H5P_DEFAULT), "/summary");
-        OTD_H5(there = H5Aexists(g, "status"), "/summary/status");
-        if (there > 0)
-            OTD_CHECK(otd_h5_attr_read_string(g, "status", status));
-        if (H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, num_attr_cb, info) < 0)
-            OTD_FAIL(OTD_ERR_HDF5, "cannot read the /summary attributes of '%s'", path);
-    }
-    for (int k = 0; k < info->nnum; k++)
-        if (strcmp(info->num_names[k], "iters") == 0)
-            info->iters = (int64_t)info->num_vals[k];
-    if (info->iters < 0) {
-        OTD_CHECK(otd_h5_read_last(f, "/history/iter", &last, &found));
-        if (found)
-            info->iters = (int64_t)last;
-    }
-    if (*status == NULL && (*status = strdup("running")) == NULL)
+    OTD_CHECK(otd_runfile_read_summary(path, &sum));
+    /* The numbers move into info, which frees them. */
+    info->nnum = sum.nnum;
+    info->num_names = sum.num_names;
+    info->num_vals = sum.num_vals;
+    sum.nnum = 0;
+    sum.num_names = NULL;
+    sum.num_vals = NULL;
+    info->iters = sum.iters;
+    *status = sum.status != NULL ? sum.status : strdup("running");
+    sum.status = NULL;
+    if (*status == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
 done:
-    otd_h5_close(&g, &err);
-    otd_h5_close(&f, &err);
-    otd_h5_close(&fapl, &err);
+    otd_runfile_summary_free(&sum);
     return err;
 }
 
@@ -199,7 +134,7 @@ static otd_err failed_without_results(const char *dir, const otd_manifest_row *r
                                       otd_point_info *info)
 {
     otd_err err = OTD_OK;
-    char path[4200], *text = NULL, *why = NULL, code[32];
+    char path[4200], *text = NULL, code[32];
     size_t len = 0;
     otd_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -207,9 +142,7 @@ static otd_err failed_without_results(const char *dir, const otd_manifest_row *r
     snprintf(path, sizeof path, "%s/%s", dir, row->config);
     if (otd_read_text_file(path, "config", OTD_ERR_IO, &text, &len) != OTD_OK ||
         otd_config_parse(text, len, row->config, NULL, 0, &cfg) != OTD_OK) {
-        if ((why = otd_sweep_error_line()) == NULL)
-            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-        OTD_CHECK(set_reason(info, "%s: %s", code, why));
+        OTD_CHECK(set_reason(info, "%s: %s", code, otd_error_text()));
     } else {
         OTD_CHECK(set_reason(info, "%s (see logs/)", code));
     }
@@ -217,7 +150,6 @@ static otd_err failed_without_results(const char *dir, const otd_manifest_row *r
 done:
     otd_config_free(&cfg);
     free(text);
-    free(why);
     return err;
 }
 
@@ -270,12 +202,11 @@ otd_err otd_point_inspect(const char *dir, const otd_manifest_row *row, otd_poin
     held = lock_held(rundir);
     if (stat(results, &st) == 0) {
         if (read_results(results, info, &status) != OTD_OK) {
-            char *why = otd_sweep_error_line();
-            otd_error_clear();
             info->status = held ? OTD_POINT_RUNNING : OTD_POINT_FAILED;
             err = held ? set_reason(info, "%s", "")
-                       : set_reason(info, "results.h5 unreadable: %s", why ? why : "");
-            free(why);
+                       : set_reason(info, "results.h5 unreadable: %s", otd_error_text());
+            if (err == OTD_OK)
+                otd_error_clear();
             goto done;
         }
         OTD_CHECK(classify(results, status, held, info));

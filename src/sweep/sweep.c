@@ -220,12 +220,8 @@ static otd_err read_base(reader *r, yaml_node_t *v)
     }
     if (path == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-    if (otd_read_text_file(path, "base config", OTD_ERR_IO, &text, &len) != OTD_OK) {
-        char *why = otd_sweep_error_line();
-        err = OTD_ERROR(OTD_ERR_CONFIG, "%s: base '%s': %s", r->origin, b, why ? why : "");
-        free(why);
-        goto done;
-    }
+    if (otd_read_text_file(path, "base config", OTD_ERR_IO, &text, &len) != OTD_OK)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: base '%s': %s", r->origin, b, otd_error_text());
     OTD_CHECK(otd_yaml_load(text, len, path, &doc, &loaded));
     if (yaml_document_get_root_node(&doc) != NULL)
         OTD_CHECK(leaves_to_kv(&doc, yaml_document_get_root_node(&doc), path, &r->s->base));
@@ -513,7 +509,7 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
         if (otd_config_parse(text.data, text.len, src, NULL, 0, &cfg) == OTD_OK)
             OTD_FAIL(OTD_ERR_INTERNAL, "point %s: the configuration parser changed its verdict",
                      name.data);
-        if ((p->error = otd_sweep_error_line()) == NULL)
+        if ((p->error = strdup(otd_error_text())) == NULL)
             OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
         p->config = text.data;
         text.data = NULL;
@@ -588,7 +584,9 @@ otd_err otd_sweep_load(const char *path, otd_sweep **out)
         (otd_sweep_slurm){.ranks = 1, .throttle = 8, .signal_seconds = 60, .max_requeues = 3};
     if ((s->path = strdup(path)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-    OTD_CHECK(otd_read_text_file(path, "sweep file", OTD_ERR_IO, &s->text, &len));
+    /* The file named on the command line: missing is bad usage, like a
+     * missing configuration file for `otd run`. */
+    OTD_CHECK(otd_read_text_file(path, "sweep file", OTD_ERR_CONFIG, &s->text, &len));
     OTD_CHECK(otd_yaml_load(s->text, len, path, &doc, &loaded));
     r = (reader){.s = s, .doc = &doc, .path = path};
     OTD_CHECK(read_top(&r, yaml_document_get_root_node(&doc)));

@@ -15,7 +15,6 @@
 #include "otd/otd_text.h"
 #include "otd/otd_yaml.h"
 
-
 /* One "key: value" leaf of a mapping, nested names joined with dots. */
 typedef struct {
     char *key;
@@ -42,9 +41,5 @@ void otd_yaml_leaves_free(otd_yaml_leaves *l);
  * value ("12", "bl", "[1, 0.5]", "\"a b\""): what a config file or
  * --set would contain. Appended to out. */
 otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_strbuf *out);
-
-/* The first line of the current error message, without the file:line
- * trail, malloc'd (NULL if out of memory). */
-char *otd_sweep_error_line(void);
 
 #endif

@@ -1,33 +1,15 @@
 /* sweepdir.c: the sweep directory on disk (see otd_sweep.h, docs/file-formats.md):
  * writing it idempotently, the Slurm array script, the manifest both ways,
  * and the per-attempt exit records. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
+#include "otd/otd_fileio.h"
 #include "otd/otd_sweep.h"
 #include "sweep/sweep_internal.h"
-
-/* Write all of buf to fd, retrying short writes. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* dir/rel := text, unless it already holds exactly that: re-running
  * `otd sweep` leaves unchanged files (and their mtimes) alone. A change is
@@ -36,34 +18,17 @@ static int write_all(int fd, const char *buf, size_t len)
 static otd_err write_if_changed(const char *dir, const char *rel, const char *text)
 {
     otd_err err = OTD_OK;
-    char path[4096], tmp[4200];
+    char path[4096];
     char *old = NULL;
     size_t oldlen = 0, len = strlen(text);
-    int fd = -1;
     if (snprintf(path, sizeof path, "%s/%s", dir, rel) >= (int)sizeof path)
         OTD_FAIL(OTD_ERR_IO, "path too long: '%s/%s'", dir, rel);
     if (otd_read_text_file(path, "file", OTD_ERR_IO, &old, &oldlen) == OTD_OK && oldlen == len &&
         memcmp(old, text, len) == 0)
         goto done;
     otd_error_clear();
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    if (write_all(fd, text, len) != 0 || fsync(fd) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    if (close(fd) != 0) {
-        fd = -1;
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    OTD_CHECK(otd_write_file_atomic(path, text, len));
 done:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
     free(old);
     return err;
 }
@@ -102,12 +67,12 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
     else
         OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH --array=0%%%d\n", throttle));
     OTD_CHECK(otd_strbuf_printf(&b,
-                              "#SBATCH --ntasks=%d\n"
-                              "#SBATCH --output=%s/logs/%%A_%%a.out\n"
-                              "#SBATCH --open-mode=append\n"
-                              "#SBATCH --requeue\n"
-                              "#SBATCH --signal=B:USR1@%d\n",
-                              sl->ranks, dir, sl->signal_seconds));
+                                "#SBATCH --ntasks=%d\n"
+                                "#SBATCH --output=%s/logs/%%A_%%a.out\n"
+                                "#SBATCH --open-mode=append\n"
+                                "#SBATCH --requeue\n"
+                                "#SBATCH --signal=B:USR1@%d\n",
+                                sl->ranks, dir, sl->signal_seconds));
     for (int k = 0; k < sl->nsbatch; k++)
         OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH %s\n", sl->sbatch[k]));
     for (int k = 0; k < o->nsbatch; k++) {
@@ -145,7 +110,7 @@ static otd_err manifest_text(const otd_sweep *s, char **text)
     for (int64_t i = 0; i < otd_sweep_npoints(s); i++) {
         const otd_sweep_point *p = otd_sweep_point_at(s, i);
         OTD_CHECK(otd_strbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s", (long long)i,
-                                  p->name, p->valid ? "ok" : "invalid", p->name, p->name));
+                                    p->name, p->valid ? "ok" : "invalid", p->name, p->name));
         for (int k = 0; k < otd_sweep_nkeys(s); k++)
             OTD_CHECK(otd_strbuf_printf(&b, "\t%s", p->values[k]));
         OTD_CHECK(otd_strbuf_printf(&b, "\n"));
@@ -195,22 +160,14 @@ otd_err otd_sweep_record_exit(const char *dir, const char *name, int code, const
     otd_err err = OTD_OK;
     char path[4200], host[256] = "unknown";
     otd_strbuf line = {0};
-    int fd = -1;
     snprintf(path, sizeof path, "%s/tasks/%s.exit", dir, name);
     if (gethostname(host, sizeof host - 1) != 0)
         snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
-    OTD_CHECK(otd_strbuf_printf(&line, "%lld %d %s %s\n", (long long)time(NULL), code, host, jobid));
-    /* One write of a short line with O_APPEND: concurrent writers (a
-     * requeued task, a local rerun) never interleave inside a line. */
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (write_all(fd, line.data, line.len) != 0 || fsync(fd) != 0)
-        OTD_FAIL(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    OTD_CHECK(
+        otd_strbuf_printf(&line, "%lld %d %s %s\n", (long long)time(NULL), code, host, jobid));
+    OTD_CHECK(otd_append_line(path, line.data));
 done:
-    if (fd >= 0 && close(fd) != 0 && err == OTD_OK)
-        err = OTD_ERROR(OTD_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     otd_strbuf_free(&line);
     return err;
 }
@@ -278,7 +235,10 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
     int cols;
     memset(m, 0, sizeof *m);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
-    OTD_CHECK(otd_read_text_file(path, "sweep manifest", OTD_ERR_IO, &text, &len));
+    err = otd_read_text_file(path, "sweep manifest", OTD_ERR_FORMAT, &text, &len);
+    if (err == OTD_ERR_FORMAT)
+        OTD_FAIL(OTD_ERR_FORMAT, "'%s' is not a sweep directory: %s", dir, otd_error_text());
+    OTD_CHECK(err);
     for (char *c = text; *c; c++)
         nlines += *c == '\n';
     if ((next = strchr(text, '\n')) == NULL)

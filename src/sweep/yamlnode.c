@@ -13,19 +13,6 @@
 /* Deeper than any sane sweep file; bounds recursion (aliases can loop). */
 #define MAX_DEPTH 16
 
-char *otd_sweep_error_line(void)
-{
-    const char *msg = otd_error_message();
-    const char *nl = strchr(msg, '\n');
-    size_t n = nl ? (size_t)(nl - msg) : strlen(msg);
-    char *s = malloc(n + 1);
-    if (s != NULL) {
-        memcpy(s, msg, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 /* Plain text that no YAML reader takes for anything but itself in a block
  * or flow context: numbers, words, dotted names. */
 static int plain_safe(const char *s, size_t n)

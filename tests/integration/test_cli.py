@@ -37,8 +37,10 @@ class Help(TmpTestCase):
         for word in ("final_rel_err", "max_iters", "/final/W", "(10, 12)", "rel_err", "problem:"):
             self.assertIn(word, info.stdout)
         bad = run_serial(["info", self.out("nope.h5")])
-        self.assertNotEqual(bad.returncode, 0)
+        self.assertEqual(bad.returncode, 2)  # a missing input file is bad usage
         self.assertIn("nope.h5", bad.stderr)
+        # a run directory stands for its results.h5
+        self.assertEqual(run_serial(["info", out]).stdout, info.stdout)
 
 
 class Blas(TmpTestCase):

@@ -24,6 +24,7 @@
 
 #include "io/h5util.h"
 #include "otd/otd_ckpt.h"
+#include "otd/otd_text.h"
 #include "otd_test.h"
 
 /* d = 7 is divided by neither 2, 3 nor 4: uneven row blocks. */
@@ -141,46 +142,33 @@ static void load_expect(const char *dir, otd_comm *c, const otd_layout *lay, int
     free(want0);
 }
 
-/* Rank 0's stderr into a file while a load reports damage. */
-static int saved_stderr = -1;
-static char capture_path[256];
+/* The warnings (otd_warn) while a load reports damage, one per line: the
+ * library hands them to the process's sink rather than printing them. */
+static otd_strbuf captured;
+
+static void capture_sink(const char *text)
+{
+    CU_ASSERT_EQUAL(otd_strbuf_printf(&captured, "%s\n", text), OTD_OK);
+}
 
 static void capture_begin(void)
 {
-    int fd;
-    if (!is_root())
-        return;
-    snprintf(capture_path, sizeof capture_path, "%s/stderr.txt", base);
-    fflush(stderr);
-    saved_stderr = dup(2);
-    fd = open(capture_path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-    CU_ASSERT_FATAL(saved_stderr >= 0 && fd >= 0);
-    CU_ASSERT_FATAL(dup2(fd, 2) == 2);
-    close(fd);
+    otd_strbuf_free(&captured);
+    otd_warn_set_sink(capture_sink);
 }
 
-/* What rank 0 printed (malloc'd), echoed to the real stderr; NULL elsewhere. */
+/* What rank 0 warned (malloc'd), echoed to stderr; NULL elsewhere. */
 static char *capture_end(void)
 {
-    FILE *f = NULL;
     char *text = NULL;
-    long n = 0;
-    if (!is_root())
-        return NULL;
-    fflush(stderr);
-    CU_ASSERT_FATAL(dup2(saved_stderr, 2) == 2);
-    close(saved_stderr);
-    saved_stderr = -1;
-    f = fopen(capture_path, "rb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT(fseek(f, 0, SEEK_END) == 0);
-    n = ftell(f);
-    CU_ASSERT(fseek(f, 0, SEEK_SET) == 0);
-    text = calloc((size_t)n + 1, 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-    CU_ASSERT_EQUAL(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    fputs(text, stderr);
+    otd_warn_set_sink(NULL);
+    if (is_root()) {
+        text = captured.data != NULL ? captured.data : strdup("");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+        captured.data = NULL;
+        fputs(text, stderr);
+    }
+    otd_strbuf_free(&captured);
     return text;
 }
 
@@ -234,7 +222,7 @@ static void damaged_newest(const char *name, int64_t m, void (*damage)(const cha
     text = capture_end();
     if (is_root()) {
         char line[700];
-        snprintf(line, sizeof line, "otd: checkpoint %s is damaged (", newest);
+        snprintf(line, sizeof line, "checkpoint %s is damaged (", newest);
         CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
         snprintf(line, sizeof line, "): renamed to %s, trying an older one\n", bad);
         CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
