@@ -137,6 +137,9 @@ static otd_err write_summary(run_state *s, otd_status status, const otd_algo_rep
     double dvals[8 + OTD_ALGO_REPORT_CAP];
     int64_t ivals[4 + OTD_ALGO_REPORT_CAP];
     int ns = 0;
+    if (nd > 8 || ni > 4)
+        OTD_FAIL(OTD_ERR_INTERNAL, "write_summary: %d reals and %d integers exceed its room", nd,
+                 ni);
     strs[ns++] = (otd_attr){"outcome", otd_outcome_name(otd_status_outcome(status))};
     for (int k = 0; k < nd; k++) {
         dnames[k] = dn[k];
