@@ -21,6 +21,7 @@
 typedef enum { OTD_TARGET_ORTHONORMAL, OTD_TARGET_BASIS, OTD_TARGET_GAUSSIAN } otd_target_kind;
 typedef enum { OTD_PARAM_PLAIN, OTD_PARAM_HOMOGENEOUS } otd_param;
 typedef enum { OTD_ENGINE_IMPLICIT, OTD_ENGINE_DENSE } otd_engine_name;
+typedef enum { OTD_LAZY_SOLVER_AUTO, OTD_LAZY_SOLVER_DENSE, OTD_LAZY_SOLVER_CG } otd_lazy_solver;
 
 /* run.checkpoint_every = auto: checkpoint by wall time, not step count. */
 #define OTD_CKPT_AUTO 0
@@ -53,17 +54,20 @@ typedef struct {
         char *init_file;   /* "" = generate; else HDF5 with /W (d,m) */
     } model;
     struct {
-        int name;                /* index of otd_algo_names (otd_algo.h) */
-        double lr;               /* eta > 0 */
-        int64_t max_iters;       /* >= 0 */
-        double lambda;           /* >= 0 (resolved from auto) */
-        double reinit_threshold; /* delta_1 >= 0 */
-        int64_t epoch_len;       /* H_0 >= 1 */
-        double epoch_growth;     /* gamma >= 0 */
-        double target_rel_err;   /* epsilon >= 0; 0 disables the test */
-        double lazy_alpha;       /* lazy_gd: 0 = linearization, > 0 = Chizat scaling */
-        double lazy_ridge;       /* lazy_opt: ridge relative to the mean diagonal */
-        int64_t lazy_block;      /* lazy_opt: ScaLAPACK block size */
+        int name;                    /* index of otd_algo_names (otd_algo.h) */
+        double lr;                   /* eta > 0 */
+        int64_t max_iters;           /* >= 0 */
+        double lambda;               /* >= 0 (resolved from auto) */
+        double reinit_threshold;     /* delta_1 >= 0 */
+        int64_t epoch_len;           /* H_0 >= 1 */
+        double epoch_growth;         /* gamma >= 0 */
+        double target_rel_err;       /* epsilon >= 0; 0 disables the test */
+        double lazy_alpha;           /* lazy_gd: 0 = linearization, > 0 = Chizat scaling */
+        double lazy_ridge;           /* lazy_opt: ridge relative to the mean diagonal */
+        int64_t lazy_block;          /* lazy_opt: ScaLAPACK block size */
+        otd_lazy_solver lazy_solver; /* lazy_opt: dense Cholesky, CG, or auto by size */
+        double lazy_tol;             /* lazy_opt cg: relative residual to stop at */
+        int64_t lazy_max_iters;      /* lazy_opt cg: products with J^T J at most */
     } algo;
     struct {
         uint64_t seed;

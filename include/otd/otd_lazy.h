@@ -60,6 +60,42 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
 otd_err otd_lazy_solve(otd_lazy *lz, int64_t block, double ridge_rel, double max_fraction,
                        double *W, otd_spd_info *info);
 
+/* What a CG solve of lazy_opt did. */
+typedef struct {
+    int64_t n;             /* order of the system, m d */
+    int64_t iters;         /* CG iterations (products with J^T J) */
+    double residual;       /* ||rhs - (J^T J + shift I) x|| / ||rhs|| of the answer */
+    int converged;         /* residual <= the tolerance within the iteration budget */
+    double mean_diag;      /* trace(J^T J) / n, in closed form */
+    double shift;          /* lambda + ridge_rel mean_diag, as for the dense solve */
+    double seconds;        /* the whole solve, slowest rank */
+    double gflops;         /* products' flops (6 m^2 d each) over seconds */
+    double bytes_per_rank; /* the solve's vectors and m x m work space */
+} otd_lazy_cg_info;
+
+/* Collective. lazy_opt without forming J^T J: the same normal equations
+ * (J^T J + shift I) Delta = J^T b - lambda W0, shift = lambda + ridge_rel x
+ * mean diagonal, by conjugate gradients preconditioned with the d x d
+ * diagonal blocks of J^T J + shift I (identity plus rank one, inverted in
+ * closed form). A product costs O(m^2 d / P) flops and one allreduce of
+ * m^2 numbers; each iteration adds one allreduce of one number and one of
+ * 2m. Stops when ||r|| <= tol ||rhs|| or after max_iters products; W (this
+ * rank's rows) gets W0 + Delta either way, and an unconverged Delta is still
+ * a point of the lazy model, so its error bounds the optimum from above. */
+otd_err otd_lazy_solve_cg(otd_lazy *lz, double ridge_rel, double tol, int64_t max_iters, double *W,
+                          otd_lazy_cg_info *info);
+
+/* Collective. out = J^T J V for this rank's rows of V (nrows x m): the
+ * product CG uses (for tests and `otd bench`). */
+otd_err otd_lazy_jtj_apply(otd_lazy *lz, const double *V, double *out);
+
+/* Collective. Z = M^{-1} R with M the block diagonal of J^T J + shift I
+ * (this rank's rows): the preconditioner of otd_lazy_solve_cg. */
+otd_err otd_lazy_precondition(otd_lazy *lz, double shift, const double *R, double *Z);
+
+/* Flops of one CG product over all ranks (6 m^2 d). Not collective. */
+double otd_lazy_cg_flops(const otd_lazy *lz);
+
 /* Collective. Check that lazy_opt's matrix fits (otd_spd_check_memory for
  * order m d) before anything is written. */
 otd_err otd_lazy_check_memory(const otd_config *cfg, otd_comm *comm, double max_fraction,

@@ -125,6 +125,49 @@ done:
     return err;
 }
 
+/* Not collective. Q_ij = <x_i, v~_j>, v~_j = n_j P_j v_j, from the reduced
+ * M = X^T V (m x m, M_ij = <x_i, v_j>), into lz->Q. */
+static void form_Q(otd_lazy *lz, const double *M)
+{
+    const int64_t m = lz->m;
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t i = 0; i < m; i++)
+            lz->Q[i + j * m] =
+                lz->nrm[j] * (M[i + j * m] + lz->c * M[j + j * m] * lz->S[i + j * m]);
+}
+
+/* Not collective. out = J^T J V (this rank's rows, leading dimension ld)
+ * from V, M = X^T V and lz->Q = form_Q(M):
+ *   (J^T J V)_i = n_i P_i y_i,  y_i = sum_j A_ij v~_j + B_ij Q_ij x_j,
+ * and <x_i, y_i> = sum_j (A_ij + B_ij s_ij) Q_ij from replicated values, so
+ * applying P_i needs no further communication. Uses lz->C and Dt. */
+static void jtj_from_M(otd_lazy *lz, const double *V, const double *M, double *out)
+{
+    const int64_t m = lz->m, ld = lz->ld, nr = lz->lay->nrows;
+    const double c = lz->c;
+    if (nr == 0)
+        return;
+    for (int64_t j = 0; j < m; j++) {
+        double f = c * M[j + j * m];
+        for (int64_t q = 0; q < nr; q++)
+            lz->Dt[q + j * ld] = lz->nrm[j] * (V[q + j * ld] + f * lz->X[q + j * ld]);
+    }
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t i = 0; i < m; i++)
+            lz->C[j + i * m] = lz->B[i + j * m] * lz->Q[i + j * m];
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)m, (int)m, 1.0, lz->Dt,
+                (int)ld, lz->A, (int)m, 0.0, out, (int)ld);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)m, (int)m, 1.0, lz->X,
+                (int)ld, lz->C, (int)m, 1.0, out, (int)ld);
+    for (int64_t i = 0; i < m; i++) {
+        double h = 0.0;
+        for (int64_t j = 0; j < m; j++)
+            h += (lz->A[i + j * m] + lz->B[i + j * m] * lz->S[i + j * m]) * lz->Q[i + j * m];
+        for (int64_t q = 0; q < nr; q++)
+            out[q + i * ld] = lz->nrm[i] * (out[q + i * ld] + c * h * lz->X[q + i * ld]);
+    }
+}
+
 otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
 {
     otd_err err = OTD_OK;
@@ -170,9 +213,7 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
 
     /* delta~_j = n_j P_j delta_j, Q_ij = <x_i, delta~_j>, and
      * ||J Delta||^2 = sum_ij A_ij <delta~_i, delta~_j> + B_ij Q_ij Q_ji. */
-    for (int64_t j = 0; j < m; j++)
-        for (int64_t i = 0; i < m; i++)
-            lz->Q[i + j * m] = lz->nrm[j] * (M[i + j * m] + c * M[j + j * m] * lz->S[i + j * m]);
+    form_Q(lz, M);
     for (int64_t j = 0; j < m; j++) {
         double aj = M[j + j * m];
         for (int64_t i = 0; i < m; i++) {
@@ -199,30 +240,11 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
     if (grad == NULL || nr == 0)
         goto done;
 
-    /* grad = J^T J Delta - J^T b + lambda W, with
-     * (J^T J Delta)_i = n_i P_i y_i,  y_i = sum_j A_ij delta~_j + B_ij Q_ij x_j. */
-    for (int64_t j = 0; j < m; j++) {
-        double f = c * M[j + j * m];
+    /* grad = J^T J Delta - J^T b + lambda W */
+    jtj_from_M(lz, lz->Dl, M, lz->Y);
+    for (int64_t i = 0; i < m; i++)
         for (int64_t q = 0; q < nr; q++)
-            lz->Dt[q + j * ld] = lz->nrm[j] * (lz->Dl[q + j * ld] + f * lz->X[q + j * ld]);
-    }
-    for (int64_t j = 0; j < m; j++)
-        for (int64_t i = 0; i < m; i++)
-            lz->C[j + i * m] = lz->B[i + j * m] * lz->Q[i + j * m];
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)m, (int)m, 1.0, lz->Dt,
-                (int)ld, lz->A, (int)m, 0.0, lz->Y, (int)ld);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)m, (int)m, 1.0, lz->X,
-                (int)ld, lz->C, (int)m, 1.0, lz->Y, (int)ld);
-    for (int64_t i = 0; i < m; i++) {
-        /* <x_i, y_i> = sum_j (A_ij + B_ij s_ij) Q_ij, from replicated values. */
-        double h = 0.0;
-        for (int64_t j = 0; j < m; j++)
-            h += (lz->A[i + j * m] + lz->B[i + j * m] * lz->S[i + j * m]) * lz->Q[i + j * m];
-        for (int64_t q = 0; q < nr; q++) {
-            double jj = lz->nrm[i] * (lz->Y[q + i * ld] + c * h * lz->X[q + i * ld]);
-            grad[q + i * nr] = jj - lz->JTb[q + i * ld] + lz->lambda * W[q + i * nr];
-        }
-    }
+            grad[q + i * nr] = lz->Y[q + i * ld] - lz->JTb[q + i * ld] + lz->lambda * W[q + i * nr];
 done:
     return err;
 }
@@ -329,4 +351,240 @@ void otd_lazy_scaled_report(double alpha, double norm2, otd_eval *ev)
     ev->rel_err = alpha * sqrt(fmax(0.0, 2.0 * ev->fit) / norm2);
     ev->fit *= alpha * alpha;
     ev->t_norm2 = norm2;
+}
+
+/* --- lazy_opt by preconditioned conjugate gradients (no J^T J formed) --- */
+
+/* Collective (one allreduce of m^2 numbers): out = (J^T J + shift I) V. */
+static otd_err apply_shifted(otd_lazy *lz, const double *V, double shift, double *out)
+{
+    otd_err err = OTD_OK;
+    const int64_t m = lz->m, ld = lz->ld, nr = lz->lay->nrows;
+    double *M = lz->red;
+    if (nr > 0)
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)m, (int)m, (int)nr, 1.0, lz->X,
+                    (int)ld, V, (int)ld, 0.0, M, (int)m);
+    else
+        memset(M, 0, (size_t)(m * m) * sizeof *M);
+    OTD_CHECK(otd_comm_sum(lz->comm, M, (size_t)(m * m)));
+    form_Q(lz, M);
+    jtj_from_M(lz, V, M, out);
+    for (int64_t q = 0; q < ld * m; q++)
+        out[q] += shift * V[q];
+done:
+    return err;
+}
+
+/* The d x d diagonal block i of J^T J + shift I is a0_i I + a1_i x_i x_i^T:
+ * with al = A_ii, be = B_ii, s = s_ii, P_i x_i = (1 + c s) x_i and
+ * P_i^2 = I + (2c + c^2 s) x_i x_i^T,
+ *   a0 = n_i^2 al + shift,  a1 = n_i^2 (al (2c + c^2 s) + be (1 + c s)^2).
+ * Its inverse (Sherman-Morrison) is (I - g x_i x_i^T) / a0 with
+ * g = a1 / (a0 + a1 s). A block that is not positive definite (a zero
+ * column without a shift) is left alone: identity. Also the block's trace,
+ * for the ridge's mean diagonal. Not collective. */
+static void block_coefficients(const otd_lazy *lz, int64_t i, double shift, double *inv_a0,
+                               double *g, double *trace)
+{
+    const int64_t m = lz->m, d = lz->lay->d;
+    const double c = lz->c, al = lz->A[i + i * m], be = lz->B[i + i * m], s = lz->S[i + i * m];
+    const double n2 = lz->nrm[i] * lz->nrm[i], gc = c * (al + be * s);
+    double a0 = n2 * al + shift,
+           a1 = n2 * (al * (2 * c + c * c * s) + be * (1 + c * s) * (1 + c * s));
+    /* The diagonal of block i, summed (fill_jtj's entries with a = b). */
+    *trace = n2 * (al * (double)d + (be + 2 * gc + gc * c * s) * s);
+    if (!(a0 > 0) || !(a0 + a1 * s > 0)) {
+        *inv_a0 = 1.0;
+        *g = 0.0;
+        return;
+    }
+    *inv_a0 = 1.0 / a0;
+    *g = a1 / (a0 + a1 * s);
+}
+
+/* Z = M^{-1} R block by block, given xr_i = <x_i, r_i> (reduced). */
+static void precondition_local(const otd_lazy *lz, const double *inv_a0, const double *g,
+                               const double *xr, const double *R, double *Z)
+{
+    const int64_t m = lz->m, ld = lz->ld, nr = lz->lay->nrows;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t q = 0; q < nr; q++)
+            Z[q + i * ld] = inv_a0[i] * (R[q + i * ld] - g[i] * xr[i] * lz->X[q + i * ld]);
+}
+
+/* Collective (one allreduce of 2m numbers): xr_i = <x_i, r_i>, rr_i =
+ * <r_i, r_i> over all rows. */
+static otd_err column_dots(otd_lazy *lz, const double *R, double *xr_rr)
+{
+    const int64_t m = lz->m, ld = lz->ld, nr = lz->lay->nrows;
+    for (int64_t i = 0; i < m; i++) {
+        double a = 0.0, b = 0.0;
+        for (int64_t q = 0; q < nr; q++) {
+            a += lz->X[q + i * ld] * R[q + i * ld];
+            b += R[q + i * ld] * R[q + i * ld];
+        }
+        xr_rr[i] = a;
+        xr_rr[m + i] = b;
+    }
+    return otd_comm_sum(lz->comm, xr_rr, (size_t)(2 * m));
+}
+
+otd_err otd_lazy_precondition(otd_lazy *lz, double shift, const double *R, double *Z)
+{
+    otd_err err = OTD_OK;
+    const int64_t m = lz->m, ld = lz->ld, nr = lz->lay->nrows;
+    double *inv_a0 = NULL, *g = NULL, *dots = NULL, *Rl = NULL, *Zl = NULL, tr;
+    OTD_ALLOC(inv_a0, m);
+    OTD_ALLOC(g, m);
+    OTD_ALLOC(dots, 2 * m);
+    OTD_ALLOC(Rl, ld * m);
+    OTD_ALLOC(Zl, ld * m);
+    for (int64_t i = 0; i < m; i++) {
+        block_coefficients(lz, i, shift, &inv_a0[i], &g[i], &tr);
+        memcpy(Rl + i * ld, R + i * nr, (size_t)nr * sizeof *R);
+    }
+    OTD_CHECK(column_dots(lz, Rl, dots));
+    precondition_local(lz, inv_a0, g, dots, Rl, Zl);
+    for (int64_t i = 0; i < m; i++)
+        memcpy(Z + i * nr, Zl + i * ld, (size_t)nr * sizeof *Z);
+done:
+    free(inv_a0);
+    free(g);
+    free(dots);
+    free(Rl);
+    free(Zl);
+    return err;
+}
+
+/* Work of one CG iteration over all ranks: the three m x m x d products of
+ * apply_shifted. */
+static double cg_flops_per_iter(const otd_lazy *lz)
+{
+    return 6.0 * (double)lz->m * (double)lz->m * (double)lz->lay->d;
+}
+
+otd_err otd_lazy_solve_cg(otd_lazy *lz, double ridge_rel, double tol, int64_t max_iters, double *W,
+                          otd_lazy_cg_info *info)
+{
+    otd_err err = OTD_OK;
+    const int64_t m = lz->m, ld = lz->ld, nr = lz->lay->nrows, n = m * lz->lay->d;
+    double *x = NULL, *r = NULL, *z = NULL, *p = NULL, *q = NULL, *inv_a0 = NULL, *g = NULL;
+    double *dots = NULL, trace = 0.0, rho = 0.0, rhs_norm = 0.0, t0 = otd_comm_wtime();
+    memset(info, 0, sizeof *info);
+    info->n = n;
+    OTD_ALLOC(x, ld * m);
+    OTD_ALLOC(r, ld * m);
+    OTD_ALLOC(z, ld * m);
+    OTD_ALLOC(p, ld * m);
+    OTD_ALLOC(q, ld * m);
+    OTD_ALLOC(inv_a0, m);
+    OTD_ALLOC(g, m);
+    OTD_ALLOC(dots, 2 * m + 1);
+    /* The same shift as the dense solve: lambda + ridge x mean diagonal. */
+    for (int64_t i = 0; i < m; i++) {
+        double t;
+        block_coefficients(lz, i, 0.0, &inv_a0[i], &g[i], &t);
+        trace += t;
+    }
+    info->mean_diag = trace / (double)n;
+    info->shift = lz->lambda + ridge_rel * info->mean_diag;
+    for (int64_t i = 0; i < m; i++) {
+        double t;
+        block_coefficients(lz, i, info->shift, &inv_a0[i], &g[i], &t);
+    }
+    /* x = 0, r = J^T b - lambda W0. */
+    for (int64_t k = 0; k < ld * m; k++)
+        r[k] = lz->JTb[k] - lz->lambda * lz->W0[k];
+    OTD_CHECK(column_dots(lz, r, dots));
+    for (int64_t i = 0; i < m; i++)
+        rhs_norm += dots[m + i];
+    rhs_norm = sqrt(rhs_norm);
+    info->converged = rhs_norm == 0.0;
+    precondition_local(lz, inv_a0, g, dots, r, z);
+    /* <r, z> from the reduced column dots: no further communication. */
+    for (int64_t i = 0; i < m; i++)
+        rho += inv_a0[i] * (dots[m + i] - g[i] * dots[i] * dots[i]);
+    memcpy(p, z, (size_t)(ld * m) * sizeof *p);
+    while (!info->converged && info->iters < max_iters) {
+        double pq = 0.0, rr = 0.0, rho_new = 0.0;
+        OTD_CHECK(apply_shifted(lz, p, info->shift, q));
+        for (int64_t k = 0; k < ld * m; k++)
+            pq += p[k] * q[k];
+        OTD_CHECK(otd_comm_sum(lz->comm, &pq, 1));
+        info->iters++;
+        /* Not positive: the system is (numerically) singular in direction
+         * p; stop with what we have (reported as not converged). */
+        if (!(pq > 0))
+            break;
+        double alpha = rho / pq;
+        for (int64_t k = 0; k < ld * m; k++) {
+            x[k] += alpha * p[k];
+            r[k] -= alpha * q[k];
+        }
+        OTD_CHECK(column_dots(lz, r, dots));
+        for (int64_t i = 0; i < m; i++) {
+            rr += dots[m + i];
+            rho_new += inv_a0[i] * (dots[m + i] - g[i] * dots[i] * dots[i]);
+        }
+        if (sqrt(rr) <= tol * rhs_norm) {
+            info->converged = 1;
+            break;
+        }
+        precondition_local(lz, inv_a0, g, dots, r, z);
+        double beta = rho_new / rho;
+        rho = rho_new;
+        for (int64_t k = 0; k < ld * m; k++)
+            p[k] = z[k] + beta * p[k];
+    }
+    /* The residual of the answer itself, not the recurrence's. */
+    OTD_CHECK(apply_shifted(lz, x, info->shift, q));
+    for (int64_t k = 0; k < ld * m; k++)
+        r[k] = lz->JTb[k] - lz->lambda * lz->W0[k] - q[k];
+    OTD_CHECK(column_dots(lz, r, dots));
+    info->residual = 0.0;
+    for (int64_t i = 0; i < m; i++)
+        info->residual += dots[m + i];
+    info->residual = rhs_norm > 0 ? sqrt(info->residual) / rhs_norm : 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t k = 0; k < nr; k++)
+            W[k + i * nr] = lz->W0[k + i * ld] + x[k + i * ld];
+    info->seconds = otd_comm_wtime() - t0;
+    OTD_CHECK(otd_comm_max(lz->comm, &info->seconds, 1));
+    info->gflops = info->seconds > 0
+                       ? (double)(info->iters + 1) * cg_flops_per_iter(lz) / info->seconds * 1e-9
+                       : 0.0;
+    info->bytes_per_rank = 8.0 * (double)(11 * ld * m + 6 * m * m + 4 * m);
+done:
+    free(x);
+    free(r);
+    free(z);
+    free(p);
+    free(q);
+    free(inv_a0);
+    free(g);
+    free(dots);
+    return err;
+}
+
+otd_err otd_lazy_jtj_apply(otd_lazy *lz, const double *V, double *out)
+{
+    otd_err err = OTD_OK;
+    const int64_t m = lz->m, ld = lz->ld, nr = lz->lay->nrows;
+    double *Vl = NULL, *Ol = NULL;
+    OTD_ALLOC(Vl, ld * m);
+    OTD_ALLOC(Ol, ld * m);
+    for (int64_t i = 0; i < m; i++)
+        memcpy(Vl + i * ld, V + i * nr, (size_t)nr * sizeof *V);
+    OTD_CHECK(apply_shifted(lz, Vl, 0.0, Ol));
+    for (int64_t i = 0; i < m; i++)
+        memcpy(out + i * nr, Ol + i * ld, (size_t)nr * sizeof *out);
+done:
+    free(Vl);
+    free(Ol);
+    return err;
+}
+
+double otd_lazy_cg_flops(const otd_lazy *lz)
+{
+    return cg_flops_per_iter(lz);
 }

@@ -14,12 +14,29 @@
  * is for the process images, MPI buffers and the page cache of others. */
 #define LAZY_MEMORY_FRACTION 0.75
 
+/* algo.lazy_solver = auto: the dense solve up to this order m d. There it
+ * is exact (up to the ridge), needs at most 0.5 GiB for the whole matrix and
+ * takes seconds; beyond it its n^3 / 3 flops and n^2 memory grow past what
+ * CG needs (6 m^2 d flops per product, O(m d + m^2) memory) for any
+ * reasonable iteration count. */
+#define LAZY_DENSE_MAX_N 8192
+
 typedef struct {
     otd_lazy *lz;              /* the linearization (lazy_opt, lazy_gd with alpha = 0) */
     otd_target *scaled_target; /* lazy_gd with alpha > 0: T(W0) + T* / alpha */
     otd_engine *scaled_engine; /* ... and the engine that evaluates against it */
-    otd_spd_info solve;        /* lazy_opt: the distributed solve */
+    otd_spd_info solve;        /* lazy_opt dense: the distributed solve */
+    otd_lazy_cg_info cg;       /* lazy_opt cg */
 } lazy_state;
+
+/* lazy_opt's solver as configured: CG, or dense (the default up to
+ * LAZY_DENSE_MAX_N). */
+static int uses_cg(const otd_config *cfg)
+{
+    return cfg->algo.lazy_solver == OTD_LAZY_SOLVER_CG ||
+           (cfg->algo.lazy_solver == OTD_LAZY_SOLVER_AUTO &&
+            cfg->model.m * cfg->problem.dim > LAZY_DENSE_MAX_N);
+}
 
 otd_err otd_lazy_algo_check_config(const otd_config *cfg)
 {
@@ -36,6 +53,10 @@ otd_err otd_lazy_algo_check_config(const otd_config *cfg)
 otd_err otd_lazy_opt_check_resources(const otd_config *cfg, otd_comm *comm)
 {
     double need = 0;
+    /* CG holds a few vectors of the size of W and m x m matrices, like an
+     * implicit step; only the dense matrix is worth a check of its own. */
+    if (uses_cg(cfg))
+        return OTD_OK;
     return otd_lazy_check_memory(cfg, comm, LAZY_MEMORY_FRACTION, &need);
 }
 
@@ -99,8 +120,12 @@ otd_err otd_lazy_opt_solve(otd_algo *a, double *W, otd_status *status)
     otd_err err = OTD_OK;
     lazy_state *st = a->state;
     const otd_config *cfg = a->cfg;
-    OTD_CHECK(otd_lazy_solve(st->lz, cfg->algo.lazy_block, cfg->algo.lazy_ridge,
-                             LAZY_MEMORY_FRACTION, W, &st->solve));
+    if (uses_cg(cfg))
+        OTD_CHECK(otd_lazy_solve_cg(st->lz, cfg->algo.lazy_ridge, cfg->algo.lazy_tol,
+                                    cfg->algo.lazy_max_iters, W, &st->cg));
+    else
+        OTD_CHECK(otd_lazy_solve(st->lz, cfg->algo.lazy_block, cfg->algo.lazy_ridge,
+                                 LAZY_MEMORY_FRACTION, W, &st->solve));
     *status = OTD_STATUS_SOLVED;
 done:
     return err;
@@ -124,16 +149,42 @@ void otd_lazy_gd_describe(const otd_config *cfg, char *buf, size_t n)
 
 void otd_lazy_opt_describe(const otd_config *cfg, char *buf, size_t n)
 {
-    snprintf(buf, n,
-             "one solve of the linearized model's normal equations, order m d = %lld, lambda "
-             "%.3g, ridge %.3g x mean diagonal, ScaLAPACK block %lld",
-             (long long)(cfg->model.m * cfg->problem.dim), cfg->algo.lambda, cfg->algo.lazy_ridge,
-             (long long)cfg->algo.lazy_block);
+    const int64_t order = cfg->model.m * cfg->problem.dim;
+    const char *why = cfg->algo.lazy_solver != OTD_LAZY_SOLVER_AUTO ? ""
+                      : uses_cg(cfg)                                ? " (auto: m d > 8192)"
+                                                                    : " (auto: m d <= 8192)";
+    if (uses_cg(cfg))
+        snprintf(buf, n,
+                 "one solve of the linearized model's normal equations, order m d = %lld, by "
+                 "preconditioned CG%s: tol %.3g, at most %lld products, lambda %.3g, ridge %.3g "
+                 "x mean diagonal",
+                 (long long)order, why, cfg->algo.lazy_tol, (long long)cfg->algo.lazy_max_iters,
+                 cfg->algo.lambda, cfg->algo.lazy_ridge);
+    else
+        snprintf(buf, n,
+                 "one solve of the linearized model's normal equations, order m d = %lld, "
+                 "dense%s: lambda %.3g, ridge %.3g x mean diagonal, ScaLAPACK block %lld",
+                 (long long)order, why, cfg->algo.lambda, cfg->algo.lazy_ridge,
+                 (long long)cfg->algo.lazy_block);
 }
 
 void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep)
 {
     const lazy_state *st = a->state;
+    if (st->cg.n > 0) {
+        const otd_lazy_cg_info *cg = &st->cg;
+        otd_algo_report_real(rep, "lazy_ridge", a->cfg->algo.lazy_ridge);
+        otd_algo_report_real(rep, "lazy_shift", cg->shift);
+        otd_algo_report_real(rep, "lazy_bytes_per_rank", cg->bytes_per_rank);
+        otd_algo_report_real(rep, "lazy_seconds", cg->seconds);
+        otd_algo_report_real(rep, "lazy_gflops", cg->gflops);
+        otd_algo_report_real(rep, "lazy_residual", cg->residual);
+        otd_algo_report_int(rep, "lazy_n", cg->n);
+        otd_algo_report_int(rep, "lazy_iters", cg->iters);
+        otd_algo_report_int(rep, "lazy_converged", cg->converged);
+        otd_algo_report_str(rep, "lazy_solver", "cg");
+        return;
+    }
     const otd_spd_info *in = &st->solve;
     if (in->n == 0)
         return; /* no solve (yet): nothing to report */
@@ -151,10 +202,20 @@ void otd_lazy_opt_result(const otd_algo *a, double rel_err, char *buf, size_t n)
 {
     const lazy_state *st = a->state;
     const otd_spd_info *in = &st->solve;
-    snprintf(buf, n,
-             "%s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g (ridge %.3g x "
-             "mean diagonal %.3g), %.3g s, %.3g GFLOP/s; optimal lazy rel_err %.6g",
-             in->solver, in->nprow, in->npcol, (long long)in->block,
-             in->bytes_per_rank / 1073741824.0, in->shift, a->cfg->algo.lazy_ridge, in->mean_diag,
-             in->seconds, in->gflops, rel_err);
+    const otd_lazy_cg_info *cg = &st->cg;
+    if (cg->n > 0)
+        snprintf(buf, n,
+                 "cg, %lld products, relative residual %.3g (%s), shift %.3g (ridge %.3g x mean "
+                 "diagonal %.3g), %.3g s, %.3g GFLOP/s; %s rel_err %.6g",
+                 (long long)cg->iters, cg->residual,
+                 cg->converged ? "converged" : "NOT converged: raise algo.lazy_max_iters",
+                 cg->shift, a->cfg->algo.lazy_ridge, cg->mean_diag, cg->seconds, cg->gflops,
+                 cg->converged ? "optimal lazy" : "upper bound on the optimal lazy", rel_err);
+    else
+        snprintf(buf, n,
+                 "%s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g (ridge %.3g x "
+                 "mean diagonal %.3g), %.3g s, %.3g GFLOP/s; optimal lazy rel_err %.6g",
+                 in->solver, in->nprow, in->npcol, (long long)in->block,
+                 in->bytes_per_rank / 1073741824.0, in->shift, a->cfg->algo.lazy_ridge,
+                 in->mean_diag, in->seconds, in->gflops, rel_err);
 }

@@ -45,6 +45,7 @@ typedef struct {
     int single;             /* also time on rank 0 alone, for parallel efficiency */
     int64_t ckpt_d, ckpt_m; /* checkpoint case: W of d x m (0: none) */
     int64_t lazy_n;         /* lazy_opt solve of this order m d (0: none) */
+    int64_t cg_m;           /* lazy_opt CG product at d = 100 and this m (0: none) */
     const char *ckpt_dir;
     int help;
 } bench_args;
@@ -55,7 +56,7 @@ static void usage(FILE *out)
         out,
         "usage: mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]... [--repeats N]\n"
         "                             [--seconds S] [--no-single] [--no-checkpoint]\n"
-        "                             [--checkpoint-dir DIR] [--lazy N]\n"
+        "                             [--checkpoint-dir DIR] [--lazy N] [--lazy-cg M]\n"
         "\n"
         "Time one step (loss + gradient + update) of each case, median of N repeats of\n"
         "about S seconds each (default 5 x 0.3 s), and measure in the same run the DGEMM\n"
@@ -77,7 +78,10 @@ static void usage(FILE *out)
         "normal equations of order N = m d (l = 3, d = 100, m = N/100, block 64), assembled\n"
         "and solved with PDPOTRF/PDPOTRS on all P ranks: solve_gflops (n^3/3 + 2 n^2 over the\n"
         "factor + solve time), pdgemm_gflops (PDGEMM of two n x n matrices on the same grid,\n"
-        "same run) and ratio = solve_gflops / pdgemm_gflops.\n");
+        "same run) and ratio = solve_gflops / pdgemm_gflops.\n"
+        "Line case=lazy_cg (--lazy-cg M, default 1000; 0 skips it): one product with J^T J\n"
+        "of lazy_opt's CG solver (l = 3, d = 100, m = M, never formed), median of N repeats:\n"
+        "ms_per_product, gflops (on 6 m^2 d) and ratio = gflops / dgemm_gflops.\n");
 }
 
 static otd_err parse_case(const char *s, bench_case *c)
@@ -110,6 +114,7 @@ static otd_err parse_args(int argc, char **argv, bench_args *a)
     a->ckpt_m = 1000;
     a->ckpt_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     a->lazy_n = 8000;
+    a->cg_m = 1000;
     /* Room for every --case, or for the default cases when none is given. */
     OTD_ALLOC(a->cases, argc + (int)(sizeof default_cases / sizeof *default_cases));
     for (int i = 1; i < argc; i++) {
@@ -131,6 +136,11 @@ static otd_err parse_args(int argc, char **argv, bench_args *a)
                 OTD_FAIL(OTD_ERR_ARG, "--lazy '%s': 0, or a multiple of 100 in [100, 1000000]",
                          argv[i]);
             a->lazy_n = v;
+        } else if (i + 1 < argc && strcmp(s, "--lazy-cg") == 0) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 0 || v > 100000)
+                OTD_FAIL(OTD_ERR_ARG, "--lazy-cg '%s': 0, or m in [1, 100000]", argv[i]);
+            a->cg_m = v;
         } else if (i + 1 < argc && strcmp(s, "--repeats") == 0) {
             long v = strtol(argv[++i], &end, 10);
             if (*end != '\0' || v < 1 || v > 1000)
@@ -370,6 +380,49 @@ done:
     return err;
 }
 
+/* One product with J^T J of lazy_opt's CG (l = 3, d = 100, m): the median
+ * seconds over repeats of about `seconds` each, the slowest rank's. */
+static otd_err time_lazy_cg(otd_comm *comm, int64_t m, const bench_args *a, double *sec,
+                            double *flops)
+{
+    otd_err err = OTD_OK;
+    const bench_case bc = {"implicit", 3, 100, m, 3};
+    bench_run b;
+    otd_lazy *lz = NULL;
+    otd_eval ev = {0};
+    double *out = NULL, *t = NULL;
+    memset(&b, 0, sizeof b);
+    OTD_CHECK(run_setup(&bc, comm, &b));
+    OTD_CHECK(otd_engine_eval(b.engine, b.W, b.G, &ev));
+    OTD_CHECK(otd_lazy_create(&b.cfg, &b.lay, comm, b.W, &ev, b.G, b.target, &lz));
+    OTD_ALLOC(out, b.lay.nrows * m);
+    OTD_ALLOC(t, a->repeats);
+    OTD_CHECK(otd_lazy_jtj_apply(lz, b.W, out)); /* warm-up */
+    for (int rep = 0; rep < a->repeats; rep++) {
+        int64_t k = 0;
+        OTD_CHECK(otd_comm_barrier(comm));
+        double t0 = otd_comm_wtime(), el = 0;
+        do {
+            OTD_CHECK(otd_lazy_jtj_apply(lz, b.W, out));
+            k++;
+            el = otd_comm_wtime() - t0;
+            /* the same count on every rank: rank 0's clock decides */
+            OTD_CHECK(otd_comm_bcast(comm, &el, sizeof el, 0));
+        } while (el < a->seconds);
+        t[rep] = el / (double)k;
+        OTD_CHECK(otd_comm_max(comm, &t[rep], 1));
+    }
+    qsort(t, (size_t)a->repeats, sizeof *t, cmp_double);
+    *sec = t[a->repeats / 2];
+    *flops = otd_lazy_cg_flops(lz);
+done:
+    free(out);
+    free(t);
+    otd_lazy_destroy(lz);
+    run_free(&b);
+    return err;
+}
+
 static void print_case(const bench_case *bc, int P, double sec, double dgemm, double read,
                        double sec1)
 {
@@ -445,6 +498,15 @@ int otd_cmd_bench(int argc, char **argv)
                    (long long)info.n, P, info.nprow, info.npcol, (long long)info.block, info.solver,
                    info.seconds, info.gflops, pdgemm, pdgemm > 0 ? info.gflops / pdgemm : 0.0,
                    info.bytes_per_rank / 1073741824.0);
+    }
+    if (a.cg_m > 0) {
+        double sec = 0, flops = 0;
+        OTD_CHECK(time_lazy_cg(comm, a.cg_m, &a, &sec, &flops));
+        if (root)
+            printf("case=lazy_cg l=3 d=100 m=%lld P=%d ms_per_product=%.4g gflops=%.4g "
+                   "dgemm_gflops=%.4g ratio=%.3f\n",
+                   (long long)a.cg_m, P, sec * 1e3, flops / sec / 1e9, dgemm,
+                   flops / sec / 1e9 / dgemm);
     }
 done:
     status = otd_cli_finish(comm, "bench", err);

@@ -19,10 +19,12 @@
 _Static_assert(sizeof(otd_target_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(otd_engine_name) == sizeof(int), "enum size");
 _Static_assert(sizeof(otd_param) == sizeof(int), "enum size");
+_Static_assert(sizeof(otd_lazy_solver) == sizeof(int), "enum size");
 
 /* Names in enum order: index i is the enum value i. */
 static const char *const target_choices[] = {"orthonormal", "basis", "gaussian", NULL};
 static const char *const engine_choices[] = {"implicit", "dense", NULL};
+static const char *const lazy_solver_choices[] = {"auto", "dense", "cg", NULL};
 /* model.param: "auto" comes first, so enum value p is choice p + 1. */
 const char *const otd_cfg_param_choices[] = {"auto", "plain", "homogeneous", NULL};
 /* problem.weights as a word: index is the otd_weights_kind. */
@@ -221,6 +223,27 @@ const otd_option otd_cfg_options[] = {
      .def = "64",
      FIELD(algo.lazy_block),
      .help = "lazy_opt: ScaLAPACK block size of the 2-D block-cyclic normal equations."},
+    {.key = "algo.lazy_solver",
+     ENUM_OF(lazy_solver_choices),
+     .def = "auto",
+     FIELD(algo.lazy_solver),
+     .help = "lazy_opt: dense = form J^T J (order m d, distributed) and factor it (Cholesky); "
+             "cg = conjugate gradients on the same equations without forming J^T J (O(m^2 d) "
+             "per product, memory O(m d + m^2)); auto = dense up to m d = 8192 (exact and "
+             "fast there), cg beyond."},
+    {.key = "algo.lazy_tol",
+     REAL_RANGE(0.0, 1, 1.0, 1),
+     .def = "1e-10",
+     FIELD(algo.lazy_tol),
+     .help = "lazy_opt with cg: stop once the normal equations' relative residual "
+             "||rhs - (J^T J + shift I) Delta|| / ||rhs|| is at most this."},
+    {.key = "algo.lazy_max_iters",
+     INT_RANGE(1, INT64_MAX),
+     .def = "10000",
+     FIELD(algo.lazy_max_iters),
+     .help = "lazy_opt with cg: products with J^T J at most. An unconverged solve reports its "
+             "error as what it is, an upper bound on the lazy optimum (summary lazy_converged = "
+             "0)."},
     /* --- the run --- */
     {.key = "run.seed",
      INT_RANGE(0, INT64_MAX),

@@ -443,6 +443,162 @@ static void test_scaled_model(void)
     teardown(&f);
 }
 
+/* lazy_opt by CG against DGELSD (the same optimal error, the same Delta)
+ * and against the dense ScaLAPACK solve of the same equations. */
+static void check_cg(int l, const char *param, int64_t d, int64_t m, double lambda,
+                     const char *engine, int zero_column)
+{
+    fixture f;
+    otd_spd_info info;
+    otd_lazy_cg_info cg;
+    CU_ASSERT_FATAL(setup(&f, l, param, d, m, lambda, engine, zero_column));
+    int64_t n = d * m, nr = f.lay.nrows;
+    double *ref = calloc((size_t)n, 8), *got = calloc((size_t)n, 8);
+    double *Wd = calloc((size_t)(nr * m + 1), 8);
+    double err_ref = dense_lazy_opt(&f, lambda, ref);
+    otd_eval ev = {0}, evd = {0};
+    OTD_TEST_OK(otd_lazy_solve_cg(f.lazy, 0.0, 1e-13, 10000, f.W_loc, &cg));
+    OTD_TEST_OK(otd_lazy_eval(f.lazy, f.W_loc, NULL, &ev));
+    OTD_TEST_OK(otd_lazy_solve(f.lazy, 4, 0.0, 0.75, Wd, &info));
+    OTD_TEST_OK(otd_lazy_eval(f.lazy, Wd, NULL, &evd));
+    gather(&f, f.W_loc, got);
+    for (int64_t q = 0; q < n; q++)
+        got[q] -= f.W0[q];
+    double dd = otd_test_maxreldiff(got, ref, (size_t)n);
+    if (otd_comm_rank(otd_test_comm()) == 0)
+        printf("\n    cg l=%d %s d=%lld m=%lld lambda=%g %s%s: rel_err %.12g (DGELSD %.12g, "
+               "dense %.12g), Delta diff %.2e, %lld products, residual %.2e",
+               l, param, (long long)d, (long long)m, lambda, engine, zero_column ? " zero col" : "",
+               ev.rel_err, err_ref, evd.rel_err, dd, (long long)cg.iters, cg.residual);
+    CU_ASSERT(cg.converged);
+    CU_ASSERT(cg.residual <= 1e-13);
+    CU_ASSERT_EQUAL(cg.n, n);
+    CU_ASSERT(otd_test_reldiff(ev.rel_err, err_ref) < 1e-8);
+    CU_ASSERT(otd_test_reldiff(ev.rel_err, evd.rel_err) < 1e-8);
+    CU_ASSERT(dd < 1e-7);
+    free(ref);
+    free(got);
+    free(Wd);
+    teardown(&f);
+}
+
+static void test_cg_plain(void)
+{
+    check_cg(3, "plain", 5, 4, 0.0, "implicit", 0);
+    check_cg(4, "plain", 4, 3, 0.0, "implicit", 0);
+    check_cg(3, "plain", 5, 4, 0.05, "implicit", 0);
+}
+
+static void test_cg_homogeneous(void)
+{
+    check_cg(3, "homogeneous", 5, 4, 0.0, "implicit", 0);
+    check_cg(4, "homogeneous", 4, 3, 0.02, "implicit", 0);
+    /* J^T J exactly singular (a zero column): CG from 0 stays in its
+     * range, so it gives DGELSD's minimum-norm Delta. */
+    check_cg(3, "homogeneous", 5, 4, 0.0, "implicit", 1);
+}
+
+static void test_cg_dense_engine(void)
+{
+    check_cg(3, "plain", 5, 4, 0.0, "dense", 0);
+    check_cg(3, "homogeneous", 5, 4, 0.0, "dense", 0);
+}
+
+/* The product CG uses: J^T J V against J^T (J V) with J formed densely. */
+static void test_cg_product(void)
+{
+    const char *params[] = {"plain", "homogeneous"};
+    for (int k = 0; k < 2; k++) {
+        fixture f;
+        CU_ASSERT_FATAL(setup(&f, 3, params[k], 5, 4, 0.0, "implicit", 0));
+        int64_t n = f.d * f.m, nr = f.lay.nrows;
+        double *V = calloc((size_t)n, 8), *JV = calloc((size_t)f.N, 8),
+               *want = calloc((size_t)n, 8);
+        double *Vl = calloc((size_t)(nr * f.m + 1), 8), *out = calloc((size_t)(nr * f.m + 1), 8);
+        double *got = calloc((size_t)n, 8);
+        for (int64_t q = 0; q < n; q++)
+            V[q] = otd_rng_normal(9, otd_rng_stream(OTD_RNG_NOISE, 4), 0, (uint64_t)q);
+        for (int64_t q = 0; q < f.N; q++)
+            for (int64_t p = 0; p < n; p++)
+                JV[q] += f.J[q + p * f.N] * V[p];
+        for (int64_t p = 0; p < n; p++)
+            for (int64_t q = 0; q < f.N; q++)
+                want[p] += f.J[q + p * f.N] * JV[q];
+        for (int64_t i = 0; i < f.m; i++)
+            memcpy(Vl + i * nr, V + i * f.d + f.lay.row0, (size_t)nr * sizeof(double));
+        OTD_TEST_OK(otd_lazy_jtj_apply(f.lazy, Vl, out));
+        gather(&f, out, got);
+        CU_ASSERT(otd_test_maxreldiff(got, want, (size_t)n) < 1e-11);
+        free(V);
+        free(JV);
+        free(want);
+        free(Vl);
+        free(out);
+        free(got);
+        teardown(&f);
+    }
+}
+
+/* The preconditioner against its definition: (J_i^T J_i + shift I) z_i =
+ * r_i for every column block i, with J_i the d columns of component i of
+ * the dense J. */
+static void test_cg_preconditioner(void)
+{
+    const char *params[] = {"plain", "homogeneous"};
+    for (int k = 0; k < 2; k++) {
+        fixture f;
+        const double shift = 0.37;
+        CU_ASSERT_FATAL(setup(&f, 3, params[k], 5, 4, 0.0, "implicit", 0));
+        int64_t n = f.d * f.m, nr = f.lay.nrows, d = f.d;
+        double *R = calloc((size_t)n, 8), *Rl = calloc((size_t)(nr * f.m + 1), 8);
+        double *Zl = calloc((size_t)(nr * f.m + 1), 8), *Z = calloc((size_t)n, 8);
+        double worst = 0.0;
+        for (int64_t q = 0; q < n; q++)
+            R[q] = otd_rng_normal(10, otd_rng_stream(OTD_RNG_NOISE, 5), 0, (uint64_t)q);
+        for (int64_t i = 0; i < f.m; i++)
+            memcpy(Rl + i * nr, R + i * d + f.lay.row0, (size_t)nr * sizeof(double));
+        OTD_TEST_OK(otd_lazy_precondition(f.lazy, shift, Rl, Zl));
+        gather(&f, Zl, Z);
+        for (int64_t i = 0; i < f.m; i++)
+            for (int64_t a = 0; a < d; a++) {
+                double v = shift * Z[a + i * d];
+                for (int64_t b = 0; b < d; b++) {
+                    double blk = 0.0;
+                    for (int64_t q = 0; q < f.N; q++)
+                        blk += f.J[q + (a + i * d) * f.N] * f.J[q + (b + i * d) * f.N];
+                    v += blk * Z[b + i * d];
+                }
+                worst = fmax(worst, fabs(v - R[a + i * d]) / fabs(R[a + i * d]));
+            }
+        CU_ASSERT(worst < 1e-11);
+        free(R);
+        free(Rl);
+        free(Zl);
+        free(Z);
+        teardown(&f);
+    }
+}
+
+/* Stopped early, CG's Delta is still a point of the lazy model: its error
+ * is an upper bound on the optimum, and it says it did not converge. */
+static void test_cg_unconverged_is_bound(void)
+{
+    fixture f;
+    otd_lazy_cg_info cg, full;
+    CU_ASSERT_FATAL(setup(&f, 3, "plain", 5, 4, 0.0, "implicit", 0));
+    otd_eval ev = {0}, opt = {0};
+    OTD_TEST_OK(otd_lazy_solve_cg(f.lazy, 0.0, 1e-12, 10000, f.W_loc, &full));
+    OTD_TEST_OK(otd_lazy_eval(f.lazy, f.W_loc, NULL, &opt));
+    OTD_TEST_OK(otd_lazy_solve_cg(f.lazy, 0.0, 1e-12, 2, f.W_loc, &cg));
+    OTD_TEST_OK(otd_lazy_eval(f.lazy, f.W_loc, NULL, &ev));
+    CU_ASSERT(full.converged);
+    CU_ASSERT(!cg.converged);
+    CU_ASSERT_EQUAL(cg.iters, 2);
+    CU_ASSERT(cg.residual > 1e-12);
+    CU_ASSERT(ev.rel_err > opt.rel_err * (1 + 1e-6));
+    teardown(&f);
+}
+
 static void test_dim_count(void)
 {
     /* D = C(12, 3) = 220 for d = 10, l = 3. */
@@ -464,4 +620,10 @@ void otd_test_register(void)
     CU_add_test(s, "lazy_gd approaches lazy_opt", test_gd_approaches_opt);
     CU_add_test(s, "scaled (Chizat) model", test_scaled_model);
     CU_add_test(s, "dimension count", test_dim_count);
+    CU_add_test(s, "cg = dense least squares, plain", test_cg_plain);
+    CU_add_test(s, "cg = dense least squares, homogeneous (and singular)", test_cg_homogeneous);
+    CU_add_test(s, "cg with the dense engine", test_cg_dense_engine);
+    CU_add_test(s, "cg product = J^T (J V)", test_cg_product);
+    CU_add_test(s, "cg preconditioner = inverse of its blocks", test_cg_preconditioner);
+    CU_add_test(s, "unconverged cg: an upper bound", test_cg_unconverged_is_bound);
 }
