@@ -24,7 +24,8 @@ class Help(TmpTestCase):
                     "problem.weights", "problem.components_file", "model.m", "model.param",
                     "model.init_scale", "model.init_file", "algo.name", "algo.lr",
                     "algo.max_iters", "algo.lambda", "algo.reinit_threshold", "algo.epoch_len",
-                    "algo.epoch_growth", "algo.target_rel_err", "run.seed", "run.log_every",
+                    "algo.epoch_growth", "algo.target_rel_err", "algo.lazy_solver",
+                    "algo.lazy_tol", "algo.lazy_max_iters", "run.seed", "run.log_every",
                     "engine"):
             self.assertIn(key, proc.stdout)
 

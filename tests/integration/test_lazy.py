@@ -26,8 +26,8 @@ def summary(path):
 
 
 class LazyOpt(TmpTestCase):
-    def lazy_opt(self, m, nranks=2, extra=()):
-        out = self.out("lazy_opt-m%d-P%d" % (m, nranks))
+    def lazy_opt(self, m, nranks=2, extra=(), tag=""):
+        out = self.out("lazy_opt-m%d-P%d%s" % (m, nranks, tag))
         res = run(["run"] + E1 + ["--out", out] + sets(algo__name="lazy_opt", model__m=m)
                   + list(extra), nranks=nranks)
         self.assertOk(res)
@@ -75,11 +75,39 @@ class LazyOpt(TmpTestCase):
             self.assertLess(abs(errs[p] - errs[0]), 1e-8 * errs[0], errs)
             self.assertLess(np.max(np.abs(Ws[p] - Ws[0])), 1e-8 * np.max(np.abs(Ws[0])))
 
+    def test_cg_through_run(self):
+        """algo.lazy_solver = cg through `otd run`: the dense solve's error
+        at P = 1 and 3, and its summary; auto picks cg beyond m d = 8192
+        and says so."""
+        dense, _ = self.lazy_opt(12, nranks=1)
+        want = summary(dense)["final_rel_err"]
+        for p in (1, 3):
+            out, res = self.lazy_opt(12, nranks=p, extra=sets(algo__lazy_solver="cg"), tag="cg")
+            s = summary(out)
+            self.assertEqual(s["lazy_solver"], "cg")
+            self.assertEqual(s["lazy_converged"], 1)
+            self.assertLessEqual(s["lazy_residual"], 1e-10)
+            self.assertGreater(s["lazy_iters"], 0)
+            self.assertLess(abs(s["final_rel_err"] - want), 1e-8 * want)
+            self.assertIn("by preconditioned CG", res.stdout)
+        out, res = self.lazy_opt(12, nranks=1, tag="cg2",
+                                 extra=sets(algo__lazy_solver="cg", algo__lazy_max_iters=2))
+        s = summary(out)
+        self.assertEqual(s["lazy_converged"], 0)
+        self.assertGreater(s["final_rel_err"], want)
+        self.assertIn("upper bound", res.stdout)
+        # auto: m d = 8200 > 8192 is solved by CG (d = 10, m = 820), and the
+        # banner says why; nothing of order 8200^2 is allocated.
+        out, res = self.lazy_opt(820, nranks=2, extra=sets(algo__lazy_max_iters=5))
+        self.assertIn("CG (auto: m d > 8192)", res.stdout)
+        self.assertEqual(summary(out)["lazy_solver"], "cg")
+
     def test_memory_is_checked_first(self):
         """m d = 1e8: a clear error naming the need, exit 2, nothing written."""
         out = self.out("huge")
         res = run(["run", CONFIG, "--out", out]
-                  + sets(algo__name="lazy_opt", problem__dim=1000, model__m=100000), nranks=2)
+                  + sets(algo__name="lazy_opt", algo__lazy_solver="dense", problem__dim=1000,
+                         model__m=100000), nranks=2)
         self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
         self.assertIn("GiB per rank", res.stderr)
         self.assertIn("model.m", res.stderr)

@@ -342,6 +342,9 @@ static void test_canonical_yaml(void)
                               "  lazy_alpha: 0\n"
                               "  lazy_ridge: 1e-12\n"
                               "  lazy_block: 64\n"
+                              "  lazy_solver: auto\n"
+                              "  lazy_tol: 1e-10\n"
+                              "  lazy_max_iters: 10000\n"
                               "run:\n"
                               "  seed: 0\n"
                               "  log_every: 100\n"
@@ -655,6 +658,9 @@ static void test_lazy_auto(void)
     EXPECT_FAIL("algo: {name: lazy_gd, lazy_alpha: 10}\nengine: dense\nproblem.noise: 0.1\n", NULL,
                 "algo.lazy_alpha = 10", "engine = dense");
     EXPECT_FAIL("algo.lazy_block: 0\n", NULL, "algo.lazy_block = 0", "[1, 4096]");
+    EXPECT_FAIL("algo.lazy_solver: lu\n", NULL, "algo.lazy_solver", "auto, dense, cg");
+    EXPECT_FAIL("algo.lazy_tol: 0\n", NULL, "algo.lazy_tol = 0", "(0, 1)");
+    EXPECT_FAIL("algo.lazy_max_iters: 0\n", NULL, "algo.lazy_max_iters = 0", ">= 1");
 }
 
 static void test_cross_rules(void)
