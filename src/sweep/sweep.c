@@ -442,10 +442,15 @@ static otd_err readable_part(const otd_sweep *s, const char *const *values, otd_
             OTD_CHECK(otd_strbuf_printf(out, "-"));
         if (strchr("0123456789+-.[", v[0]) != NULL)
             OTD_CHECK(otd_strbuf_printf(out, "%s", label));
+        /* One '_' per run of separators, and none before the first
+         * character: the buffer is empty (its data NULL) until something is
+         * written, as for a first value that is quoted text starting with a
+         * space or a comma ("\" plain\""). Names that never met that case
+         * are unchanged, so existing sweep directories keep their points. */
         for (const char *c = v; *c; c++) {
             if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *c))
                 OTD_CHECK(otd_strbuf_printf(out, "%c", *c));
-            else if ((*c == ',' || *c == ' ') && out->data[out->len - 1] != '_')
+            else if ((*c == ',' || *c == ' ') && out->len > 0 && out->data[out->len - 1] != '_')
                 OTD_CHECK(otd_strbuf_printf(out, "_"));
         }
     }
