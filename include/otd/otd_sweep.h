@@ -18,6 +18,10 @@
 
 typedef struct otd_sweep otd_sweep;
 
+/* At most this many points per sweep, counted as listed (grid combinations
+ * plus entries of `points`, before duplicates merge). */
+#define OTD_SWEEP_MAX_POINTS 100000
+
 typedef struct {
     const char *name;          /* "<readable>-<10 hex digits>"; unique in the sweep */
     int valid;                 /* 0: the configuration is invalid, see error */
@@ -40,10 +44,20 @@ typedef struct {
 /* Read and expand the sweep file at path. Fatal errors (OTD_ERR_CONFIG,
  * message naming file, line and key): a missing or unreadable sweep file, a
  * YAML error, an unknown sweep key, a missing base file, an unknown
- * configuration key, an empty grid list. An invalid point is not fatal: it is kept with valid = 0.
+ * configuration key, an empty grid list, a bad sbatch option, more than
+ * OTD_SWEEP_MAX_POINTS points (refused before any point is built). An
+ * invalid point is not fatal: it is kept with valid = 0.
  * Free with otd_sweep_destroy (accepts NULL). Not collective. */
 otd_err otd_sweep_load(const char *path, otd_sweep **out);
 void otd_sweep_destroy(otd_sweep *s);
+
+/* The one rule for an extra #SBATCH option, from the sweep file's `sbatch`
+ * or from --sbatch: one word starting with '-', its value after '='
+ * (--time=00:30:00), no control character, no backslash (Slurm's script
+ * parser reads it as an escape). The value may hold spaces: the option is
+ * written as one quoted word. OTD_ERR_CONFIG naming `what` (where it came
+ * from, e.g. "--sbatch") and the option otherwise. Not collective. */
+otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what);
 
 const char *otd_sweep_name(const otd_sweep *s);
 /* The sweep file's bytes, for DIR/sweep.yaml. */
@@ -65,16 +79,33 @@ typedef struct {
     int throttle;         /* > 0: overrides the file's */
     int nsbatch;          /* extra #SBATCH options after the file's */
     const char *const *sbatch;
+    int replace; /* write even if dir holds another sweep (otd_sweep_check_dir) */
 } otd_sweep_write_opts;
 
-/* Write the sweep into dir (absolute): sweep.yaml, manifest.tsv,
+/* Whether dir may take this sweep: OTD_OK if it holds no sweep, or this one
+ * (the same name and the same base configuration and `set`, as recorded in
+ * dir/sweep.id; grid and points may have changed: the manifest follows
+ * them). A directory with a manifest but no sweep.id (written by an older
+ * otd) is this sweep's if its sweep.yaml is this sweep file. Otherwise
+ * OTD_ERR_ARG naming dir and what differs (the name, the first differing
+ * keys with both values); OTD_ERR_IO if sweep.id cannot be read. Not
+ * collective. */
+otd_err otd_sweep_check_dir(const otd_sweep *s, const char *dir);
+
+/* Write the sweep into dir (absolute): sweep.id, sweep.yaml, manifest.tsv,
  * configs/<name>.yaml, sweep.sbatch, sweep.source, and the folders runs/,
- * tasks/, logs/. Idempotent: a file whose content would not change is not
- * rewritten; changed files are replaced atomically (temp, fsync, rename).
- * Never touches runs/<name>/ or tasks/. Not collective. */
+ * tasks/, logs/. Refused, with nothing written, when dir holds another
+ * sweep (otd_sweep_check_dir, unless o->replace) or a path cannot go into
+ * sweep.sbatch (a newline; a backslash in dir: OTD_ERR_ARG). Idempotent: a
+ * file whose content would not change is not rewritten; changed files are
+ * replaced atomically (temp, fsync, rename). Never touches runs/<name>/ or
+ * tasks/. Not collective. */
 otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o);
 
-/* The text of sweep.sbatch (docs/file-formats.md), malloc'd. */
+/* The text of sweep.sbatch (docs/file-formats.md), malloc'd: every path and
+ * option in it one shell-quoted word (otd_strbuf_shell_word), the --output
+ * path with '%' written '%%'. OTD_ERR_ARG for a path it cannot hold (see
+ * otd_sweep_write), OTD_ERR_CONFIG for a bad option. */
 otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o,
                               char **text);
 

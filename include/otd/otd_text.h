@@ -19,6 +19,17 @@ typedef struct {
 otd_err otd_strbuf_printf(otd_strbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Append w as one word of a POSIX shell command line: as it is when it is
+ * non-empty and holds only characters no shell reads specially (letters,
+ * digits and _ . / + - , : @ %, and = after the first character), else in
+ * single quotes, each ' inside written '\''. A command otd prints for the
+ * user to paste, or writes into a script, passes exactly w whatever w holds
+ * (spaces, $( ), quotes, newlines, non-ASCII bytes). The one quoting rule
+ * of otd: Slurm's #SBATCH parser reads such a word the same way, except
+ * that it takes a backslash as an escape (callers writing #SBATCH lines
+ * refuse those). */
+otd_err otd_strbuf_shell_word(otd_strbuf *b, const char *w);
+
 /* Release the text; b is empty (and reusable) afterwards. */
 void otd_strbuf_free(otd_strbuf *b);
 

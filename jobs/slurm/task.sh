@@ -71,7 +71,11 @@ otd_slurm_task() {
   fi
   host=$(hostname -s 2>/dev/null || hostname)
   echo "otd task: job $jobid on $host, SLURM_RESTART_COUNT=$restarts, OTD_MAX_REQUEUES=$max, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "otd task: ${launch[*]} $OTD_BIN run $config --out $rundir"
+  # The command as it runs, each word shell-quoted (%q): paths may hold
+  # spaces or anything else.
+  printf 'otd task:'
+  printf ' %q' "${launch[@]}" "$OTD_BIN" run "$config" --out "$rundir"
+  printf '\n'
 
   _otd_task_pid=""
   _otd_task_signalled=0

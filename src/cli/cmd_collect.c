@@ -13,6 +13,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "otd/otd_collect.h"
+#include "otd/otd_text.h"
 
 void otd_cmd_collect_usage(FILE *out)
 {
@@ -44,10 +45,15 @@ static long local_parallel(void)
     return cores > 1 ? cores / 2 : 1;
 }
 
-static void print_rerun(const char *dir)
+/* The command that reruns the failed and missing points, every word
+ * shell-quoted: pasted, it runs exactly this otd on exactly this sweep,
+ * whatever the paths hold (spaces, quotes, $( ), non-ASCII). */
+static otd_err print_rerun(const char *dir)
 {
+    otd_err err = OTD_OK;
     char self[PATH_MAX], sub[PATH_MAX + 32];
     char *source = otd_sweep_source(dir);
+    otd_strbuf cmd = {0};
     struct stat st;
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
@@ -55,15 +61,23 @@ static void print_rerun(const char *dir)
     else
         self[n] = '\0';
     snprintf(sub, sizeof sub, "%s/submissions.txt", dir);
-    printf("rerun the failed and missing points (same seeds, done points untouched):\n  %s sweep "
-           "%s --out %s --unfinished ",
-           self, source ? source : "SWEEP.yaml", dir);
+    OTD_CHECK(otd_strbuf_shell_word(&cmd, self));
+    OTD_CHECK(otd_strbuf_printf(&cmd, " sweep "));
+    /* No record of the sweep file: a placeholder to fill in. */
+    OTD_CHECK(source ? otd_strbuf_shell_word(&cmd, source) : otd_strbuf_printf(&cmd, "SWEEP.yaml"));
+    OTD_CHECK(otd_strbuf_printf(&cmd, " --out "));
+    OTD_CHECK(otd_strbuf_shell_word(&cmd, dir));
     /* Slurm if the sweep was ever submitted there, else here. */
     if (stat(sub, &st) == 0)
-        printf("--submit\n");
+        OTD_CHECK(otd_strbuf_printf(&cmd, " --unfinished --submit"));
     else
-        printf("--local %ld\n", local_parallel());
+        OTD_CHECK(otd_strbuf_printf(&cmd, " --unfinished --local %ld", local_parallel()));
+    printf("rerun the failed and missing points (same seeds, done points untouched):\n  %s\n",
+           cmd.data);
+done:
     free(source);
+    otd_strbuf_free(&cmd);
+    return err;
 }
 
 int otd_cmd_collect(int argc, char **argv)
@@ -105,7 +119,7 @@ int otd_cmd_collect(int argc, char **argv)
                in->reason[0] ? ": " : "", in->reason);
     }
     if (c.count[OTD_POINT_FAILED] + c.count[OTD_POINT_MISSING] > 0)
-        print_rerun(dir);
+        OTD_CHECK(print_rerun(dir));
     /* Not an error, but not finished either: a script waiting on the sweep
      * tells the two apart by the status. */
     if (c.count[OTD_POINT_DONE] != c.manifest.n)

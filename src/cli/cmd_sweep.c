@@ -28,7 +28,7 @@
 typedef struct {
     const char *file, *out;
     int local; /* --local N (0: not given) */
-    int submit, unfinished, dry_run, help;
+    int submit, unfinished, dry_run, help, replace;
     int throttle; /* --throttle K (0: the file's) */
     const char **sbatch;
     int nsbatch;
@@ -38,17 +38,20 @@ void otd_cmd_sweep_usage(FILE *out)
 {
     fprintf(out,
             "usage: otd sweep FILE --out DIR [--local N | --submit] [--unfinished]\n"
-            "                 [--sbatch OPT]... [--throttle K] [--dry-run]\n"
+            "                 [--sbatch OPT]... [--throttle K] [--replace] [--dry-run]\n"
             "\n"
             "Expand the sweep file FILE into DIR: one point per grid combination (last\n"
             "grid key fastest) and per entry of `points`, each the base config + `set` +\n"
             "its own values, validated by otd's config parser and named stably from its\n"
             "resolved config hash (duplicates merge). Writes DIR/sweep.yaml, manifest.tsv,\n"
             "configs/<name>.yaml, sweep.sbatch (the Slurm array) and runs/, tasks/, logs/.\n"
-            "Rerunning with the same file changes nothing; with an edited file the\n"
-            "manifest and sbatch script follow the new points, and existing runs/<name>/\n"
-            "are never touched. An invalid point is reported and kept (status invalid):\n"
-            "its task fails at once with the same message.\n"
+            "Rerunning with the same file changes nothing; with an edited grid or points\n"
+            "the manifest and sbatch script follow the new points, and existing\n"
+            "runs/<name>/ are never touched. DIR holds one sweep (DIR/sweep.id): a sweep\n"
+            "with another name, base configuration or `set` is refused (exit 2, naming\n"
+            "what differs) unless --replace is given. An invalid point is reported and\n"
+            "kept (status invalid): its task fails at once with the same message. At\n"
+            "most 100000 points (grid combinations plus entries of points).\n"
             "\n"
             "Sweep file keys: name, base (config path, relative to FILE), set (KEY: VALUE),\n"
             "grid (KEY: [values]), points (list of {KEY: VALUE}), ranks (per point, 1),\n"
@@ -62,14 +65,18 @@ void otd_cmd_sweep_usage(FILE *out)
             "                  DIR/submissions.txt\n"
             "  --unfinished    only points not done (failed or never run; not running):\n"
             "                  the rerun command `otd collect` prints\n"
-            "  --sbatch OPT    one more #SBATCH option, after the file's (repeatable)\n"
+            "  --sbatch OPT    one more #SBATCH option, after the file's (repeatable); one\n"
+            "                  word, its value after '=' (--time=00:30:00), as in the file\n"
             "  --throttle K    at most K array tasks at once (overrides the file's)\n"
+            "  --replace       DIR holds another sweep: make it this one's (its sweep.yaml,\n"
+            "                  manifest and configs are rewritten; runs/, tasks/ are kept)\n"
             "  --dry-run       print the points and the command; write nothing\n"
             "  -h, --help      this help\n"
             "\n"
             "Exit status: 0 expanded (and, with --local, every point done; with --submit,\n"
             "submitted), 1 a point did not end done, or sbatch/mpirun/file system failed,\n"
-            "2 bad usage, or a missing or bad sweep file (nothing written).\n");
+            "2 bad usage, a missing or bad sweep file, or DIR holds another sweep\n"
+            "(nothing written). Commands printed (submit:, the rerun) are shell-quoted.\n");
 }
 
 static otd_err parse_args(int argc, char **argv, sweep_args *a)
@@ -93,6 +100,10 @@ static otd_err parse_args(int argc, char **argv, sweep_args *a)
         }
         if (strcmp(s, "--dry-run") == 0) {
             a->dry_run = 1;
+            continue;
+        }
+        if (strcmp(s, "--replace") == 0) {
+            a->replace = 1;
             continue;
         }
         if (s[0] != '-') {
@@ -120,6 +131,8 @@ static otd_err parse_args(int argc, char **argv, sweep_args *a)
         if (w == 0) {
             a->out = val;
         } else if (w == 2) {
+            /* The rule the sweep file's sbatch options follow. */
+            OTD_CHECK(otd_sweep_check_sbatch_option(val, "--sbatch"));
             a->sbatch[a->nsbatch++] = val;
         } else {
             char *end = NULL;
@@ -327,7 +340,8 @@ int otd_cmd_sweep(int argc, char **argv)
     otd_err err = OTD_OK;
     sweep_args a;
     otd_sweep *s = NULL;
-    char *dir = NULL, *source = NULL, *arr = NULL;
+    char *dir = NULL, *source = NULL, *arr = NULL, *text = NULL;
+    otd_strbuf line = {0};
     const char **names = NULL;
     int64_t *idx = NULL, nsel = 0, ninvalid = 0;
     char self[PATH_MAX], script[4200], jobid[64];
@@ -351,10 +365,18 @@ int otd_cmd_sweep(int argc, char **argv)
         OTD_FAIL(OTD_ERR_IO, "cannot resolve the paths '%s' and '%s': %s", a.out, a.file,
                  strerror(errno));
     self_path(self, sizeof self);
-    if (!a.dry_run) {
+    {
         otd_sweep_write_opts o = {source,     self,      jobs && jobs[0] ? jobs : OTD_JOBS_DIR,
-                                  a.throttle, a.nsbatch, a.sbatch};
-        OTD_CHECK(otd_sweep_write(s, dir, &o));
+                                  a.throttle, a.nsbatch, a.sbatch,
+                                  a.replace};
+        if (!a.dry_run) {
+            OTD_CHECK(otd_sweep_write(s, dir, &o));
+        } else {
+            /* A dry run refuses what the real one would. */
+            OTD_CHECK(otd_sweep_sbatch_text(s, dir, &o, &text));
+            if (!a.replace)
+                OTD_CHECK(otd_sweep_check_dir(s, dir));
+        }
     }
     printf("%s: %lld points (%lld duplicates merged, %lld invalid) in %s\n", otd_sweep_name(s),
            (long long)otd_sweep_npoints(s), (long long)otd_sweep_nmerged(s), (long long)ninvalid,
@@ -372,7 +394,13 @@ int otd_cmd_sweep(int argc, char **argv)
         otd_warn("array index %lld exceeds Slurm's default MaxArraySize (%d); split the sweep "
                  "or raise MaxArraySize",
                  (long long)idx[nsel - 1], SLURM_MAX_ARRAY_INDEX + 1);
-    printf("submit: sbatch %s%s%s\n", arr ? arr : "", arr ? " " : "", script);
+    OTD_CHECK(otd_strbuf_printf(&line, "sbatch "));
+    if (arr != NULL) {
+        OTD_CHECK(otd_strbuf_shell_word(&line, arr));
+        OTD_CHECK(otd_strbuf_printf(&line, " "));
+    }
+    OTD_CHECK(otd_strbuf_shell_word(&line, script));
+    printf("submit: %s\n", line.data);
     if (a.dry_run || nsel == 0) {
         if (nsel == 0 && (a.submit || a.local))
             printf("nothing to do\n");
@@ -384,7 +412,10 @@ int otd_cmd_sweep(int argc, char **argv)
         sargv[2] = arr ? script : NULL;
         OTD_CHECK(submit(sargv, jobid, sizeof jobid));
         OTD_CHECK(record_submission(dir, jobid, arr));
-        printf("submitted job %s; `otd collect %s` shows progress\n", jobid, dir);
+        line.len = 0;
+        OTD_CHECK(otd_strbuf_printf(&line, "otd collect "));
+        OTD_CHECK(otd_strbuf_shell_word(&line, dir));
+        printf("submitted job %s; `%s` shows progress\n", jobid, line.data);
     } else if (a.local > 0) {
         const char *mpiexec = getenv("OTD_MPIEXEC");
         local_ctx ctx = {s, dir, idx, nsel, 0, 0};
@@ -405,6 +436,8 @@ done:
     free(names);
     free(idx);
     free(arr);
+    free(text);
+    otd_strbuf_free(&line);
     free(dir);
     free(source);
     free(a.sbatch);

@@ -37,6 +37,32 @@ done:
     return err;
 }
 
+otd_err otd_strbuf_shell_word(otd_strbuf *b, const char *w)
+{
+    otd_err err = OTD_OK;
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_./+-,:@%=";
+    /* '=' first would be zsh's =command expansion; '~' and the rest are
+     * never left bare. */
+    if (w[0] != '\0' && w[0] != '=' && strspn(w, safe) == strlen(w))
+        return otd_strbuf_printf(b, "%s", w);
+    OTD_CHECK(otd_strbuf_printf(b, "'"));
+    for (const char *c = w; *c; c++) {
+        const char *q = strchr(c, '\'');
+        size_t n = q ? (size_t)(q - c) : strlen(c);
+        if (n > 0)
+            OTD_CHECK(otd_strbuf_printf(b, "%.*s", (int)n, c));
+        if (q == NULL)
+            break;
+        /* Close the quotes, an escaped quote, open them again. */
+        OTD_CHECK(otd_strbuf_printf(b, "'\\''"));
+        c = q;
+    }
+    OTD_CHECK(otd_strbuf_printf(b, "'"));
+done:
+    return err;
+}
+
 void otd_strbuf_free(otd_strbuf *b)
 {
     free(b->data);

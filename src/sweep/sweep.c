@@ -19,8 +19,9 @@
 #include "sweep/sweep_internal.h"
 
 /* More points than this is a typo in a grid, not an experiment (and far
- * beyond any Slurm array). */
-#define MAX_POINTS 100000
+ * beyond any Slurm array). Counted as listed, before duplicates merge, so
+ * that a huge file is refused before any point is built. */
+#define MAX_POINTS OTD_SWEEP_MAX_POINTS
 /* Length cap of the readable part of a point name. */
 #define READABLE_MAX 80
 
@@ -51,6 +52,12 @@ struct otd_sweep {
     int nkeys;
     otd_sweep_point *pts;
     int64_t n, merged;
+    /* Open addressing on point names: slot = point index + 1, 0 empty; a
+     * power of two at least twice the listed points, so that telling a
+     * duplicate costs one hash and a probe or two, not a scan of all
+     * earlier points. */
+    int64_t *slots;
+    uint64_t nslots;
     otd_sweep_slurm slurm;
 };
 
@@ -153,35 +160,75 @@ static otd_err read_int(reader *r, yaml_node_t *v, const char *key, int lo, int 
     return OTD_OK;
 }
 
+otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what)
+{
+    const char *eq = strchr(opt, '=');
+    size_t word = eq ? (size_t)(eq - opt) : strlen(opt);
+    const char *why = NULL;
+    char shown[160];
+    size_t k = 0;
+    if (opt[0] != '-')
+        why = "an option starts with '-'";
+    for (const unsigned char *c = (const unsigned char *)opt; why == NULL && *c; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            why = "a control character (a newline would end the #SBATCH line)";
+        else if (*c == '\\')
+            why = "a backslash (Slurm's script parser reads it as an escape)";
+    }
+    if (why == NULL && strcspn(opt, " ") < word)
+        why = "write the option and its value as one word";
+    if (why == NULL)
+        return OTD_OK;
+    /* The option as printable text on the one line of the message. */
+    for (const unsigned char *c = (const unsigned char *)opt; *c && k + 5 < sizeof shown; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", *c);
+        else
+            shown[k++] = (char)*c;
+    }
+    shown[k] = '\0';
+    return OTD_ERROR(OTD_ERR_CONFIG,
+                     "%s '%s': %s; each sbatch option is one word starting with '-', its value "
+                     "after '=' (e.g. --time=00:30:00 or -pshort, not -p short)",
+                     what, shown, why);
+}
+
+/* One sbatch option of the file (a NULL or non-scalar item is refused). */
+static otd_err add_sbatch(reader *r, yaml_node_t *item)
+{
+    otd_err err = OTD_OK;
+    otd_sweep_slurm *sl = &r->s->slurm;
+    char what[700];
+    const char *opt;
+    if (item == NULL || item->type != YAML_SCALAR_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: every sbatch entry must be a single option", r->origin);
+    opt = (const char *)item->data.scalar.value;
+    snprintf(what, sizeof what, "%s:%zu:%zu: sbatch option", r->path, item->start_mark.line + 1,
+             item->start_mark.column + 1);
+    /* The same rule as --sbatch on the command line. */
+    OTD_CHECK(otd_sweep_check_sbatch_option(opt, what));
+    if ((sl->sbatch[sl->nsbatch++] = strdup(opt)) == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+done:
+    return err;
+}
+
 static otd_err read_sbatch(reader *r, yaml_node_t *v)
 {
     otd_err err = OTD_OK;
     otd_sweep_slurm *sl = &r->s->slurm;
-    yaml_node_item_t *it;
+    /* A single option may be written without the list brackets. */
     if (v->type == YAML_SCALAR_NODE) {
         OTD_ALLOC(sl->sbatch, 1);
-        if ((sl->sbatch[0] = strdup((const char *)v->data.scalar.value)) == NULL)
-            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-        sl->nsbatch = 1;
+        OTD_CHECK(add_sbatch(r, v));
         goto done;
     }
     if (v->type != YAML_SEQUENCE_NODE)
         OTD_FAIL(OTD_ERR_CONFIG, "%s: sbatch must be a list of options (\"--time=00:30:00\")",
                  r->origin);
     OTD_ALLOC(sl->sbatch, v->data.sequence.items.top - v->data.sequence.items.start);
-    for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(r->doc, *it);
-        const char *opt;
-        if (item == NULL || item->type != YAML_SCALAR_NODE)
-            OTD_FAIL(OTD_ERR_CONFIG, "%s: every sbatch entry must be a single option", r->origin);
-        opt = (const char *)item->data.scalar.value;
-        /* One option per #SBATCH line: a newline would start a script line. */
-        if (strpbrk(opt, "\n\r") != NULL || opt[0] != '-')
-            OTD_FAIL(OTD_ERR_CONFIG, "%s: sbatch option '%s' must start with '-' and be one line",
-                     r->origin, opt);
-        if ((sl->sbatch[sl->nsbatch++] = strdup(opt)) == NULL)
-            OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
-    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+        OTD_CHECK(add_sbatch(r, yaml_document_get_node(r->doc, *it)));
 done:
     return err;
 }
@@ -280,6 +327,11 @@ static otd_err read_points(reader *r, yaml_node_t *v)
     if (v->type != YAML_SEQUENCE_NODE)
         OTD_FAIL(OTD_ERR_CONFIG, "%s: points must be a list of mappings ({model.m: 30})",
                  r->origin);
+    /* Before building any entry: a huge list is refused at once. */
+    if (v->data.sequence.items.top - v->data.sequence.items.start > MAX_POINTS)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: points lists %lld entries: more than %d points per sweep",
+                 r->origin, (long long)(v->data.sequence.items.top - v->data.sequence.items.start),
+                 MAX_POINTS);
     OTD_ALLOC(s->points, v->data.sequence.items.top - v->data.sequence.items.start);
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
@@ -442,10 +494,15 @@ static otd_err readable_part(const otd_sweep *s, const char *const *values, otd_
             OTD_CHECK(otd_strbuf_printf(out, "-"));
         if (strchr("0123456789+-.[", v[0]) != NULL)
             OTD_CHECK(otd_strbuf_printf(out, "%s", label));
+        /* One '_' per run of separators, and none before the first
+         * character: the buffer is empty (its data NULL) until something is
+         * written, as for a first value that is quoted text starting with a
+         * space or a comma ("\" plain\""). Names that never met that case
+         * are unchanged, so existing sweep directories keep their points. */
         for (const char *c = v; *c; c++) {
             if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *c))
                 OTD_CHECK(otd_strbuf_printf(out, "%c", *c));
-            else if ((*c == ',' || *c == ' ') && out->data[out->len - 1] != '_')
+            else if ((*c == ',' || *c == ' ') && out->len > 0 && out->data[out->len - 1] != '_')
                 OTD_CHECK(otd_strbuf_printf(out, "_"));
         }
     }
@@ -465,6 +522,7 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     otd_config cfg;
     char **values = NULL, src[512];
     unsigned long long hash;
+    uint64_t slot;
     int valid;
     memset(&cfg, 0, sizeof cfg);
     for (size_t i = 0; i < s->base.n; i++)
@@ -486,14 +544,15 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     hash = valid ? otd_config_hash(&cfg) : otd_fnv1a(text.data);
     OTD_CHECK(readable_part(s, (const char *const *)values, &name));
     OTD_CHECK(otd_strbuf_printf(&name, "%s%010llx", name.len ? "-" : "", hash >> 24));
-    for (int64_t i = 0; i < s->n; i++) {
-        if (strcmp(s->pts[i].name, name.data) == 0) {
+    slot = otd_fnv1a(name.data) & (s->nslots - 1);
+    for (; s->slots[slot] != 0; slot = (slot + 1) & (s->nslots - 1)) {
+        if (strcmp(s->pts[s->slots[slot] - 1].name, name.data) == 0) {
             s->merged++;
             goto done;
         }
     }
     if (s->n >= MAX_POINTS)
-        OTD_FAIL(OTD_ERR_CONFIG, "%s: more than %d points", s->path, MAX_POINTS);
+        OTD_FAIL(OTD_ERR_INTERNAL, "%s: more than %d points after the count", s->path, MAX_POINTS);
     otd_sweep_point *p = &s->pts[s->n];
     memset(p, 0, sizeof *p);
     p->valid = valid;
@@ -518,7 +577,7 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     name.data = NULL;
     p->values = (const char *const *)values;
     values = NULL;
-    s->n++;
+    s->slots[slot] = ++s->n;
 done:
     if (values != NULL)
         for (int k = 0; k < s->nkeys; k++)
@@ -536,14 +595,28 @@ static otd_err expand(otd_sweep *s)
     otd_err err = OTD_OK;
     int64_t ngrid = 1, total;
     kvlist own = {0};
+    otd_strbuf sizes = {0};
+    /* The product saturates: it is only compared with the limit. */
     for (int a = 0; a < s->ngrid; a++) {
-        if (ngrid > MAX_POINTS / s->grid[a].n)
-            OTD_FAIL(OTD_ERR_CONFIG, "%s: the grid has more than %d points", s->path, MAX_POINTS);
-        ngrid *= s->grid[a].n;
+        OTD_CHECK(otd_strbuf_printf(&sizes, "%s%d", a ? " x " : "", s->grid[a].n));
+        ngrid = ngrid > INT64_MAX / s->grid[a].n ? INT64_MAX : ngrid * s->grid[a].n;
     }
+    if (ngrid == INT64_MAX)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: the grid has %s points, past 2^63: more than %d per sweep",
+                 s->path, sizes.data, MAX_POINTS);
+    if (ngrid > MAX_POINTS)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: the grid has %s = %lld points: more than %d per sweep",
+                 s->path, sizes.data, (long long)ngrid, MAX_POINTS);
     total = ngrid + s->npoint_entries;
     if (s->ngrid == 0 && s->npoint_entries > 0)
         total = s->npoint_entries; /* points only: no grid point of base + set */
+    if (total > MAX_POINTS)
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "%s: %lld points (%lld of the grid, %d listed): more than %d per sweep", s->path,
+                 (long long)total, (long long)ngrid, s->npoint_entries, MAX_POINTS);
+    for (s->nslots = 16; s->nslots < 2 * (uint64_t)total;)
+        s->nslots *= 2;
+    OTD_ALLOC(s->slots, s->nslots);
     for (int a = 0; a < s->ngrid; a++)
         OTD_CHECK(add_swept_key(s, s->grid[a].key));
     for (int p = 0; p < s->npoint_entries; p++)
@@ -567,6 +640,7 @@ static otd_err expand(otd_sweep *s)
         OTD_CHECK(add_point(s, &s->points[p]));
 done:
     kvlist_free(&own);
+    otd_strbuf_free(&sizes);
     return err;
 }
 
@@ -615,6 +689,7 @@ void otd_sweep_destroy(otd_sweep *s)
         free((char **)s->pts[i].values);
     }
     free(s->pts);
+    free(s->slots);
     for (int a = 0; a < s->ngrid; a++) {
         free(s->grid[a].key);
         for (int v = 0; v < s->grid[a].n; v++)
@@ -637,6 +712,27 @@ void otd_sweep_destroy(otd_sweep *s)
     free(s->text);
     free(s->name);
     free(s);
+}
+
+otd_err otd_sweep_identity_text(const otd_sweep *s, char **text)
+{
+    otd_err err = OTD_OK;
+    kvlist common = {0};
+    otd_strbuf b = {0};
+    *text = NULL;
+    for (size_t i = 0; i < s->base.n; i++)
+        OTD_CHECK(kvlist_set(&common, s->base.v[i].key, s->base.v[i].text));
+    for (size_t i = 0; i < s->set.n; i++)
+        OTD_CHECK(kvlist_set(&common, s->set.v[i].key, s->set.v[i].text));
+    OTD_CHECK(otd_strbuf_printf(&b, "name\t%s\n", s->name));
+    for (size_t i = 0; i < common.n; i++)
+        OTD_CHECK(otd_strbuf_printf(&b, "%s\t%s\n", common.v[i].key, common.v[i].text));
+    *text = b.data;
+    b.data = NULL;
+done:
+    kvlist_free(&common);
+    otd_strbuf_free(&b);
+    return err;
 }
 
 const char *otd_sweep_name(const otd_sweep *s)

@@ -42,4 +42,11 @@ void otd_yaml_leaves_free(otd_yaml_leaves *l);
  * --set would contain. Appended to out. */
 otd_err otd_yaml_flow(yaml_document_t *doc, yaml_node_t *node, otd_strbuf *out);
 
+/* What DIR/sweep.id holds (docs/file-formats.md): "name\t<name>", then
+ * "<key>\t<value>" for each key of the configuration every point starts
+ * from (the base file's keys, then `set`), one line each; values are
+ * otd_yaml_flow text, so never hold a tab or a newline. malloc'd. */
+struct otd_sweep;
+otd_err otd_sweep_identity_text(const struct otd_sweep *s, char **text);
+
 #endif

@@ -1,9 +1,11 @@
 /* sweepdir.c: the sweep directory on disk (see otd_sweep.h, docs/file-formats.md):
  * writing it idempotently, the Slurm array script, the manifest both ways,
  * and the per-attempt exit records. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,26 +35,11 @@ done:
     return err;
 }
 
-/* A word for a bash command line: as is when safe, else single-quoted. */
-static otd_err sh_word(otd_strbuf *b, const char *w)
-{
-    otd_err err = OTD_OK;
-    if (w[0] != '\0' && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                  "0123456789_./+-=:,@%") == strlen(w))
-        return otd_strbuf_printf(b, "%s", w);
-    OTD_CHECK(otd_strbuf_printf(b, "'"));
-    for (const char *c = w; *c; c++)
-        OTD_CHECK(*c == '\'' ? otd_strbuf_printf(b, "'\\''") : otd_strbuf_printf(b, "%c", *c));
-    OTD_CHECK(otd_strbuf_printf(b, "'"));
-done:
-    return err;
-}
-
 otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o,
                               char **text)
 {
     otd_err err = OTD_OK;
-    otd_strbuf b = {0};
+    otd_strbuf b = {0}, w = {0};
     const otd_sweep_slurm *sl = otd_sweep_slurm_settings(s);
     int64_t n = otd_sweep_npoints(s);
     int throttle = o->throttle > 0 ? o->throttle : sl->throttle;
@@ -60,42 +47,56 @@ otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_swe
     if (strpbrk(dir, "\n\r") != NULL || strpbrk(o->otd_bin, "\n\r") != NULL ||
         strpbrk(o->jobs_dir, "\n\r") != NULL)
         OTD_FAIL(OTD_ERR_ARG, "a path with a newline cannot go into a batch script");
+    /* Slurm's #SBATCH parser takes a backslash as an escape, and one in an
+     * --output path turns off its %A/%a patterns: the log name would be
+     * wrong whatever the quoting. */
+    if (strchr(dir, '\\') != NULL)
+        OTD_FAIL(OTD_ERR_ARG,
+                 "sweep directory '%s': a path with a backslash cannot be Slurm's --output; "
+                 "choose another --out",
+                 dir);
     OTD_CHECK(otd_strbuf_printf(&b, "#!/bin/bash\n#SBATCH --job-name=otd-%s\n", otd_sweep_name(s)));
     if (n > 1)
         OTD_CHECK(
             otd_strbuf_printf(&b, "#SBATCH --array=0-%lld%%%d\n", (long long)(n - 1), throttle));
     else
         OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH --array=0%%%d\n", throttle));
+    /* --output is a Slurm filename pattern: a '%' of the directory is
+     * written '%%', then the whole is one quoted word. */
+    OTD_CHECK(otd_strbuf_printf(&w, "%s", ""));
+    for (const char *c = dir; *c; c++)
+        OTD_CHECK(otd_strbuf_printf(&w, "%s", *c == '%' ? "%%" : (char[2]){*c, '\0'}));
+    OTD_CHECK(otd_strbuf_printf(&w, "/logs/%%A_%%a.out"));
+    OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH --ntasks=%d\n#SBATCH --output=", sl->ranks));
+    OTD_CHECK(otd_strbuf_shell_word(&b, w.data));
     OTD_CHECK(otd_strbuf_printf(&b,
-                                "#SBATCH --ntasks=%d\n"
-                                "#SBATCH --output=%s/logs/%%A_%%a.out\n"
-                                "#SBATCH --open-mode=append\n"
+                                "\n#SBATCH --open-mode=append\n"
                                 "#SBATCH --requeue\n"
                                 "#SBATCH --signal=B:USR1@%d\n",
-                                sl->ranks, dir, sl->signal_seconds));
-    for (int k = 0; k < sl->nsbatch; k++)
-        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH %s\n", sl->sbatch[k]));
-    for (int k = 0; k < o->nsbatch; k++) {
-        if (strpbrk(o->sbatch[k], "\n\r") != NULL)
-            OTD_FAIL(OTD_ERR_ARG, "--sbatch '%s': one option per line", o->sbatch[k]);
-        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH %s\n", o->sbatch[k]));
+                                sl->signal_seconds));
+    /* The file's options, then the command line's, each one quoted word:
+     * what was given as one option is one option to Slurm. */
+    for (int k = 0; k < sl->nsbatch + o->nsbatch; k++) {
+        const char *opt = k < sl->nsbatch ? sl->sbatch[k] : o->sbatch[k - sl->nsbatch];
+        OTD_CHECK(otd_sweep_check_sbatch_option(opt, "--sbatch"));
+        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH "));
+        OTD_CHECK(otd_strbuf_shell_word(&b, opt));
+        OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     }
     OTD_CHECK(otd_strbuf_printf(&b, "export OTD_BIN="));
-    OTD_CHECK(sh_word(&b, o->otd_bin));
+    OTD_CHECK(otd_strbuf_shell_word(&b, o->otd_bin));
     OTD_CHECK(otd_strbuf_printf(&b, "\nexport OTD_MAX_REQUEUES=%d\nexec bash ", sl->max_requeues));
-    OTD_CHECK(otd_strbuf_printf(&b, "%s", ""));
-    {
-        char script[4200];
-        snprintf(script, sizeof script, "%s/slurm/sweep_task.sh", o->jobs_dir);
-        OTD_CHECK(sh_word(&b, script));
-    }
+    w.len = 0;
+    OTD_CHECK(otd_strbuf_printf(&w, "%s/slurm/sweep_task.sh", o->jobs_dir));
+    OTD_CHECK(otd_strbuf_shell_word(&b, w.data));
     OTD_CHECK(otd_strbuf_printf(&b, " "));
-    OTD_CHECK(sh_word(&b, dir));
+    OTD_CHECK(otd_strbuf_shell_word(&b, dir));
     OTD_CHECK(otd_strbuf_printf(&b, " \"$SLURM_ARRAY_TASK_ID\"\n"));
     *text = b.data;
     b.data = NULL;
 done:
     otd_strbuf_free(&b);
+    otd_strbuf_free(&w);
     return err;
 }
 
@@ -122,13 +123,148 @@ done:
     return err;
 }
 
+/* A sweep.id text cut in place into its "key\tvalue" lines. */
+typedef struct {
+    size_t n;
+    const char **key, **value;
+} id_lines;
+
+static otd_err id_parse(char *text, id_lines *l)
+{
+    otd_err err = OTD_OK;
+    size_t cap = 1;
+    for (const char *c = text; *c; c++)
+        cap += *c == '\n';
+    OTD_ALLOC(l->key, cap);
+    OTD_ALLOC(l->value, cap);
+    for (char *line = text, *next; line != NULL && *line; line = next) {
+        char *tab;
+        if ((next = strchr(line, '\n')) != NULL)
+            *next++ = '\0';
+        tab = strchr(line, '\t');
+        if (tab)
+            *tab = '\0';
+        l->key[l->n] = line;
+        l->value[l->n++] = tab ? tab + 1 : "";
+    }
+done:
+    return err;
+}
+
+static const char *id_get(const id_lines *l, const char *key)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->key[i], key) == 0)
+            return l->value[i];
+    return NULL;
+}
+
+/* Append "KEY 'A' there, 'B' here" for each key whose value differs
+ * (unset on one side included), the first few of them; count them all. */
+static otd_err id_diff(const id_lines *there, const id_lines *here, otd_strbuf *out, int *ndiff)
+{
+    otd_err err = OTD_OK;
+    for (int side = 0; side < 2; side++) {
+        const id_lines *a = side == 0 ? there : here, *b = side == 0 ? here : there;
+        for (size_t i = 0; i < a->n; i++) {
+            const char *other = id_get(b, a->key[i]);
+            /* A key of both sides is compared once, from the old side. */
+            if (other != NULL && (side == 1 || strcmp(other, a->value[i]) == 0))
+                continue;
+            if (*ndiff < 4) {
+                const char *t = side == 0 ? a->value[i] : other,
+                           *h = side == 0 ? other : a->value[i];
+                OTD_CHECK(otd_strbuf_printf(out, "%s%s %s%s%s there, %s%s%s here",
+                                            *ndiff ? "; " : "", a->key[i], t ? "'" : "",
+                                            t ? t : "unset", t ? "'" : "", h ? "'" : "",
+                                            h ? h : "unset", h ? "'" : ""));
+            }
+            (*ndiff)++;
+        }
+    }
+done:
+    return err;
+}
+
+otd_err otd_sweep_check_dir(const otd_sweep *s, const char *dir)
+{
+    otd_err err = OTD_OK;
+    char path[4200];
+    char *old = NULL, *now = NULL;
+    size_t oldlen = 0;
+    otd_strbuf diff = {0};
+    id_lines there = {0}, here = {0};
+    int ndiff = 0;
+    struct stat st;
+    snprintf(path, sizeof path, "%s/sweep.id", dir);
+    if (lstat(path, &st) != 0) {
+        /* Not there, or a part of dir is no directory: then no sweep is
+         * there either, and creating dir says what is wrong. */
+        if (errno != ENOENT && errno != ENOTDIR)
+            OTD_FAIL(OTD_ERR_IO, "cannot check '%s': %s", path, strerror(errno));
+        /* No sweep.id: a new directory, or one written before otd recorded
+         * it. A sweep directory of the latter kind is this sweep's only if
+         * it holds this very sweep file. */
+        snprintf(path, sizeof path, "%s/manifest.tsv", dir);
+        if (lstat(path, &st) != 0)
+            goto done;
+        snprintf(path, sizeof path, "%s/sweep.yaml", dir);
+        if (otd_read_text_file(path, "sweep file", OTD_ERR_IO, &old, &oldlen) == OTD_OK &&
+            strcmp(old, otd_sweep_text(s)) == 0)
+            goto done;
+        otd_error_clear();
+        OTD_FAIL(OTD_ERR_ARG,
+                 "sweep directory '%s' holds another sweep: its sweep.yaml differs from this "
+                 "sweep file (and it has no sweep.id, the record of the sweep's name and base "
+                 "configuration); give a new --out directory, or --replace to make it this "
+                 "sweep's (runs/ and tasks/ are kept)",
+                 dir);
+    }
+    OTD_CHECK(otd_read_text_file(path, "sweep identity", OTD_ERR_IO, &old, &oldlen));
+    OTD_CHECK(otd_sweep_identity_text(s, &now));
+    if (strcmp(old, now) == 0)
+        goto done;
+    /* The sweep's own file, so small: a linear search per key will do. */
+    OTD_CHECK(id_parse(old, &there));
+    OTD_CHECK(id_parse(now, &here));
+    OTD_CHECK(id_diff(&there, &here, &diff, &ndiff));
+    /* Reordered lines only: the same keys and values. */
+    if (ndiff == 0)
+        goto done;
+    OTD_FAIL(OTD_ERR_ARG,
+             "sweep directory '%s' holds another sweep: %s%s (sweep.id: the sweep's name and the "
+             "base configuration and set its points share); give a new --out directory, or "
+             "--replace to make it this sweep's (runs/ and tasks/ are kept)",
+             dir, diff.data, ndiff > 4 ? "; and more" : "");
+done:
+    free(there.key);
+    free(there.value);
+    free(here.key);
+    free(here.value);
+    free(old);
+    free(now);
+    otd_strbuf_free(&diff);
+    return err;
+}
+
 otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o)
 {
     otd_err err = OTD_OK;
     char sub[4200], rel[1024];
-    char *text = NULL;
+    char *manifest = NULL, *sbatch = NULL, *id = NULL;
     otd_strbuf src = {0};
     static const char *const subdirs[] = {"configs", "runs", "tasks", "logs"};
+    /* Everything that can be refused is refused before anything is written. */
+    OTD_CHECK(manifest_text(s, &manifest));
+    OTD_CHECK(otd_sweep_sbatch_text(s, dir, o, &sbatch));
+    OTD_CHECK(otd_sweep_identity_text(s, &id));
+    OTD_CHECK(otd_strbuf_printf(&src, "%s\n", o->source));
+    if (!o->replace)
+        OTD_CHECK(otd_sweep_check_dir(s, dir));
+    /* sweep.id first: from then on the directory is this sweep's, even if
+     * the rest is cut short (a rerun completes it). */
+    OTD_CHECK(otd_make_dirs(dir, "sweep directory"));
+    OTD_CHECK(write_if_changed(dir, "sweep.id", id));
     for (size_t k = 0; k < sizeof subdirs / sizeof *subdirs; k++) {
         snprintf(sub, sizeof sub, "%s/%s", dir, subdirs[k]);
         OTD_CHECK(otd_make_dirs(sub, "sweep directory"));
@@ -141,16 +277,13 @@ otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_wri
         OTD_CHECK(write_if_changed(dir, rel, p->config));
     }
     OTD_CHECK(write_if_changed(dir, "sweep.yaml", otd_sweep_text(s)));
-    OTD_CHECK(otd_strbuf_printf(&src, "%s\n", o->source));
     OTD_CHECK(write_if_changed(dir, "sweep.source", src.data));
-    OTD_CHECK(manifest_text(s, &text));
-    OTD_CHECK(write_if_changed(dir, "manifest.tsv", text));
-    free(text);
-    text = NULL;
-    OTD_CHECK(otd_sweep_sbatch_text(s, dir, o, &text));
-    OTD_CHECK(write_if_changed(dir, "sweep.sbatch", text));
+    OTD_CHECK(write_if_changed(dir, "manifest.tsv", manifest));
+    OTD_CHECK(write_if_changed(dir, "sweep.sbatch", sbatch));
 done:
-    free(text);
+    free(manifest);
+    free(sbatch);
+    free(id);
     otd_strbuf_free(&src);
     return err;
 }

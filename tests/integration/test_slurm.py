@@ -20,6 +20,9 @@ What is checked:
   - `otd sweep --submit` of a 6-point sweep (2 ranks per point, srun
     --mpi=pmix) completes, `otd collect` reports 6 done, and every point is
     bitwise the same as the same sweep run with `otd sweep --local`;
+  - `otd sweep --submit` from a working directory with spaces and
+    non-ASCII into a sweep directory named with $( ), quotes and Slurm's %
+    patterns: the task's log is where --output says, nothing else appears;
   - a sweep with an invalid value in a list and a task killed mid-run:
     collect reports both as failed with the command that reruns only the
     unfinished points; after the invalid value is fixed in the sweep file,
@@ -40,6 +43,7 @@ import hashlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import unittest
 
@@ -355,6 +359,35 @@ class TestSweepSubmit(SlurmCase):
             self.assertIn("P = 2 ranks", self.slurp(os.path.join(
                 d, "logs", [f for f in os.listdir(os.path.join(d, "logs"))
                             if self.slurp(os.path.join(d, "logs", f)).find(n) >= 0][0])))
+
+    def test_submit_from_odd_paths(self):
+        # Issue 11: a working directory with spaces and non-ASCII, a sweep
+        # directory whose name a shell or Slurm would act on ($( ), quotes,
+        # %j, %%), jobs/ under a path with a space. The task runs, its log
+        # is DIR/logs/<job>_0.out (Slurm read --output as written), and
+        # nothing else is created.
+        cwd = self.out("dir with space/\u00fcn\u00ef")
+        jobs = self.out("jobs dir \u00fc")
+        shutil.copytree(JOBS, jobs)
+        name = "sw $(touch y) 'q' \"d\" %j %% \u00fc"
+        self.write(os.path.join(cwd, "sweep.yaml"), SWEEP % ("[6]", "[0]", "", 1))
+        p = run_command([OTD, "sweep", "sweep.yaml", "--out", name, "--submit"], cwd=cwd,
+                        env=dict(self.slurm.env, OTD_JOBS_DIR=jobs), timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        d = os.path.join(cwd, name)
+        m = re.search(r"submitted job (\d+); `(.*)` shows progress", p.stdout)
+        self.assertIsNotNone(m, p.stdout)
+        self.assertEqual(shlex.split(m.group(2)), ["otd", "collect", d])
+        job = m.group(1)
+        self.jobs.append(job)
+        recs = self.slurm.wait_job(job)
+        self.assertEqual([r["JobState"] for r in recs], ["COMPLETED"], recs)
+        self.assertEqual(os.listdir(os.path.join(d, "logs")), ["%s_0.out" % job])
+        self.assertIn("point 0: ", self.slurp(os.path.join(d, "logs", "%s_0.out" % job)))
+        self.otd(["collect", d])
+        self.assertEqual(sorted(os.listdir(cwd)), sorted([name, "sweep.yaml"]))
+        for root, dirs, files in os.walk(self.tmp):
+            self.assertNotIn("y", dirs + files, root)
 
     def test_failed_points_rerun(self):
         # model.m = -1 is invalid; the m = 10 point runs long enough (8e6
