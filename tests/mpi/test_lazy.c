@@ -675,7 +675,7 @@ static void test_resolution(void)
     check_resolution(3, "plain", 4, 7, "dense"); /* md 28 > D 20: error zero */
     check_resolution(3, "plain", 4, 7, "cg");
     check_resolution(3, "homogeneous", 4, 7, "cg");
-    check_resolution(4, "plain", 3, 6, "dense"); /* md 18 > D 15 */
+    check_resolution(4, "plain", 4, 9, "dense"); /* md 36 > D 35 */
 }
 
 static void test_dim_count(void)
