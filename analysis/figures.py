@@ -9,7 +9,9 @@ FIGURE  e0  m = r gets stuck: fraction of gd seeds (model.m = problem.rank) whos
         e1  final relative error vs model.m (log-log), one curve per (algo.name,
             problem.dim): median over seeds, min-max band; one panel per problem.order
             (and problem.rank when it varies); dashed: the dimension count
-            sqrt(max(0, 1 - m d / D)), D = C(d+l-1, l), per d
+            sqrt(max(0, 1 - m d / D)), D = C(d+l-1, l), per d. A median below its
+            resolution (final_rel_err_resolution) is an upper bound, drawn at the
+            resolution as an open downward triangle
         e2  deflation staircase: per-target fitted mass (history target_mass) vs
             iteration of one tdp/bl run, targets ordered by weight a_k (largest first)
         e3  distance from initialization (history dist_init) vs iteration, one curve
@@ -133,31 +135,40 @@ def dim_count(m, d, order):
 
 
 def e1_curve(pts):
-    """Median, min and max of final_rel_err per model.m over a curve's points."""
-    xs, med, lo, hi, ns = [], [], [], [], []
+    """Per model.m over a curve's points: median, min and max of final_rel_err,
+    and the median of its resolution (final_rel_err_resolution)."""
+    xs, med, lo, hi, ns, res = [], [], [], [], [], []
     for (m,), at in group(pts, ["model.m"]).items():
-        errs = [r["final_rel_err"] for r in at if finite(r.get("final_rel_err"))]
-        if not finite(m) or not errs:
+        ok = [r for r in at if finite(r.get("final_rel_err"))]
+        if not finite(m) or not ok:
             continue
+        errs = [r["final_rel_err"] for r in ok]
         xs.append(m)
         med.append(float(np.median(errs)))
         lo.append(min(errs))
         hi.append(max(errs))
         ns.append(len(errs))
-    return xs, med, lo, hi, ns
+        rs = [r["final_rel_err_resolution"] for r in ok
+              if finite(r.get("final_rel_err_resolution"))]
+        res.append(float(np.median(rs)) if rs else LEGACY_RESOLUTION)
+    return xs, med, lo, hi, ns, res
 
 
-# Relative errors below this are not resolved: otd's loss comes from Gram
-# formulas whose terms cancel (docs/science.md section 3), so its relative error
-# has a floor near sqrt(eps) ~ 1e-8 and may read exactly 0. E1 draws such
-# values on this line instead of dropping them from the log axis.
-REL_ERR_FLOOR = 1e-8
+# Every error otd reports carries its resolution (/summary
+# final_rel_err_resolution): below it the rounding of the cancelling sums
+# that give the error dominates (docs/science.md section 3). A value below its
+# resolution is only an upper bound and is drawn AT the resolution, with an
+# open downward triangle, never as a point below it. Sweeps written before
+# otd stored the resolution get this fixed one (the old rule of thumb,
+# sqrt(eps) ~ 1e-8).
+LEGACY_RESOLUTION = 1e-8
 
 
-def floored(y):
-    """Finite values clipped from below at REL_ERR_FLOOR (NaN stays NaN)."""
-    y = np.asarray(y, dtype=float)
-    return np.where(np.isfinite(y), np.maximum(y, REL_ERR_FLOOR), np.nan)
+def bounded(y, res):
+    """y where resolved, else its resolution; and which points are bounds."""
+    y, res = np.asarray(y, dtype=float), np.asarray(res, dtype=float)
+    bound = np.isfinite(y) & (y < res)
+    return np.where(bound, res, y), bound
 
 
 def m_ticks(ax, ms):
@@ -190,16 +201,24 @@ def fig_e1(sweep, args):
         curves = group(pts, ["algo.name", "problem.dim"])
         for (algo, d), cpts in sorted(curves.items(), key=lambda kv: (algo_order(kv[0][0]),
                                                                         kv[0][1])):
-            xs, med, lo, hi, ns = e1_curve(cpts)
+            xs, med, lo, hi, ns, res = e1_curve(cpts)
             color = algo_color(algo)
             marker = MARKERS[dims.index(d) % len(MARKERS)]
-            ax.plot(xs, floored(med), color=color, marker=marker, lw=1.5, ms=5,
-                    label="%s, d=%s" % (algo, d))
+            y, bound = bounded(med, res)
+            ax.plot(xs, y, color=color, lw=1.5, label="%s, d=%s" % (algo, d))
+            xa = np.asarray(xs, dtype=float)
+            ax.plot(xa[~bound], y[~bound], color=color, marker=marker, ms=5, lw=0)
+            if bound.any():
+                ax.plot(xa[bound], y[bound], color=color, marker="v", mfc="none", ms=7, lw=0)
             if max(ns) > 1:
-                ax.fill_between(xs, floored(lo), floored(hi), color=color, alpha=0.15, lw=0)
+                ax.fill_between(xs, bounded(lo, res)[0], bounded(hi, res)[0], color=color,
+                                alpha=0.15, lw=0)
             panel["curves"].append({"algo": algo, "dim": d, "x": listed(xs), "y": listed(med),
-                                    "y_min": listed(lo), "y_max": listed(hi), "n": ns})
-            lines.append("l=%s %s d=%s: %s at m=%s" % (order, algo, d, fmt(med[-1]), xs[-1]))
+                                    "y_min": listed(lo), "y_max": listed(hi), "n": ns,
+                                    "resolution": listed(res),
+                                    "bound": [bool(b) for b in bound]})
+            last = ("< " + fmt(res[-1])) if bound[-1] else fmt(med[-1])
+            lines.append("l=%s %s d=%s: %s at m=%s" % (order, algo, d, last, xs[-1]))
         ms = values(pts, "model.m")
         grid = np.unique(np.concatenate([np.geomspace(ms[0], ms[-1], 200), ms]))
         for d in values(pts, "problem.dim"):
@@ -208,8 +227,8 @@ def fig_e1(sweep, args):
                     dashes=DASHES[dims.index(d) % len(DASHES)],
                     label="dimension count, d=%s (D=%d)" % (d, D))
             panel["dim_count"].append({"dim": d, "D": D, "x": listed(grid), "y": listed(y)})
-        ax.axhline(REL_ERR_FLOOR, color="0.6", lw=0.8, ls=":",
-                   label="resolution %.0e (smaller values drawn here)" % REL_ERR_FLOOR)
+        ax.plot([], [], color="0.3", marker="v", mfc="none", lw=0,
+                label="below its resolution: an upper bound, drawn at the resolution")
         ax.set_xscale("log")
         ax.set_yscale("log")
         m_ticks(ax, ms)

@@ -95,9 +95,9 @@ otd_err otd_algo_solve(otd_algo *a, double *W_loc, otd_status *status);
 void otd_algo_describe(const otd_config *cfg, char *buf, size_t n);
 
 /* Not collective. After otd_algo_solve: how the solve went (solver, grid,
- * time, rate) and what its relative error rel_err means, "" for algorithms
- * that say nothing. */
-void otd_algo_result(const otd_algo *a, double rel_err, char *buf, size_t n);
+ * time, rate) and what its relative error rel_err (of resolution res)
+ * means, "" for algorithms that say nothing. */
+void otd_algo_result(const otd_algo *a, double rel_err, double res, char *buf, size_t n);
 
 /* The algorithm's own /summary fields (numbers of a solve), in order. */
 #define OTD_ALGO_REPORT_CAP 8

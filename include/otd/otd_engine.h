@@ -30,6 +30,10 @@ typedef struct {
     double fit;     /* 1/2 ||T(W) - T*||_F^2 */
     double reg;     /* lambda/2 ||W||_F^2 */
     double rel_err; /* ||T(W) - T*||_F / ||T*||_F */
+    /* The resolution of rel_err: below it rounding in the (cancelling) sum
+     * that gives the fit dominates, so a smaller rel_err is only known to be
+     * at most this (otd_rel_err_resolution). */
+    double rel_err_res;
     double t_norm2; /* ||T*||_F^2 as this engine sees it (noise included) */
     /* Valid until the next evaluation, the same on every rank: */
     const double *norms; /* m column norms ||w_i|| */
@@ -37,6 +41,20 @@ typedef struct {
 } otd_eval;
 
 typedef struct otd_engine otd_engine;
+
+/* Not collective. The resolution of a relative error sqrt(2 fit / t2) whose
+ * fit was computed as half a sum of terms of total magnitude mag (sum of
+ * |term|), each an l-th power of Gram entries of length-d vectors:
+ * sqrt(gamma eps mag / t2) with gamma = 4 + l sqrt(d) rounding steps per
+ * term (a dot product of length d rounds like sqrt(d) eps in practice, the
+ * power multiplies that by l, a few products and the compensated sum add
+ * the rest). Checked against explicit residuals in tests/mpi/test_lazy.c
+ * and test_engine.c. */
+double otd_rel_err_resolution(double mag, double t2, int l, int64_t d);
+
+/* Not collective. rel_err as text for people: "1.2345e-03", or "< 2.1e-07"
+ * when it is below its resolution res (not resolved: only a bound). */
+void otd_format_rel_err(char *buf, size_t n, double rel_err, double res);
 
 /* Collective. The engine keeps pointers to lay, comm and target (which must
  * outlive it) and owns its work buffers: evaluation allocates nothing. */

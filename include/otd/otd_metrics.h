@@ -29,6 +29,7 @@ enum {
     OTD_M_MAX_OUT_OF_SPAN, /* max over large i of the fraction of ||w_i||^2 outside span{u_k} */
     OTD_M_DIST_INIT,       /* ||W - W_0||_F / ||W_0||_F */
     OTD_M_WALL_TIME,       /* seconds since the start of the loop (rank 0's clock) */
+    OTD_M_REL_ERR_RES,     /* rel_err's resolution: a smaller rel_err is only "at most this" */
     OTD_M_NSCALAR
 };
 

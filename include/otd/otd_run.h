@@ -36,6 +36,7 @@ typedef struct {
     otd_status status;
     int64_t iters; /* steps taken in all (a one-shot solve counts 1) */
     double final_rel_err;
+    double final_rel_err_res; /* its resolution (otd_eval.rel_err_res) */
     double final_loss;
     double wall_seconds; /* this call's step loop or solve */
     double steps_per_s;

@@ -279,10 +279,10 @@ void otd_algo_report_str(otd_algo_report *rep, const char *name, const char *v)
     }
 }
 
-void otd_algo_result(const otd_algo *a, double rel_err, char *buf, size_t n)
+void otd_algo_result(const otd_algo *a, double rel_err, double res, char *buf, size_t n)
 {
     if (n > 0)
         buf[0] = '\0';
     if (a->ops->result != NULL)
-        a->ops->result(a, rel_err, buf, n);
+        a->ops->result(a, rel_err, res, buf, n);
 }

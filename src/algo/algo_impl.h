@@ -40,7 +40,7 @@ typedef struct {
     otd_err (*solve)(otd_algo *a, double *W, otd_status *status);
     void (*describe)(const otd_config *cfg, char *buf, size_t n);
     void (*report)(const otd_algo *a, otd_algo_report *rep);
-    void (*result)(const otd_algo *a, double rel_err, char *buf, size_t n);
+    void (*result)(const otd_algo *a, double rel_err, double res, char *buf, size_t n);
 } otd_algo_ops;
 
 struct otd_algo {
@@ -78,6 +78,6 @@ otd_err otd_lazy_opt_solve(otd_algo *a, double *W, otd_status *status);
 void otd_lazy_gd_describe(const otd_config *cfg, char *buf, size_t n);
 void otd_lazy_opt_describe(const otd_config *cfg, char *buf, size_t n);
 void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep);
-void otd_lazy_opt_result(const otd_algo *a, double rel_err, char *buf, size_t n);
+void otd_lazy_opt_result(const otd_algo *a, double rel_err, double res, char *buf, size_t n);
 
 #endif

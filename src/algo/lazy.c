@@ -20,9 +20,10 @@ struct otd_lazy {
     double *A;       /* l s_ij^{l-1}: the identity part of the plain blocks */
     double *B;       /* l (l-1) s_ij^{l-2}: the rank-one part */
     double *W0;      /* this rank's rows of W0 */
-    double *JTb;     /* this rank's rows of J^T b */
+    double f0;       /* 1 - 1/k, k the model's degree: W = Y + f0 W0 */
+    double *JTt;     /* this rank's rows of J^T T* */
+    double *JTt_mag; /* |J^T b| + |J^T T(W0)|, entrywise: what was summed into J^T T* */
     const double *U; /* this rank's rows of U (leading dimension d), or NULL */
-    double b2;       /* ||b||^2 */
     double t2;       /* ||T*||^2 */
     /* work */
     double *Dl, *Dt, *Y, *red, *Q, *C, *norms;
@@ -38,7 +39,8 @@ void otd_lazy_destroy(otd_lazy *lz)
     free(lz->A);
     free(lz->B);
     free(lz->W0);
-    free(lz->JTb);
+    free(lz->JTt);
+    free(lz->JTt_mag);
     free(lz->Dl);
     free(lz->Dt);
     free(lz->Y);
@@ -52,8 +54,10 @@ void otd_lazy_destroy(otd_lazy *lz)
 /* Slots of the one allreduce of an evaluation. */
 static size_t red_size(const otd_lazy *lz)
 {
-    return (size_t)(2 * lz->m * lz->m + lz->m + lz->m * lz->r + 2 + OTD_EVAL_NFLAGS);
+    return (size_t)(2 * lz->m * lz->m + lz->m + lz->m * lz->r + 3 + OTD_EVAL_NFLAGS);
 }
+
+static otd_err apply_shifted(otd_lazy *lz, const double *V, double shift, double *out);
 
 otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                         const double *W0, const otd_eval *ev0, const double *grad0,
@@ -79,7 +83,8 @@ otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *
     OTD_ALLOC(lz->A, m * m);
     OTD_ALLOC(lz->B, m * m);
     OTD_ALLOC(lz->W0, ld * m);
-    OTD_ALLOC(lz->JTb, ld * m);
+    OTD_ALLOC(lz->JTt, ld * m);
+    OTD_ALLOC(lz->JTt_mag, ld * m);
     OTD_ALLOC(lz->Dl, ld * m);
     OTD_ALLOC(lz->Dt, ld * m);
     OTD_ALLOC(lz->Y, ld * m);
@@ -99,7 +104,7 @@ otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *
             lz->X[j + i * ld] = f * W0[j + i * nr];
             lz->W0[j + i * ld] = W0[j + i * nr];
             /* J^T b = -grad fit(W0); engines add lambda W0 to the gradient. */
-            lz->JTb[j + i * ld] = -(grad0[j + i * nr] - cfg->algo.lambda * W0[j + i * nr]);
+            lz->JTt[j + i * ld] = -(grad0[j + i * nr] - cfg->algo.lambda * W0[j + i * nr]);
         }
     }
     if (nr > 0)
@@ -116,8 +121,24 @@ otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *
         lz->A[q] = lz->l * otd_ipow(lz->S[q], lz->l - 1);
         lz->B[q] = lz->l * (lz->l - 1) * otd_ipow(lz->S[q], lz->l - 2);
     }
-    lz->b2 = 2.0 * ev0->fit;
     lz->t2 = ev0->t_norm2;
+    /* Solve for the target, not for the difference. T is homogeneous of
+     * degree k in each w_i (k = l plain, 2 homogeneous), so by Euler
+     * J[W0] = k T(W0): T(W0) + J Delta = J Y with Y = Delta + W0 / k, and
+     * the lazy model's fit is 1/2 ||T* - J Y||^2, whose terms are of the size
+     * of ||T*||^2 rather than of ||T* - T(W0)||^2 (which the start makes
+     * large). J^T T* = J^T b + J^T J W0 / k. */
+    {
+        const double k = cfg->model.param == OTD_PARAM_HOMOGENEOUS ? 2.0 : (double)lz->l;
+        lz->f0 = 1.0 - 1.0 / k;
+        for (int64_t q = 0; q < ld * m; q++)
+            lz->Dl[q] = lz->W0[q] / k;
+        OTD_CHECK(apply_shifted(lz, lz->Dl, 0.0, lz->Y));
+        for (int64_t q = 0; q < ld * m; q++) {
+            lz->JTt_mag[q] = fabs(lz->JTt[q]) + fabs(lz->Y[q]);
+            lz->JTt[q] += lz->Y[q];
+        }
+    }
     *out = lz;
     lz = NULL;
 done:
@@ -174,16 +195,18 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
     const int64_t m = lz->m, r = lz->r, ld = lz->ld, nr = lz->lay->nrows;
     const double c = lz->c;
     double *M = lz->red, *D = M + m * m, *wsq = D + m * m, *WtU = wsq + m, *tail = WtU + m * r;
-    double jtbd = 0.0, w2 = 0.0;
+    double jtbd = 0.0, jtbd_mag = 0.0, w2 = 0.0, mag = 0.0;
     otd_ksum jdj = {0, 0}, fit = {0, 0};
 
-    /* Delta = W - W0 and the local parts of the reduction. */
+    /* Y = W - f0 W0 (= Delta + W0 / k) and the local parts of the
+     * reduction. */
     for (int64_t i = 0; i < m; i++) {
         double s = 0.0;
         for (int64_t j = 0; j < nr; j++) {
-            double w = W[j + i * nr], dl = w - lz->W0[j + i * ld];
-            lz->Dl[j + i * ld] = dl;
-            jtbd += lz->JTb[j + i * ld] * dl;
+            double w = W[j + i * nr], y = w - lz->f0 * lz->W0[j + i * ld];
+            lz->Dl[j + i * ld] = y;
+            jtbd += lz->JTt[j + i * ld] * y;
+            jtbd_mag += lz->JTt_mag[j + i * ld] * fabs(y);
             s += w * w;
         }
         wsq[i] = s;
@@ -203,13 +226,15 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
     }
     tail[0] = jtbd;
     tail[1] = w2;
+    tail[2] = jtbd_mag;
     for (int k = 0; k < OTD_EVAL_NFLAGS; k++)
-        tail[2 + k] = ev->flags[k];
+        tail[3 + k] = ev->flags[k];
     OTD_CHECK(otd_comm_sum(lz->comm, lz->red, red_size(lz)));
     jtbd = tail[0];
     w2 = tail[1];
+    jtbd_mag = tail[2];
     for (int k = 0; k < OTD_EVAL_NFLAGS; k++)
-        ev->flags[k] = tail[2 + k];
+        ev->flags[k] = tail[3 + k];
 
     /* delta~_j = n_j P_j delta_j, Q_ij = <x_i, delta~_j>, and
      * ||J Delta||^2 = sum_ij A_ij <delta~_i, delta~_j> + B_ij Q_ij Q_ji. */
@@ -221,11 +246,15 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
             double e = lz->nrm[i] * lz->nrm[j] *
                        (D[i + j * m] + c * aj * M[j + i * m] + c * ai * M[i + j * m] +
                         c * c * ai * aj * lz->S[i + j * m]);
-            otd_ksum_add(&jdj, lz->A[i + j * m] * e);
-            otd_ksum_add(&jdj, lz->B[i + j * m] * lz->Q[i + j * m] * lz->Q[j + i * m]);
+            double ta = lz->A[i + j * m] * e,
+                   tb = lz->B[i + j * m] * lz->Q[i + j * m] * lz->Q[j + i * m];
+            otd_ksum_add(&jdj, ta);
+            otd_ksum_add(&jdj, tb);
+            mag += fabs(ta) + fabs(tb);
         }
     }
-    otd_ksum_add(&fit, 0.5 * lz->b2);
+    /* fit = 1/2 ||T*||^2 - <J^T T*, Y> + 1/2 ||J Y||^2 */
+    otd_ksum_add(&fit, 0.5 * lz->t2);
     otd_ksum_add(&fit, -jtbd);
     otd_ksum_add(&fit, 0.5 * otd_ksum_value(&jdj));
     ev->fit = otd_ksum_value(&fit);
@@ -233,6 +262,8 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
     ev->loss = ev->fit + ev->reg;
     ev->t_norm2 = lz->t2;
     ev->rel_err = sqrt(fmax(0.0, 2.0 * ev->fit) / lz->t2);
+    ev->rel_err_res =
+        otd_rel_err_resolution(lz->t2 + 2.0 * jtbd_mag + mag, lz->t2, lz->l, lz->lay->d);
     for (int64_t i = 0; i < m; i++)
         lz->norms[i] = sqrt(wsq[i]);
     ev->norms = lz->norms;
@@ -240,11 +271,11 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
     if (grad == NULL || nr == 0)
         goto done;
 
-    /* grad = J^T J Delta - J^T b + lambda W */
+    /* grad = J^T J Y - J^T T* + lambda W */
     jtj_from_M(lz, lz->Dl, M, lz->Y);
     for (int64_t i = 0; i < m; i++)
         for (int64_t q = 0; q < nr; q++)
-            grad[q + i * nr] = lz->Y[q + i * ld] - lz->JTb[q + i * ld] + lz->lambda * W[q + i * nr];
+            grad[q + i * nr] = lz->Y[q + i * ld] - lz->JTt[q + i * ld] + lz->lambda * W[q + i * nr];
 done:
     return err;
 }
@@ -295,17 +326,18 @@ otd_err otd_lazy_solve(otd_lazy *lz, int64_t block, double ridge_rel, double max
     OTD_ALLOC(lz->Xfull, n);
     /* Every rank fills tiles of any (i, j): it needs all the x_i. */
     OTD_CHECK(otd_comm_allgather_rows(lz->comm, lay, lz->X, m, lz->Xfull));
-    /* rhs = J^T b - lambda W0, whole on every rank (the layout of a d x m
-     * column-major matrix is the index i d + a of the system). */
-    OTD_CHECK(otd_comm_allgather_rows(lz->comm, lay, lz->JTb, m, rhs));
+    /* For Y (W = Y + f0 W0): rhs = J^T T* - lambda f0 W0, whole on every
+     * rank (the layout of a d x m column-major matrix is the index i d + a
+     * of the system). */
+    OTD_CHECK(otd_comm_allgather_rows(lz->comm, lay, lz->JTt, m, rhs));
     OTD_CHECK(otd_comm_allgather_rows(lz->comm, lay, lz->W0, m, w0));
     for (int64_t q = 0; q < n; q++)
-        rhs[q] -= lz->lambda * w0[q];
+        rhs[q] -= lz->lambda * lz->f0 * w0[q];
     OTD_CHECK(otd_spd_solve(lz->comm, n, block, fill_jtj, lz, lz->lambda, ridge_rel, max_fraction,
                             rhs, x, info));
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < nr; j++)
-            W[j + i * nr] = w0[lay->row0 + j + i * d] + x[lay->row0 + j + i * d];
+            W[j + i * nr] = lz->f0 * w0[lay->row0 + j + i * d] + x[lay->row0 + j + i * d];
 done:
     free(rhs);
     free(w0);
@@ -348,6 +380,8 @@ done:
 
 void otd_lazy_scaled_report(double alpha, double norm2, otd_eval *ev)
 {
+    /* The engine's resolution is relative to its target T(W0) + T* / alpha. */
+    ev->rel_err_res = alpha * ev->rel_err_res * sqrt(ev->t_norm2 / norm2);
     ev->rel_err = alpha * sqrt(fmax(0.0, 2.0 * ev->fit) / norm2);
     ev->fit *= alpha * alpha;
     ev->t_norm2 = norm2;
@@ -492,9 +526,11 @@ otd_err otd_lazy_solve_cg(otd_lazy *lz, double ridge_rel, double tol, int64_t ma
         double t;
         block_coefficients(lz, i, info->shift, &inv_a0[i], &g[i], &t);
     }
-    /* x = 0, r = J^T b - lambda W0. */
+    /* For Y (W = Y + f0 W0, see otd_lazy_create): x = Y = 0, r = J^T T* -
+     * lambda f0 W0. Starting from Y = 0, CG stays in the range of J^T J:
+     * the minimum-norm Y on a singular system. */
     for (int64_t k = 0; k < ld * m; k++)
-        r[k] = lz->JTb[k] - lz->lambda * lz->W0[k];
+        r[k] = lz->JTt[k] - lz->lambda * lz->f0 * lz->W0[k];
     OTD_CHECK(column_dots(lz, r, dots));
     for (int64_t i = 0; i < m; i++)
         rhs_norm += dots[m + i];
@@ -539,7 +575,7 @@ otd_err otd_lazy_solve_cg(otd_lazy *lz, double ridge_rel, double tol, int64_t ma
     /* The residual of the answer itself, not the recurrence's. */
     OTD_CHECK(apply_shifted(lz, x, info->shift, q));
     for (int64_t k = 0; k < ld * m; k++)
-        r[k] = lz->JTb[k] - lz->lambda * lz->W0[k] - q[k];
+        r[k] = lz->JTt[k] - lz->lambda * lz->f0 * lz->W0[k] - q[k];
     OTD_CHECK(column_dots(lz, r, dots));
     info->residual = 0.0;
     for (int64_t i = 0; i < m; i++)
@@ -547,7 +583,7 @@ otd_err otd_lazy_solve_cg(otd_lazy *lz, double ridge_rel, double tol, int64_t ma
     info->residual = rhs_norm > 0 ? sqrt(info->residual) / rhs_norm : 0.0;
     for (int64_t i = 0; i < m; i++)
         for (int64_t k = 0; k < nr; k++)
-            W[k + i * nr] = lz->W0[k + i * ld] + x[k + i * ld];
+            W[k + i * nr] = lz->f0 * lz->W0[k + i * ld] + x[k + i * ld];
     info->seconds = otd_comm_wtime() - t0;
     OTD_CHECK(otd_comm_max(lz->comm, &info->seconds, 1));
     info->gflops = info->seconds > 0

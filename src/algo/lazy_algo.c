@@ -198,24 +198,27 @@ void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep)
     otd_algo_report_str(rep, "lazy_solver", in->solver);
 }
 
-void otd_lazy_opt_result(const otd_algo *a, double rel_err, char *buf, size_t n)
+void otd_lazy_opt_result(const otd_algo *a, double rel_err, double res, char *buf, size_t n)
 {
     const lazy_state *st = a->state;
     const otd_spd_info *in = &st->solve;
     const otd_lazy_cg_info *cg = &st->cg;
+    char e[32];
+    otd_format_rel_err(e, sizeof e, rel_err, res);
     if (cg->n > 0)
         snprintf(buf, n,
                  "cg, %lld products, relative residual %.3g (%s), shift %.3g (ridge %.3g x mean "
-                 "diagonal %.3g), %.3g s, %.3g GFLOP/s; %s rel_err %.6g",
+                 "diagonal %.3g), %.3g s, %.3g GFLOP/s; %s rel_err %s (resolution %.2g)",
                  (long long)cg->iters, cg->residual,
                  cg->converged ? "converged" : "NOT converged: raise algo.lazy_max_iters",
                  cg->shift, a->cfg->algo.lazy_ridge, cg->mean_diag, cg->seconds, cg->gflops,
-                 cg->converged ? "optimal lazy" : "upper bound on the optimal lazy", rel_err);
+                 cg->converged ? "optimal lazy" : "upper bound on the optimal lazy", e, res);
     else
-        snprintf(buf, n,
-                 "%s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g (ridge %.3g x "
-                 "mean diagonal %.3g), %.3g s, %.3g GFLOP/s; optimal lazy rel_err %.6g",
-                 in->solver, in->nprow, in->npcol, (long long)in->block,
-                 in->bytes_per_rank / 1073741824.0, in->shift, a->cfg->algo.lazy_ridge,
-                 in->mean_diag, in->seconds, in->gflops, rel_err);
+        snprintf(
+            buf, n,
+            "%s on a %d x %d grid (block %lld), %.3g GiB per rank, shift %.3g (ridge %.3g x "
+            "mean diagonal %.3g), %.3g s, %.3g GFLOP/s; optimal lazy rel_err %s (resolution %.2g)",
+            in->solver, in->nprow, in->npcol, (long long)in->block,
+            in->bytes_per_rank / 1073741824.0, in->shift, a->cfg->algo.lazy_ridge, in->mean_diag,
+            in->seconds, in->gflops, e, res);
 }

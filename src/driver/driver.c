@@ -298,12 +298,13 @@ static otd_err solve_once(run_state *s, otd_run_summary *sum)
                  otd_algo_name_str(cfg->algo.name));
     OTD_CHECK(log_row(s, &ev, 1, s->wall0 + otd_comm_wtime() - t0));
     sum->status = status;
-    otd_algo_result(s->algo, ev.rel_err, line, sizeof line);
+    otd_algo_result(s->algo, ev.rel_err, ev.rel_err_res, line, sizeof line);
     if (root(s))
         otd_report_line(s->out, "%s: %s", otd_algo_name_str(cfg->algo.name), line);
 done:
     sum->iters = 1;
     sum->final_rel_err = ev.rel_err;
+    sum->final_rel_err_res = ev.rel_err_res;
     sum->final_loss = ev.loss;
     sum->wall_seconds = otd_comm_wtime() - t0;
     sum->steps_per_s = 0.0;
@@ -344,7 +345,8 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
             OTD_CHECK(log_row(s, &ev, it, s->wall0 + otd_comm_wtime() - t0));
         if (root(s) && (stop >= 0 || otd_comm_wtime() - last_print >= cfg->run.progress_seconds)) {
             last_print = otd_comm_wtime();
-            otd_report_progress(s->out, cfg, it, ev.loss, ev.rel_err, last_print - t0, s->it0);
+            otd_report_progress(s->out, cfg, it, ev.loss, ev.rel_err, ev.rel_err_res,
+                                last_print - t0, s->it0);
         }
         if (stop >= 0) {
             sum->status = (otd_status)stop;
@@ -366,6 +368,7 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
 done:
     sum->iters = it;
     sum->final_rel_err = ev.rel_err;
+    sum->final_rel_err_res = ev.rel_err_res;
     sum->final_loss = ev.loss;
     sum->wall_seconds = otd_comm_wtime() - t0;
     sum->steps_per_s = sum->wall_seconds > 0 ? (double)(it - s->it0) / sum->wall_seconds : 0.0;
@@ -377,15 +380,19 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
     otd_err err = OTD_OK;
     const otd_config *cfg = s->cfg;
     otd_algo_report rep;
-    const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds", "steps_per_s", "dim_count"};
-    const double dv[] = {sum->final_rel_err, sum->final_loss, s->wall0 + sum->wall_seconds,
+    const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds",
+                        "steps_per_s",   "dim_count",  "final_rel_err_resolution"};
+    const double dv[] = {sum->final_rel_err,
+                         sum->final_loss,
+                         s->wall0 + sum->wall_seconds,
                          sum->steps_per_s,
-                         otd_metrics_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m)};
+                         otd_metrics_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m),
+                         sum->final_rel_err_res};
     const char *in[] = {"iters"};
     const int64_t iv[] = {sum->iters};
     otd_algo_report_fields(s->algo, &rep);
     OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));
-    OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 5, in, iv, 1));
+    OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 6, in, iv, 1));
 done:
     return err;
 }

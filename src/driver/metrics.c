@@ -22,6 +22,7 @@ const char *const otd_metrics_scalar_names[OTD_M_NSCALAR] = {
     [OTD_M_MAX_OUT_OF_SPAN] = "max_out_of_span",
     [OTD_M_DIST_INIT] = "dist_init",
     [OTD_M_WALL_TIME] = "wall_time",
+    [OTD_M_REL_ERR_RES] = "rel_err_resolution",
 };
 
 const char *const otd_metrics_vector_names[OTD_V_NVEC] = {
@@ -160,6 +161,7 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
     sc[OTD_M_LOSS] = ev->loss;
     sc[OTD_M_FIT] = ev->fit;
     sc[OTD_M_REL_ERR] = ev->rel_err;
+    sc[OTD_M_REL_ERR_RES] = ev->rel_err_res;
     sc[OTD_M_GRAD_NORM] = sqrt(red[0]);
     sc[OTD_M_DIST_INIT] = mt->w0_norm2 > 0 ? sqrt(red[1] / mt->w0_norm2) : NAN;
 

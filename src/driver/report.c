@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "otd/otd_blas.h"
+#include "otd/otd_engine.h"
 
 #ifndef OTD_VERSION_STRING
 #define OTD_VERSION_STRING "unknown"
@@ -63,21 +64,26 @@ void otd_report_resume(FILE *out, int64_t iter, int nranks, int64_t history_rows
 }
 
 void otd_report_progress(FILE *out, const otd_config *cfg, int64_t iter, double loss,
-                         double rel_err, double elapsed, int64_t start_iter)
+                         double rel_err, double rel_err_res, double elapsed, int64_t start_iter)
 {
     double rate = elapsed > 0 ? (double)(iter - start_iter) / elapsed : 0.0;
     double eta = rate > 0 ? (double)(cfg->algo.max_iters - iter) / rate : 0.0;
-    fprintf(out, "  iter %9lld/%lld  loss %.6e  rel_err %.4e  %.3g steps/s  ETA <= %.0f s\n",
-            (long long)iter, (long long)cfg->algo.max_iters, loss, rel_err, rate, eta);
+    char e[32];
+    otd_format_rel_err(e, sizeof e, rel_err, rel_err_res);
+    fprintf(out, "  iter %9lld/%lld  loss %.6e  rel_err %s  %.3g steps/s  ETA <= %.0f s\n",
+            (long long)iter, (long long)cfg->algo.max_iters, loss, e, rate, eta);
     fflush(out);
 }
 
 void otd_report_summary(FILE *out, const otd_run_summary *s, const char *path)
 {
+    char e[32];
+    otd_format_rel_err(e, sizeof e, s->final_rel_err, s->final_rel_err_res);
     fprintf(out,
-            "done: %s after %lld steps, rel_err %.4e, loss %.6e, %.3f s, %.4g steps/s\n"
+            "done: %s after %lld steps, rel_err %s (resolution %.2g), loss %.6e, %.3f s, %.4g "
+            "steps/s\n"
             "  results: %s\n",
-            otd_status_name(s->status), (long long)s->iters, s->final_rel_err, s->final_loss,
+            otd_status_name(s->status), (long long)s->iters, e, s->final_rel_err_res, s->final_loss,
             s->wall_seconds, s->steps_per_s, path);
     fflush(out);
 }

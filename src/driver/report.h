@@ -17,7 +17,7 @@ void otd_report_banner(FILE *out, const otd_config *cfg, const otd_layout *lay, 
                        const char *storage, const char *algo, const char *outdir);
 void otd_report_resume(FILE *out, int64_t iter, int nranks, int64_t history_rows);
 void otd_report_progress(FILE *out, const otd_config *cfg, int64_t iter, double loss,
-                         double rel_err, double elapsed, int64_t start_iter);
+                         double rel_err, double rel_err_res, double elapsed, int64_t start_iter);
 void otd_report_summary(FILE *out, const otd_run_summary *s, const char *path);
 /* One line, printf-style, indented by two spaces unless it starts "otd:". */
 void otd_report_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

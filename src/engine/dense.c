@@ -143,16 +143,20 @@ static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
     OTD_CHECK(
         otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * (1 + st->r) + OTD_EVAL_NFLAGS));
     memcpy(ev->flags, flags, sizeof ev->flags);
-    double reg = otd_model_components(md, Graw), tt = otd_model_terms(md, Graw);
+    double mag = 0, reg = otd_model_components(md, Graw), tt = otd_model_terms(md, Graw, &mag);
     otd_ksum ts = {0, 0};
     for (int i = 0; i < m; i++) {
         /* v_i^T T*(v_i^{(x)(l-1)}) = q_i / t_i^l */
         double vq = q[i] * otd_ipow(md->inv_t[i], l);
         otd_ksum_add(&ts, md->s[i] * vq);
         md->rho[i] += vq;
+        /* q_i sums the whole tensor against w_i^{(x)l}: its rounding goes
+         * with |T*| |v_i|^l (Cauchy-Schwarz), not with |q_i|. */
+        mag +=
+            2.0 * fabs(md->s[i]) * sqrt(st->slab->norm2) * otd_ipow(md->norms[i] * md->inv_t[i], l);
     }
-    otd_engine_fill_eval(ev, tt, otd_ksum_value(&ts), st->slab->norm2, reg, md->norms,
-                         st->r > 0 ? WtU : NULL);
+    otd_engine_fill_eval(ev, tt, otd_ksum_value(&ts), st->slab->norm2, reg, mag, l, st->d,
+                         md->norms, st->r > 0 ? WtU : NULL);
     if (grad == NULL)
         goto done;
     otd_model_finish_B(md);

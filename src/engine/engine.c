@@ -1,4 +1,5 @@
 /* engine.c: the engine table and the dispatch around it. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +61,8 @@ const char *otd_engine_label(const otd_engine *e)
     return e->ops->name;
 }
 
-void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double reg,
-                          const double *norms, const double *WtU)
+void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double reg, double mag,
+                          int l, int64_t d, const double *norms, const double *WtU)
 {
     otd_ksum fit = {0, 0};
     otd_ksum_add(&fit, tt);
@@ -72,7 +73,25 @@ void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double 
     ev->loss = ev->fit + reg;
     /* fmax would turn a NaN fit into a perfect 0: keep it NaN. */
     ev->rel_err = isnan(ev->fit) ? NAN : sqrt(fmax(0.0, 2.0 * ev->fit) / t2);
+    ev->rel_err_res = otd_rel_err_resolution(mag + t2, t2, l, d);
     ev->t_norm2 = t2;
     ev->norms = norms;
     ev->WtU = WtU;
+}
+
+double otd_rel_err_resolution(double mag, double t2, int l, int64_t d)
+{
+    /* fit = 1/2 (sum of terms) is correct to about gamma eps mag / 2; the
+     * error sqrt(2 fit / t2) can be told from zero only above
+     * sqrt(2 d_fit / t2). */
+    double gamma = 4.0 + (double)l * sqrt((double)d);
+    return sqrt(gamma * DBL_EPSILON * mag / t2);
+}
+
+void otd_format_rel_err(char *buf, size_t n, double rel_err, double res)
+{
+    if (rel_err < res)
+        snprintf(buf, n, "< %.2g", res);
+    else
+        snprintf(buf, n, "%.4e", rel_err);
 }

@@ -19,8 +19,11 @@ extern const otd_engine_ops otd_engine_implicit;
 extern const otd_engine_ops otd_engine_dense;
 
 /* Fill the loss fields of ev from ||T(W)||^2 (tt), <T(W), T*> (ts) and
- * ||T*||^2 (t2): fit = (tt - 2 ts + t2)/2 with compensated summation. */
-void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double reg,
-                          const double *norms, const double *WtU);
+ * ||T*||^2 (t2): fit = (tt - 2 ts + t2)/2 with compensated summation.
+ * mag is the sum of the magnitudes of every term summed into tt - 2 ts
+ * (each |term| once; t2 is added here): rel_err's resolution follows from it
+ * (otd_rel_err_resolution). */
+void otd_engine_fill_eval(otd_eval *ev, double tt, double ts, double t2, double reg, double mag,
+                          int l, int64_t d, const double *norms, const double *WtU);
 
 #endif

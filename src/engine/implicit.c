@@ -68,22 +68,26 @@ done:
     return err;
 }
 
-/* Target terms: <T(W), T*>, the target part of rho, and A. */
-static double target_terms(implicit_state *st)
+/* Target terms: <T(W), T*>, the target part of rho, and A; *mag gets the
+ * sum of |2 s_i a_k C_ik^l|. */
+static double target_terms(implicit_state *st, double *mag)
 {
     const int m = st->m, r = st->r, l = st->md.l;
     const double *Craw = st->red + (size_t)m * m, *a = st->target->a;
     const otd_model *md = &st->md;
     otd_ksum ts = {0, 0};
+    double abs_sum = 0.0;
     for (int i = 0; i < m; i++) {
         for (int k = 0; k < r; k++) {
             double c = Craw[i + (size_t)k * m] * md->inv_t[i];
             double c1 = otd_ipow(c, l - 1), cl = c1 * c;
             otd_ksum_add(&ts, md->s[i] * a[k] * cl);
+            abs_sum += 2.0 * fabs(md->s[i] * a[k] * cl);
             md->rho[i] += a[k] * cl;
             st->A[k + (size_t)i * r] = l * md->h[i] * a[k] * c1;
         }
     }
+    *mag = abs_sum;
     return otd_ksum_value(&ts);
 }
 
@@ -102,8 +106,10 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
     OTD_CHECK(otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * r + OTD_EVAL_NFLAGS));
     memcpy(ev->flags, flags, sizeof ev->flags);
     double reg = otd_model_components(&st->md, Graw);
-    double tt = otd_model_terms(&st->md, Graw), ts = target_terms(st);
-    otd_engine_fill_eval(ev, tt, ts, st->target->norm2, reg, st->md.norms, Craw);
+    double mag_t = 0, mag_s = 0;
+    double tt = otd_model_terms(&st->md, Graw, &mag_t), ts = target_terms(st, &mag_s);
+    otd_engine_fill_eval(ev, tt, ts, st->target->norm2, reg, mag_t + mag_s, st->md.l, st->d,
+                         st->md.norms, Craw);
     if (grad == NULL)
         goto done;
     otd_model_finish_B(&st->md);

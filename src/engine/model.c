@@ -55,10 +55,11 @@ double otd_model_components(otd_model *md, const double *Graw)
     return 0.5 * md->lambda * ss;
 }
 
-double otd_model_terms(otd_model *md, const double *Graw)
+double otd_model_terms(otd_model *md, const double *Graw, double *mag)
 {
     const int m = md->m, l = md->l;
     otd_ksum tt = {0, 0};
+    double abs_sum = 0.0;
     for (int i = 0; i < m; i++)
         md->rho[i] = 0.0;
     for (int j = 0; j < m; j++) {
@@ -66,7 +67,9 @@ double otd_model_terms(otd_model *md, const double *Graw)
             /* dsyrk filled the upper triangle: Graw[i + j m] with i <= j. */
             double g = Graw[i + (size_t)j * m] * md->inv_t[i] * md->inv_t[j];
             double g1 = otd_ipow(g, l - 1), gl = g1 * g;
-            otd_ksum_add(&tt, (i == j ? 1.0 : 2.0) * md->s[i] * md->s[j] * gl);
+            double term = (i == j ? 1.0 : 2.0) * md->s[i] * md->s[j] * gl;
+            otd_ksum_add(&tt, term);
+            abs_sum += fabs(term);
             md->rho[i] -= md->s[j] * gl;
             md->B[j + (size_t)i * m] = l * md->h[i] * md->s[j] * g1 * md->inv_t[j];
             if (i != j) {
@@ -75,6 +78,7 @@ double otd_model_terms(otd_model *md, const double *Graw)
             }
         }
     }
+    *mag = abs_sum;
     return otd_ksum_value(&tt);
 }
 

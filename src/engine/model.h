@@ -36,8 +36,9 @@ void otd_model_free(otd_model *md);
 double otd_model_components(otd_model *md, const double *Graw);
 
 /* ||T(W)||^2 (compensated sum), the model part of rho, and B without its
- * diagonal correction. */
-double otd_model_terms(otd_model *md, const double *Graw);
+ * diagonal correction. *mag gets the sum of the magnitudes of the terms
+ * summed into ||T(W)||^2 (for the resolution of the error). */
+double otd_model_terms(otd_model *md, const double *Graw, double *mag);
 
 /* After the engine added the target part of rho: B_ii += (l-2) rho_i
  * (homogeneous) + lambda. */

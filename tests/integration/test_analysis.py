@@ -47,8 +47,9 @@ def sweep_points():
         points.append(dict(GD, **{"problem.order": 4, "problem.dim": 6, "model.m": 2,
                                   "run.seed": seed}))
     points.append({"algo.name": "tdp", "problem.dim": 6, "model.m": 8, "run.seed": 0})
-    # The lazy side of E1 and E3: lazy_opt over m, one lazy_gd run.
-    for m in (2, 4, 8):
+    # The lazy side of E1 and E3: lazy_opt over m (m = 12: m d > D = 56, a
+    # zero error drawn as a bound at its resolution), one lazy_gd run.
+    for m in (2, 4, 8, 12):
         points.append({"algo.name": "lazy_opt", "problem.dim": 6, "model.m": m, "run.seed": 0})
     points.append({"algo.name": "lazy_gd", "problem.dim": 6, "model.m": 4, "run.seed": 0})
     return [dict(BASE, **p) for p in points]
@@ -100,6 +101,7 @@ def read_runs(sweep):
                 "dim": cfg["problem"]["dim"], "rank": cfg["problem"]["rank"],
                 "m": cfg["model"]["m"],
                 "final_rel_err": float(f["summary"].attrs["final_rel_err"]),
+                "resolution": float(f["summary"].attrs["final_rel_err_resolution"]),
                 "a": f["target/a"][()],
                 "hist": {k: h[k][()] for k in h},
             }
@@ -181,13 +183,14 @@ class Figures(unittest.TestCase):
 
     def test_e1(self):
         proc, data = self.figure("e1", self.sweep, "--out", self.prefix("e1"))
-        want = {}
+        want, res = {}, {}
         for r in self.runs.values():
             key = (r["order"], r["algo"], r["dim"])
             want.setdefault(key, {}).setdefault(r["m"], []).append(r["final_rel_err"])
+            res.setdefault(key, {}).setdefault(r["m"], []).append(r["resolution"])
         orders = sorted({k[0] for k in want})
         self.assertEqual([p["key"]["problem.order"] for p in data["panels"]], orders)
-        ncurves = 0
+        ncurves = nbound = 0
         for panel in data["panels"]:
             order = panel["key"]["problem.order"]
             curves = {(c["algo"], c["dim"]): c for c in panel["curves"]}
@@ -201,6 +204,13 @@ class Figures(unittest.TestCase):
                 self.assertSeries(c["y_min"], [min(by_m[m]) for m in ms], what)
                 self.assertSeries(c["y_max"], [max(by_m[m]) for m in ms], what)
                 self.assertEqual(c["n"], [len(by_m[m]) for m in ms], what)
+                # A median below its resolution is drawn as a bound at it.
+                r_m = [float(np.median(res[(order, algo, dim)][m])) for m in ms]
+                self.assertSeries(c["resolution"], r_m, what)
+                self.assertEqual(c["bound"], [float(np.median(by_m[m])) < rm
+                                              for m, rm in zip(ms, r_m)], what)
+                if algo == "lazy_opt":
+                    nbound += sum(c["bound"])
                 ncurves += 1
             dims = sorted({k[2] for k in want if k[0] == order})
             ms = sorted({m for k, by_m in want.items() if k[0] == order for m in by_m})
@@ -215,6 +225,8 @@ class Figures(unittest.TestCase):
                                   "dimension count d=%d" % dc["dim"])
         # l=3: gd, bl x d=6, 8, tdp, lazy_opt, lazy_gd d=6; l=4: gd d=6
         self.assertEqual(ncurves, 8)
+        # lazy_opt beyond m d = D (d = 6: D = 56, m = 12) has error zero: a bound.
+        self.assertGreater(nbound, 0)
         self.assertIn("l=3 bl d=8: ", proc.stdout)
 
     def tdp_name(self):

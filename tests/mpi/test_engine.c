@@ -176,6 +176,54 @@ static void test_dense_loss(void)
     }
 }
 
+/* The error's resolution (otd_eval.rel_err_res): W = the target's own
+ * components plus pairs +-c z that cancel exactly (odd l, plain), so the
+ * true error is 0 while the summed terms are large; the reported error must
+ * be within its resolution of 0, and the resolution must grow with the
+ * cancelling terms. For the random W of the fixture, the reported error is
+ * within its resolution of the brute-force one. */
+static void test_resolution(void)
+{
+    const int l = 3;
+    const int64_t d = 5, r = 2, m = r + 4;
+    double res_prev = 0.0;
+    for (int big = 0; big < 3; big++) {
+        fixture f;
+        CU_ASSERT_FATAL(setup(&f, l, "plain", d, m, r));
+        double c = big == 0 ? 0.5 : big == 1 ? 3.0 : 20.0;
+        for (int64_t k = 0; k < r; k++)
+            for (int64_t j = 0; j < d; j++)
+                f.W_full[j + k * d] = cbrt(f.target->a[k]) * f.target->U[j + k * d];
+        for (int64_t p = 0; p < 2; p++)
+            for (int64_t j = 0; j < d; j++) {
+                double z = c * otd_rng_normal(4, otd_rng_stream(OTD_RNG_NOISE, 6), (uint32_t)p,
+                                              (uint64_t)j);
+                f.W_full[j + (r + 2 * p) * d] = z;
+                f.W_full[j + (r + 2 * p + 1) * d] = -z;
+            }
+        for (int64_t i = 0; i < m; i++)
+            memcpy(f.W_loc + i * f.lay.nrows, f.W_full + i * d + f.lay.row0,
+                   (size_t)f.lay.nrows * sizeof(double));
+        otd_eval ev = {0};
+        OTD_TEST_OK(otd_engine_eval(f.engine, f.W_loc, NULL, &ev));
+        if (otd_comm_rank(otd_test_comm()) == 0)
+            printf("\n    cancelling pairs of norm ~%g: rel_err %.3e, resolution %.3e", c,
+                   ev.rel_err, ev.rel_err_res);
+        CU_ASSERT(ev.rel_err <= ev.rel_err_res);
+        CU_ASSERT(ev.rel_err_res > res_prev);
+        res_prev = ev.rel_err_res;
+        teardown(&f);
+    }
+    fixture f;
+    CU_ASSERT_FATAL(setup(&f, l, "plain", d, 3, r));
+    otd_eval ev = {0};
+    OTD_TEST_OK(otd_engine_eval(f.engine, f.W_loc, NULL, &ev));
+    double fit = otd_dense_ref_loss(l, 0, 0.0, d, 3, f.W_full, r, f.target->U, f.target->a);
+    CU_ASSERT(fabs(ev.rel_err - sqrt(2 * fit / f.target->norm2)) <= ev.rel_err_res);
+    CU_ASSERT(ev.rel_err_res < 1e-6);
+    teardown(&f);
+}
+
 /* The target is normalized and its Gram matrix is consistent with U. */
 static void test_target_norm(void)
 {
@@ -194,4 +242,5 @@ void otd_test_register(void)
     CU_add_test(s, "gradient vs finite differences, homogeneous, l=2..5", test_fd_homogeneous);
     CU_add_test(s, "loss vs brute-force dense tensor, l=2..5", test_dense_loss);
     CU_add_test(s, "target normalized to ||T*|| = 1", test_target_norm);
+    CU_add_test(s, "error resolution: cancelling terms, brute force", test_resolution);
 }

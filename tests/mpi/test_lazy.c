@@ -599,6 +599,85 @@ static void test_cg_unconverged_is_bound(void)
     teardown(&f);
 }
 
+/* Euler: T is homogeneous of degree k in each w_i (k = l plain, 2
+ * homogeneous), so J[W0] = k T(W0). lazy_opt solves for the target on this
+ * claim; checked here with J and T(W0) formed entry by entry. */
+static void test_euler_identity(void)
+{
+    const char *params[] = {"plain", "homogeneous"};
+    const int orders[] = {3, 4};
+    for (int k = 0; k < 2; k++)
+        for (int o = 0; o < 2; o++) {
+            fixture f;
+            CU_ASSERT_FATAL(setup(&f, orders[o], params[k], 4, 3, 0.0, "implicit", 0));
+            double deg = f.homog ? 2.0 : (double)f.l, worst = 0.0, scale = 0.0;
+            double *T0 = calloc((size_t)f.N, 8), *JW = calloc((size_t)f.N, 8);
+            for (int64_t i = 0; i < f.m; i++) {
+                const double *w = f.W0 + i * f.d;
+                double n2 = 0.0;
+                for (int64_t j = 0; j < f.d; j++)
+                    n2 += w[j] * w[j];
+                add_power(f.l, f.d, f.homog ? pow(n2, (2.0 - f.l) / 2.0) : 1.0, w, T0);
+            }
+            for (int64_t q = 0; q < f.N; q++) {
+                for (int64_t p = 0; p < f.d * f.m; p++)
+                    JW[q] += f.J[q + p * f.N] * f.W0[p];
+                worst = fmax(worst, fabs(JW[q] - deg * T0[q]));
+                scale = fmax(scale, fabs(deg * T0[q]));
+            }
+            CU_ASSERT(worst <= 1e-13 * scale);
+            free(T0);
+            free(JW);
+            teardown(&f);
+        }
+}
+
+/* The reported error against the explicit residual ||b - J Delta|| /
+ * ||T*|| of the same Delta (J formed entry by entry): they agree to within
+ * the reported resolution, also where the error is zero (m d > D), and the
+ * resolution is far below the errors that matter. */
+static void check_resolution(int l, const char *param, int64_t d, int64_t m, const char *solver)
+{
+    fixture f;
+    otd_spd_info info;
+    otd_lazy_cg_info cg;
+    CU_ASSERT_FATAL(setup(&f, l, param, d, m, 0.0, "implicit", 0));
+    int64_t n = d * m;
+    double *W = calloc((size_t)n, 8);
+    if (strcmp(solver, "cg") == 0)
+        OTD_TEST_OK(otd_lazy_solve_cg(f.lazy, 1e-12, 1e-12, 10000, f.W_loc, &cg));
+    else
+        OTD_TEST_OK(otd_lazy_solve(f.lazy, 4, 1e-12, 0.75, f.W_loc, &info));
+    otd_eval ev = {0};
+    OTD_TEST_OK(otd_lazy_eval(f.lazy, f.W_loc, NULL, &ev));
+    gather(&f, f.W_loc, W);
+    double r2 = 0.0;
+    for (int64_t q = 0; q < f.N; q++) {
+        double v = f.b[q];
+        for (int64_t p = 0; p < n; p++)
+            v -= f.J[q + p * f.N] * (W[p] - f.W0[p]);
+        r2 += v * v;
+    }
+    double explicit_err = sqrt(r2 / f.target->norm2);
+    if (otd_comm_rank(otd_test_comm()) == 0)
+        printf("\n    l=%d %s d=%lld m=%lld %s: rel_err %.3e explicit %.3e resolution %.2e", l,
+               param, (long long)d, (long long)m, solver, ev.rel_err, explicit_err, ev.rel_err_res);
+    CU_ASSERT(ev.rel_err_res > 0);
+    CU_ASSERT(ev.rel_err_res < 1e-6);
+    CU_ASSERT(fabs(ev.rel_err - explicit_err) <= ev.rel_err_res);
+    free(W);
+    teardown(&f);
+}
+
+static void test_resolution(void)
+{
+    check_resolution(3, "plain", 5, 4, "dense"); /* md 20 < D 35: an error to resolve */
+    check_resolution(3, "plain", 4, 7, "dense"); /* md 28 > D 20: error zero */
+    check_resolution(3, "plain", 4, 7, "cg");
+    check_resolution(3, "homogeneous", 4, 7, "cg");
+    check_resolution(4, "plain", 4, 9, "dense"); /* md 36 > D 35 */
+}
+
 static void test_dim_count(void)
 {
     /* D = C(12, 3) = 220 for d = 10, l = 3. */
@@ -626,4 +705,6 @@ void otd_test_register(void)
     CU_add_test(s, "cg product = J^T (J V)", test_cg_product);
     CU_add_test(s, "cg preconditioner = inverse of its blocks", test_cg_preconditioner);
     CU_add_test(s, "unconverged cg: an upper bound", test_cg_unconverged_is_bound);
+    CU_add_test(s, "Euler: J[W0] = k T(W0)", test_euler_identity);
+    CU_add_test(s, "reported error = explicit residual within its resolution", test_resolution);
 }
