@@ -43,8 +43,9 @@ otd_err otd_slab_generate(const otd_config *cfg, const otd_layout *lay, otd_comm
  * problem.dim; every value finite (the first bad index is reported);
  * symmetric: the largest |T[..i..j..] - T[..j..i..]| relative to max |T|
  * at most `symmetry_tol` (the largest asymmetry and its index are
- * reported). Each rank reads only its own slices (plus, for the symmetry
- * check, the mode-2 slices of the same rows). The same verdict on every
+ * reported); not all zero, and ||T||^2 a finite double (every relative
+ * error divides by it). Each rank reads only its own slices (plus, for the
+ * symmetry check, the mode-2 slices of the same rows). The same verdict on every
  * rank; errors are OTD_ERR_FORMAT (or OTD_ERR_CONFIG for a shape that
  * contradicts problem.order/problem.dim). */
 otd_err otd_slab_read(const char *path, const char *key, int order, int64_t d, double symmetry_tol,

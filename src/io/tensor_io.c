@@ -423,6 +423,19 @@ static otd_err read_verdict(const tio_reader *rd, double tol, otd_comm *comm, ti
                  rd->key, rd->path, x, rec.vx, y, rec.vy, m[1] / m[0], m[0], m[1], tol);
     }
     OTD_CHECK(otd_comm_sum(comm, &norm2, 1));
+    /* Every relative error divides by ||T||^2: a tensor whose norm is zero
+     * or not a finite double defines no problem. Its values are finite and
+     * reduced everywhere alike, so is this verdict. */
+    if (m[0] == 0.0)
+        OTD_FAIL(OTD_ERR_FORMAT,
+                 "%s = '%s': /T is all zero: a zero tensor defines no problem (errors are "
+                 "relative to ||T||)",
+                 rd->key, rd->path);
+    if (!isfinite(norm2))
+        OTD_FAIL(OTD_ERR_FORMAT,
+                 "%s = '%s': ||T||^2 overflows (max |T| = %g; the squares of its values are "
+                 "not finite doubles): scale the tensor down",
+                 rd->key, rd->path, m[0]);
     s->norm2 = norm2;
 done:
     return err;
