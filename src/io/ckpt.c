@@ -636,9 +636,29 @@ done:
     return err;
 }
 
+/* Not collective: can this rank read path at all? A file that the file
+ * system does not give (no permission, an I/O error, not a regular file)
+ * is no evidence of damage: it is for the user to fix, and it must not be
+ * renamed aside and skipped for an older one. OTD_ERR_IO naming the file. */
+static otd_err check_readable(const char *path)
+{
+    otd_err err = OTD_OK;
+    char byte = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || pread(fd, &byte, 1, 0) < 0)
+        err = OTD_ERROR(OTD_ERR_IO,
+                        "cannot read checkpoint '%s': %s; it is left in place, nothing is "
+                        "renamed: make it readable, then rerun",
+                        path, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && err == OTD_OK)
+        err = OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint '%s': %s", path, strerror(errno));
+    return err;
+}
+
 /* Collective: verify candidate path and read it into the C-order buffers,
  * its header into *h and its configuration into *config (malloc'd). Every
- * rank returns the same code: OTD_ERR_FORMAT or OTD_ERR_HDF5 mean damage. */
+ * rank returns the same code: OTD_ERR_FORMAT or OTD_ERR_HDF5 mean damage,
+ * OTD_ERR_IO a file that cannot be read at all (not damage). */
 static otd_err try_candidate(const char *path, int64_t iter, otd_comm *comm, const otd_layout *lay,
                              int64_t m, double *w_rm, double *w0_rm, header *h, char **config)
 {
@@ -646,6 +666,8 @@ static otd_err try_candidate(const char *path, int64_t iter, otd_comm *comm, con
     size_t len = 0;
     uint64_t sums[2] = {0, 0};
     *config = NULL;
+    /* Every rank: the collective open below needs the file on every node. */
+    OTD_CHECK(otd_comm_agree_share(comm, check_readable(path)));
     if (otd_comm_rank(comm) == 0)
         err = read_header(path, iter, lay->d, m, h, config);
     err = otd_comm_agree_share(comm, err);
