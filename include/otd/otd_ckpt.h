@@ -74,8 +74,11 @@ otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, i
  * configuration: it is not renamed, and the load stops with OTD_ERR_CONFIG
  * naming both shapes, *found = 0, but meta filled from that checkpoint
  * (config_yaml malloc'd: free it) so that the caller can list the settings
- * that differ. Otherwise meta is written only when *found = 1, and W_loc,
- * W0_loc only then. Every rank returns the same code. */
+ * that differ. A candidate that the file system does not let a rank read
+ * (no permission, an I/O error) is not damage either: the load stops with
+ * OTD_ERR_IO naming it, nothing renamed. Otherwise meta is written only
+ * when *found = 1, and W_loc, W0_loc only then. Every rank returns the same
+ * code. */
 otd_err otd_ckpt_load(const char *dir, otd_comm *comm, const otd_layout *lay, int64_t m,
                       double *W_loc, double *W0_loc, otd_ckpt_meta *meta, int *found);
 

@@ -84,7 +84,20 @@ otd_err otd_results_reopen(const char *path, otd_comm *comm, const char *const *
 /* Rows of history so far, written and buffered. Not collective. */
 int64_t otd_results_history_rows(const otd_results *res);
 
-/* Collective. Flush and close; accepts NULL. Returns the first error. */
+/* Collective. Flush and close; accepts NULL. Returns the first error.
+ * Every write above goes in agreed steps (src/io/h5util.h): rank 0 first
+ * reserves the blocks it takes, so a full disk fails before HDF5 writes
+ * anything, every rank leaves with the same verdict (OTD_ERR_IO naming the
+ * file and the reason, "No space left on device"), and the file stays as
+ * the previous write left it, so a resumed run can reopen it. The handle is
+ * still open after a failure: close it (every rank). */
 otd_err otd_results_close(otd_results *res);
+
+/* Collective, after an agreed failure. Close and delete the file of a run
+ * whose results could not be written whole at its start (before its first
+ * checkpoint), so that nothing is left to pass for a run's results and the
+ * run starts over. Best effort (a file that cannot be removed is a
+ * warning); the current error message is left alone. Accepts NULL. */
+void otd_results_discard(otd_results *res);
 
 #endif

@@ -43,8 +43,9 @@ otd_err otd_slab_generate(const otd_config *cfg, const otd_layout *lay, otd_comm
  * problem.dim; every value finite (the first bad index is reported);
  * symmetric: the largest |T[..i..j..] - T[..j..i..]| relative to max |T|
  * at most `symmetry_tol` (the largest asymmetry and its index are
- * reported). Each rank reads only its own slices (plus, for the symmetry
- * check, the mode-2 slices of the same rows). The same verdict on every
+ * reported); not all zero, and ||T||^2 a finite double (every relative
+ * error divides by it). Each rank reads only its own slices (plus, for the
+ * symmetry check, the mode-2 slices of the same rows). The same verdict on every
  * rank; errors are OTD_ERR_FORMAT (or OTD_ERR_CONFIG for a shape that
  * contradicts problem.order/problem.dim). */
 otd_err otd_slab_read(const char *path, const char *key, int order, int64_t d, double symmetry_tol,
@@ -53,16 +54,22 @@ otd_err otd_slab_read(const char *path, const char *key, int order, int64_t d, d
 /* Collective. Write the whole tensor as dataset /T of shape (d, ..., d),
  * float64, into a new HDF5 file `path` (refused if it exists), each rank
  * writing its own slices (unpacked), with parallel HDF5. String attributes
- * attrs (may be NULL) go on the root group. */
-otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
-                       const char *const *attr_names, const char *const *attr_values, int nattrs);
-
-/* Not collective (rank 0, after otd_slab_write has closed the file): add
- * the components of target t to the HDF5 file path as /U (d, r), U[j, k] =
- * coordinate j of u_k, and /a (r,), float64: the format
+ * attrs (may be NULL) go on the root group. With components (not NULL: the
+ * target the tensor was generated from), rank 0 adds them as /U (d, r),
+ * U[j, k] = coordinate j of u_k, and /a (r,), float64: the format
  * problem.components_file reads (otd_input.h), so the file describes where
- * its /T came from. A few kilobytes, written with HDF5's serial driver. */
-otd_err otd_tensor_write_components(const char *path, const otd_target *t);
+ * its /T came from.
+ *
+ * The file is written as "<path>.tmp.<pid>" (pid of rank 0) in the same
+ * directory, its blocks reserved before HDF5 writes anything, and renamed to
+ * `path` (never over a file that appeared meanwhile) only once complete and
+ * synced: a failure, a full disk included, leaves no file under `path` and
+ * removes the temporary one. Every rank returns the same code: OTD_ERR_IO
+ * (the path exists, a full disk: the message names the file and the
+ * reason), OTD_ERR_ARG, OTD_ERR_NOMEM, OTD_ERR_CONFIG (d^l overflows). */
+otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
+                       const char *const *attr_names, const char *const *attr_values, int nattrs,
+                       const otd_target *components);
 
 /* Accepts NULL. */
 void otd_slab_destroy(otd_slab *slab);

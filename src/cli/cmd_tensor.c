@@ -120,10 +120,8 @@ int otd_cmd_tensor(int argc, char **argv)
     {
         const char *const names[] = {"config", "config_hash", "otd_version"};
         const char *const values[] = {yaml, hash, OTD_VERSION_STRING};
-        OTD_CHECK(otd_slab_write(slab, args.out, comm, names, values, 3));
+        OTD_CHECK(otd_slab_write(slab, args.out, comm, names, values, 3, target));
     }
-    OTD_CHECK(
-        otd_comm_agree(comm, rank == 0 ? otd_tensor_write_components(args.out, target) : OTD_OK));
     if (rank == 0)
         print_summary(&cfg, args.out, slab);
 done:

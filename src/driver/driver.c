@@ -197,6 +197,12 @@ static otd_err create_results(run_state *s)
                                          otd_metrics_vector_names, (int)nvec(s), s->target->r));
     OTD_CHECK(write_summary(s, OTD_STATUS_RUNNING, NULL, NULL, NULL, 0, NULL, NULL, 0));
 done:
+    /* Not written whole (a full disk): no file is left to pass for the
+     * results of a run that has no checkpoint; the next try starts over. */
+    if (err != OTD_OK && s->results != NULL) {
+        otd_results_discard(s->results);
+        s->results = NULL;
+    }
     return err;
 }
 

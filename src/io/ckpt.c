@@ -21,12 +21,13 @@
  *
  * A full disk must not hang the job: when a write fails on one rank inside
  * HDF5 (say, while it flushes metadata at close), the ranks leave HDF5 at
- * different collective calls and wait for each other forever. So rank 0
- * creates the temporary file and reserves its blocks before HDF5 opens it
- * (fallocate, where the file system supports it): a full disk fails there,
- * on one rank, with nothing of HDF5's to unwind, and once reserved, HDF5's
- * writes cannot run out of space. */
-#define _GNU_SOURCE /* fallocate(2) and FALLOC_FL_KEEP_SIZE (Linux) */
+ * different collective calls and wait for each other forever. So the write
+ * goes in the steps of h5util.h: rank 0 creates the temporary file and
+ * reserves all its blocks before HDF5 opens it (a full disk fails there, on
+ * one rank, with nothing of HDF5's to unwind, and once reserved, HDF5's
+ * writes cannot run out of space), and every collective step is agreed
+ * before the next. A write given up is emptied before the collective close,
+ * which then has room for what it still writes. */
 #include "otd/otd_ckpt.h"
 
 #include <dirent.h>
@@ -45,6 +46,8 @@
 #include "io/h5util.h"
 #include "otd/otd_fileio.h"
 
+/* Names the file in messages: "cannot write checkpoint '...': ...". */
+#define WHAT "checkpoint"
 #define PREFIX "ckpt-"
 #define SUFFIX ".h5"
 
@@ -228,15 +231,6 @@ done:
     return err;
 }
 
-/* An HDF5 failure while writing is reported as an I/O error on the file:
- * that is what a full disk or a lost file system looks like to the user. */
-static otd_err as_io(otd_err err, const char *path)
-{
-    if (err != OTD_ERR_HDF5)
-        return err;
-    return OTD_ERROR(OTD_ERR_IO, "cannot write checkpoint '%s': %s", path, otd_error_text());
-}
-
 static otd_err check_layout(otd_comm *comm, const otd_layout *lay, int64_t m)
 {
     if (lay == NULL || m < 1 || lay->nranks != otd_comm_size(comm) ||
@@ -277,36 +271,7 @@ done:
  * is released at the "fsync" phase. */
 static int64_t reserve_bytes(int64_t d, int64_t m, const char *config)
 {
-    return 2 * d * m * (int64_t)sizeof(double) + 2 * (int64_t)strlen(config) + (64 << 10);
-}
-
-/* Rank 0: reserve the blocks of the temporary file (creating it, empty,
- * with create) without changing its size: HDF5 then neither truncates it
- * nor sees a size beyond its end of file. Where the file system cannot
- * (no fallocate), the write proceeds unprotected. */
-static otd_err reserve_space(const char *tmp, int64_t bytes, int create)
-{
-#ifdef FALLOC_FL_KEEP_SIZE
-    int fd = open(tmp, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0666);
-    if (fd < 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot open checkpoint '%s': %s", tmp, strerror(errno));
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP &&
-        errno != ENOSYS) {
-        int e = errno;
-        close(fd);
-        if (create)
-            (void)unlink(tmp); /* best effort: it is empty, and ours (O_EXCL) */
-        return OTD_ERROR(OTD_ERR_IO, "cannot write checkpoint '%s': reserving %lld bytes: %s", tmp,
-                         (long long)bytes, strerror(e));
-    }
-    if (close(fd) != 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint '%s': %s", tmp, strerror(errno));
-#else
-    (void)tmp;
-    (void)bytes;
-    (void)create;
-#endif
-    return OTD_OK;
+    return 2 * d * m * (int64_t)sizeof(double) + 2 * (int64_t)strlen(config) + OTD_H5_META_BYTES;
 }
 
 /* Rank 0: the directory, no stale temporary file of this iteration (a
@@ -319,7 +284,7 @@ static otd_err write_dir(const char *dir, const char *tmp, int64_t bytes)
     if (unlink(tmp) != 0 && errno != ENOENT)
         OTD_FAIL(OTD_ERR_IO, "cannot remove stale temporary checkpoint '%s': %s", tmp,
                  strerror(errno));
-    OTD_CHECK(reserve_space(tmp, bytes, 1));
+    OTD_CHECK(otd_h5_reserve(tmp, bytes, 1, WHAT));
 done:
     return err;
 }
@@ -392,35 +357,19 @@ done:
 }
 
 /* Collective: flush (MPI_File_sync on every rank: the data has left every
- * writer) and close. The ids are invalid afterwards whatever happens. */
-static otd_err close_file(hid_t *file, hid_t *dxpl, const char *path)
+ * writer), agreed; then close, agreed. The ids are invalid afterwards
+ * whatever happens. */
+static otd_err close_file(otd_comm *comm, hid_t *file, hid_t *dxpl, const char *path)
 {
     otd_err err = OTD_OK;
     if (H5Fflush(*file, H5F_SCOPE_GLOBAL) < 0)
         err = otd_h5_raise("H5Fflush", path, __FILE__, __LINE__);
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, path));
     otd_h5_close(dxpl, &err);
     otd_h5_close(file, &err);
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, path));
+done:
     return err;
-}
-
-/* Rank 0: release what the reservation did not use (truncating to the
- * same size frees blocks beyond the end of file) and make the data
- * durable before the rename. */
-static otd_err finish_file(const char *tmp)
-{
-    struct stat st;
-    int fd = open(tmp, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot open checkpoint '%s' to sync it: %s", tmp,
-                         strerror(errno));
-    if (fstat(fd, &st) != 0 || ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        return OTD_ERROR(OTD_ERR_IO, "cannot sync checkpoint '%s': %s", tmp, strerror(e));
-    }
-    if (close(fd) != 0)
-        return OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint '%s': %s", tmp, strerror(errno));
-    return OTD_OK;
 }
 
 /* Rank 0: rename into place (*renamed = 1: no temporary file is left to
@@ -487,32 +436,32 @@ otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, i
     OTD_CHECK(otd_comm_agree_share(comm, err));
     tmp_exists = 1; /* from here on, a failure removes it */
     /* TRUNC: rank 0 has just created (and reserved) the empty file. */
-    err = as_io(otd_h5_open_mpio(tmp, comm, OTD_H5_CREATE_TR, &file, &dxpl), tmp);
-    OTD_CHECK(otd_comm_agree_share(comm, err));
+    err = otd_h5_open_mpio(tmp, comm, OTD_H5_CREATE_TR, &file, &dxpl);
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, tmp));
     /* Again, in case this HDF5 truncated the file it created (1.10 does
      * not truncate an empty one): a no-op where the blocks are still held. */
-    if (root)
-        err = reserve_space(tmp, reserve, 0);
-    OTD_CHECK(otd_comm_agree_share(comm, err));
+    OTD_CHECK(otd_h5_reserve_all(comm, tmp, reserve, 0, WHAT));
 
     otd_ckpt_test_hook("data", comm);
-    err = as_io(otd_h5_write_block(file, dxpl, "W", 2, dims, start, count, w_rm), tmp);
-    OTD_CHECK(otd_comm_agree_share(comm, err));
-    err = as_io(otd_h5_write_block(file, dxpl, "W0", 2, dims, start, count, w0_rm), tmp);
-    OTD_CHECK(otd_comm_agree_share(comm, err));
+    err = otd_h5_write_block(file, dxpl, "W", 2, dims, start, count, w_rm);
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, tmp));
+    err = otd_h5_write_block(file, dxpl, "W0", 2, dims, start, count, w0_rm);
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, tmp));
 
     otd_ckpt_test_hook("checksum", comm);
     OTD_CHECK(checksums(comm, lay, m, w_rm, w0_rm, sums));
-    err = as_io(write_header(file, comm, meta, sums, tmp), tmp);
-    OTD_CHECK(otd_comm_agree_share(comm, err));
+    err = write_header(file, comm, meta, sums, tmp);
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, tmp));
 
     otd_ckpt_test_hook("close", comm);
-    err = as_io(close_file(&file, &dxpl, tmp), tmp);
-    OTD_CHECK(otd_comm_agree_share(comm, err));
+    OTD_CHECK(close_file(comm, &file, &dxpl, tmp));
 
+    /* What the reservation did not use goes back (truncating to the same
+     * size frees the blocks past the end of file), and the data is made
+     * durable before the rename. */
     otd_ckpt_test_hook("fsync", comm);
     if (root)
-        err = finish_file(tmp);
+        err = otd_h5_release(tmp, 1, WHAT);
     OTD_CHECK(otd_comm_agree_share(comm, err));
 
     otd_ckpt_test_hook("rename", comm);
@@ -526,7 +475,10 @@ otd_err otd_ckpt_write(const char *dir, otd_comm *comm, const otd_layout *lay, i
     OTD_CHECK(otd_comm_agree_share(comm, err));
 done:
     /* Every failure above passed an agreement, so all ranks close the file
-     * here together (H5Fclose is collective). */
+     * here together (H5Fclose is collective), after rank 0 has emptied it:
+     * its close then has room for what it still writes. */
+    if (err != OTD_OK && file >= 0 && root)
+        otd_h5_abandon(tmp);
     otd_h5_close(&dxpl, &err);
     otd_h5_close(&file, &err);
     if (err != OTD_OK && tmp_exists && !renamed && root && unlink(tmp) != 0 && errno != ENOENT)
@@ -636,9 +588,29 @@ done:
     return err;
 }
 
+/* Not collective: can this rank read path at all? A file that the file
+ * system does not give (no permission, an I/O error, not a regular file)
+ * is no evidence of damage: it is for the user to fix, and it must not be
+ * renamed aside and skipped for an older one. OTD_ERR_IO naming the file. */
+static otd_err check_readable(const char *path)
+{
+    otd_err err = OTD_OK;
+    char byte = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || pread(fd, &byte, 1, 0) < 0)
+        err = OTD_ERROR(OTD_ERR_IO,
+                        "cannot read checkpoint '%s': %s; it is left in place, nothing is "
+                        "renamed: make it readable, then rerun",
+                        path, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && err == OTD_OK)
+        err = OTD_ERROR(OTD_ERR_IO, "cannot close checkpoint '%s': %s", path, strerror(errno));
+    return err;
+}
+
 /* Collective: verify candidate path and read it into the C-order buffers,
  * its header into *h and its configuration into *config (malloc'd). Every
- * rank returns the same code: OTD_ERR_FORMAT or OTD_ERR_HDF5 mean damage. */
+ * rank returns the same code: OTD_ERR_FORMAT or OTD_ERR_HDF5 mean damage,
+ * OTD_ERR_IO a file that cannot be read at all (not damage). */
 static otd_err try_candidate(const char *path, int64_t iter, otd_comm *comm, const otd_layout *lay,
                              int64_t m, double *w_rm, double *w0_rm, header *h, char **config)
 {
@@ -646,6 +618,8 @@ static otd_err try_candidate(const char *path, int64_t iter, otd_comm *comm, con
     size_t len = 0;
     uint64_t sums[2] = {0, 0};
     *config = NULL;
+    /* Every rank: the collective open below needs the file on every node. */
+    OTD_CHECK(otd_comm_agree_share(comm, check_readable(path)));
     if (otd_comm_rank(comm) == 0)
         err = read_header(path, iter, lay->d, m, h, config);
     err = otd_comm_agree_share(comm, err);

@@ -1,12 +1,18 @@
 /* h5util.c: HDF5 helpers (see h5util.h). */
+#define _GNU_SOURCE /* fallocate(2) and FALLOC_FL_KEEP_SIZE (Linux) */
 #include "io/h5util.h"
 
 #include "comm/comm_mpi.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 otd_err otd_h5_quiet(void)
 {
@@ -499,4 +505,110 @@ done:
     otd_h5_close(&space, &err);
     otd_h5_close(&type, &err);
     return err;
+}
+
+otd_err otd_h5_reserve(const char *path, int64_t bytes, int create, const char *what)
+{
+    otd_err err = OTD_OK;
+    int fd = -1;
+    struct stat st;
+    struct statvfs vfs;
+    if (bytes < 0)
+        OTD_FAIL(OTD_ERR_ARG, "%s '%s': negative reservation (%lld bytes)", what, path,
+                 (long long)bytes);
+    fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0666);
+    if (fd < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot %s %s '%s': %s", create ? "create" : "open", what, path,
+                 strerror(errno));
+    if (fstat(fd, &st) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot write %s '%s': %s", what, path, strerror(errno));
+#ifdef FALLOC_FL_KEEP_SIZE
+    for (;;) {
+        if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)(st.st_size + bytes)) == 0)
+            goto done;
+        if (errno == EINTR)
+            continue;
+        if (errno == EOPNOTSUPP || errno == ENOSYS)
+            break;
+        OTD_FAIL(OTD_ERR_IO, "cannot write %s '%s': reserving %lld bytes: %s", what, path,
+                 (long long)bytes, strerror(errno));
+    }
+#endif
+    /* A file system that cannot reserve (ext2, NFS before 4.2): at least
+     * the free space must suffice, or HDF5 would find the disk full in the
+     * middle of a collective write. Another writer may still take the space
+     * first. */
+    if (fstatvfs(fd, &vfs) == 0 && vfs.f_frsize > 0 &&
+        (uint64_t)vfs.f_bavail < ((uint64_t)bytes + vfs.f_frsize - 1) / vfs.f_frsize)
+        OTD_FAIL(OTD_ERR_IO, "cannot write %s '%s': %lld bytes needed, %llu free: %s", what, path,
+                 (long long)bytes, (unsigned long long)vfs.f_bavail * vfs.f_frsize,
+                 strerror(ENOSPC));
+done:
+    if (fd >= 0 && close(fd) != 0 && err == OTD_OK)
+        err = OTD_ERROR(OTD_ERR_IO, "cannot close %s '%s': %s", what, path, strerror(errno));
+    /* A file created here and not reserved is empty and ours (O_EXCL). */
+    if (err != OTD_OK && create && fd >= 0)
+        (void)unlink(path);
+    return err;
+}
+
+otd_err otd_h5_reserve_all(otd_comm *comm, const char *path, int64_t bytes, int create,
+                           const char *what)
+{
+    otd_err local = OTD_OK;
+    if (otd_comm_rank(comm) == 0)
+        local = otd_h5_reserve(path, bytes, create, what);
+    return otd_comm_agree_share(comm, local);
+}
+
+otd_err otd_h5_release(const char *path, int sync, const char *what)
+{
+    otd_err err = OTD_OK;
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
+    /* Truncating to its own size frees the blocks past the end of file. */
+    if (fstat(fd, &st) != 0 || ftruncate(fd, st.st_size) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot write %s '%s': %s", what, path, strerror(errno));
+    if (sync && fsync(fd) != 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot sync %s '%s': %s", what, path, strerror(errno));
+done:
+    if (fd >= 0 && close(fd) != 0 && err == OTD_OK)
+        err = OTD_ERROR(OTD_ERR_IO, "cannot close %s '%s': %s", what, path, strerror(errno));
+    return err;
+}
+
+void otd_h5_release_quiet(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && ftruncate(fd, st.st_size) != 0) {
+        /* Best effort: the failure that led here is the one reported. */
+    }
+    (void)close(fd);
+}
+
+otd_err otd_h5_agree_write(otd_comm *comm, otd_err local, const char *what, const char *path)
+{
+    struct statvfs vfs;
+    /* HDF5 says "file write failed" without errno: a file system with no
+     * room left is the likely reason, and worth naming. */
+    if (local == OTD_ERR_HDF5 && statvfs(path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)OTD_H5_META_BYTES)
+        local = OTD_ERROR(OTD_ERR_IO, "cannot write %s '%s': %s; %s (%llu bytes free)", what, path,
+                          otd_error_text(), strerror(ENOSPC),
+                          (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+    else if (local == OTD_ERR_HDF5)
+        local = OTD_ERROR(OTD_ERR_IO, "cannot write %s '%s': %s", what, path, otd_error_text());
+    return otd_comm_agree_share(comm, local);
+}
+
+void otd_h5_abandon(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd >= 0)
+        (void)close(fd);
 }

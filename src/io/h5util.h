@@ -115,6 +115,68 @@ typedef enum {
 otd_err otd_h5_open_mpio(const char *path, otd_comm *comm, otd_h5_mode mode, hid_t *file,
                          hid_t *dxpl);
 
+/* Bytes of HDF5 metadata that one write may add besides its data (object
+ * headers, B-tree nodes, heap collections, the superblock): a generous
+ * allowance in the sizes given to otd_h5_reserve. */
+#define OTD_H5_META_BYTES (64 << 10)
+
+/* A full disk (or a quota, or a lost file system) seen inside a collective
+ * HDF5 call fails on the ranks that write, not on all: they leave HDF5 at
+ * different collective calls and the job hangs, and a file whose metadata
+ * was half written may not open again. So every parallel file of otd is
+ * written in steps:
+ *
+ *   1. rank 0 reserves the blocks the step will write (otd_h5_reserve_all:
+ *      a full disk fails here, on one rank, before HDF5 writes anything,
+ *      and is agreed); from then on HDF5's writes cannot run out of space;
+ *   2. the collective HDF5 calls of the step;
+ *   3. otd_h5_agree_write, before the next collective call, whatever the
+ *      step did: every rank leaves it with the same verdict.
+ *
+ * Where the file system cannot reserve (no fallocate), step 1 passes and
+ * step 3 still ends every rank at the same call. Files are closed on every
+ * path, by every rank together, after an agreement. */
+
+/* Not collective (rank 0 alone): make the file system hold blocks for
+ * `bytes` bytes past the end of `path` (and for any hole before it) without
+ * changing the file's size: HDF5 neither truncates the reservation nor sees
+ * a size beyond its end of file. HDF5 allocates space ahead of what it has
+ * written, so reserve right after a flush (H5Fflush), and count a chunk that
+ * a write touches as a whole new one. With create, `path` is first created,
+ * empty and exclusively (it must not exist). A file system without
+ * fallocate reserves nothing and this succeeds. OTD_ERR_IO "cannot write
+ * <what> '<path>': reserving N bytes: <reason>" (a full disk: "No space
+ * left on device"). */
+otd_err otd_h5_reserve(const char *path, int64_t bytes, int create, const char *what);
+
+/* Collective: otd_h5_reserve on rank 0, agreed (otd_comm_agree_share). */
+otd_err otd_h5_reserve_all(otd_comm *comm, const char *path, int64_t bytes, int create,
+                           const char *what);
+
+/* Not collective (rank 0 alone, after the file is closed): give back the
+ * reserved blocks the writes did not use (those past the end of file) and,
+ * with sync, make the file's data durable. OTD_ERR_IO naming the path. */
+otd_err otd_h5_release(const char *path, int sync, const char *what);
+
+/* otd_h5_release without sync, for a path that already failed: best
+ * effort, and the current error message is left alone. */
+void otd_h5_release_quiet(const char *path);
+
+/* Collective: the verdict of one step of a collective write to `path`, the
+ * same on every rank (otd_comm_agree_share: the failing rank's message goes
+ * to all). An HDF5 failure of this rank is reported as OTD_ERR_IO "cannot
+ * write <what> '<path>': <HDF5's reason>" (to a user it is a file that could
+ * not be written), followed by "No space left on device (N bytes free)" when
+ * the file system is (nearly) full: HDF5 does not pass errno on. */
+otd_err otd_h5_agree_write(otd_comm *comm, otd_err local, const char *what, const char *path);
+
+/* Not collective (rank 0 alone, after a failure was agreed and before the
+ * collective close): empty the temporary file `path` that is being given up,
+ * so that HDF5's close finds room for what it still writes (and fails
+ * neither on one rank nor at all; a close that fails leaves HDF5 holding
+ * the file, and its cleanup at MPI_Finalize crashes). Best effort. */
+void otd_h5_abandon(const char *path);
+
 /* Not collective: the last element of the 1-D dataset `path` of file, as a
  * double (a history column's newest row). *found = 0 (and OTD_OK) when the
  * dataset is missing or empty. */

@@ -4,9 +4,13 @@
  * Every collective function follows one pattern so that a failure on one rank
  * cannot leave the others waiting inside HDF5: first the local work that can
  * fail differently on different ranks (argument checks, allocation, the file
- * system check), then otd_comm_agree, then the collective HDF5 calls (whose
- * failures are the same everywhere because their inputs are), and a final
- * otd_comm_agree so that all ranks return the same verdict. */
+ * system check), then otd_comm_agree; then each write in the steps of
+ * h5util.h: rank 0 reserves the blocks it will take (a full disk fails there,
+ * before HDF5 writes anything, so the file stays as the last flush left it
+ * and a resumed run can reopen it), the collective HDF5 calls, and an
+ * agreement before the next collective call, so that all ranks leave every
+ * step with the same verdict. The file is closed on every path by every
+ * rank together. */
 #include "otd/otd_results.h"
 
 #include <errno.h>
@@ -26,6 +30,9 @@
 #define HIST_CHUNK_ROWS 1024
 /* ...and a vector-column chunk stays below ~1 MiB whatever the width. */
 #define HIST_CHUNK_BYTES (1 << 20)
+
+/* Names the file in messages: "cannot write results file '...': ...". */
+#define WHAT "results file"
 
 struct otd_results {
     otd_comm *comm;
@@ -57,6 +64,47 @@ static const double no_data[1] = {0.0};
 static int64_t stride(const otd_results *res)
 {
     return res->nscalar + res->nvec * res->width;
+}
+
+/* Rows of one chunk of a history column of `width` values per row (0: a
+ * scalar column). */
+static int64_t chunk_rows(int64_t width)
+{
+    int64_t r = HIST_CHUNK_BYTES / (8 * (width > 0 ? width : 1));
+    if (width == 0)
+        return HIST_CHUNK_ROWS;
+    return r < 1 ? 1 : r > HIST_CHUNK_ROWS ? HIST_CHUNK_ROWS : r;
+}
+
+/* Collective: the first step of every write: rank 0 makes room for `bytes`
+ * more bytes of the file, and every rank learns whether there was. */
+static otd_err reserve(otd_results *res, int64_t bytes)
+{
+    return otd_h5_reserve_all(res->comm, res->path, bytes + OTD_H5_META_BYTES, 0, WHAT);
+}
+
+/* Collective: the last step of every write (see h5util.h). */
+static otd_err agreed(otd_results *res, otd_err local)
+{
+    return otd_h5_agree_write(res->comm, local, WHAT, res->path);
+}
+
+/* Collective: the last step of every write: everything written out
+ * (agreed), so that the file on disk is whole between writes and the next
+ * reservation counts from its end; then what the reservation did not use
+ * goes back, so that the file holds no more space than it needs while the
+ * run writes its checkpoints next to it. */
+static otd_err finish_write(otd_results *res)
+{
+    otd_err err = OTD_OK;
+    if (H5Fflush(res->file, H5F_SCOPE_GLOBAL) < 0)
+        err = otd_h5_raise("H5Fflush", res->path, __FILE__, __LINE__);
+    OTD_CHECK(agreed(res, err));
+    if (otd_comm_rank(res->comm) == 0)
+        err = otd_h5_release(res->path, 0, WHAT);
+    OTD_CHECK(otd_comm_agree_share(res->comm, err));
+done:
+    return err;
 }
 
 static char *dup_string(const char *s)
@@ -115,13 +163,32 @@ done:
     return err;
 }
 
-/* Collective part of create: the file, the transfer list, the attributes. */
-static otd_err create_file(otd_results *res, const otd_attr *attrs, int nattrs)
+/* Bytes the root attributes take: strings live in the global heap. */
+static int64_t attrs_bytes(const otd_attr *attrs, int nattrs)
+{
+    int64_t n = 0;
+    for (int k = 0; k < nattrs; k++)
+        n += 2 * (int64_t)(strlen(attrs[k].name) + strlen(attrs[k].value)) + 256;
+    return n;
+}
+
+/* Rank 0: refuse an existing path with a clear message, then create the
+ * file, empty, exclusively, with its first blocks reserved. */
+static otd_err create_empty(const char *path, int64_t bytes)
+{
+    otd_err err = OTD_OK;
+    OTD_CHECK(otd_check_new_path(path, WHAT));
+    OTD_CHECK(otd_h5_reserve(path, bytes, 1, WHAT));
+done:
+    return err;
+}
+
+/* Collective: the root attributes. */
+static otd_err write_attrs(otd_results *res, const otd_attr *attrs, int nattrs)
 {
     otd_err err = OTD_OK;
     hid_t root = H5I_INVALID_HID;
     int have_version = 0;
-    OTD_CHECK(otd_h5_open_mpio(res->path, res->comm, OTD_H5_CREATE, &res->file, &res->dxpl));
     OTD_H5(root = H5Gopen2(res->file, "/", H5P_DEFAULT), res->path);
     for (int k = 0; k < nattrs; k++) {
         /* nranks is stored as an integer (below), which is what readers
@@ -150,21 +217,35 @@ otd_err otd_results_create(const char *path, otd_comm *comm, const otd_attr *att
 {
     otd_err err = OTD_OK;
     otd_results *res = NULL;
+    int root = otd_comm_rank(comm) == 0, created = 0;
+    int64_t bytes = 0;
     *out = NULL;
     err = create_prepare(path, comm, attrs, nattrs, &res);
     OTD_CHECK(otd_comm_agree(comm, err));
-    /* Rank 0 checks the path; every rank returns its verdict (its code, and
-     * a message naming rank 0 whose own message says which path). */
-    OTD_CHECK(otd_comm_agree(
-        comm, otd_comm_rank(comm) == 0 ? otd_check_new_path(res->path, "results file") : OTD_OK));
-    err = create_file(res, attrs, nattrs);
-    OTD_CHECK(otd_comm_agree(comm, err));
+    bytes = attrs_bytes(attrs, nattrs);
+    /* Rank 0 checks the path and creates the file; every rank returns its
+     * verdict (rank 0's message names the path). */
+    OTD_CHECK(otd_comm_agree_share(comm, root ? create_empty(res->path, bytes + OTD_H5_META_BYTES)
+                                              : OTD_OK));
+    created = 1;
+    /* TRUNC: over the empty file rank 0 has just created. */
+    err = otd_h5_open_mpio(res->path, comm, OTD_H5_CREATE_TR, &res->file, &res->dxpl);
+    OTD_CHECK(agreed(res, err));
+    /* Again, in case HDF5 truncated the reservation with the file. */
+    OTD_CHECK(reserve(res, bytes));
+    OTD_CHECK(agreed(res, write_attrs(res, attrs, nattrs)));
+    /* From here on the file on disk is a complete results file. */
+    OTD_CHECK(finish_write(res));
     *out = res;
     res = NULL;
 done:
-    /* On failure all ranks arrive here together, so the collective close
-     * inside results_free is safe. */
-    results_free(res, &err);
+    /* On failure all ranks arrive here together, after an agreement, so the
+     * collective close is safe. A file that could not be created whole is
+     * not left behind to pass for a run's results. */
+    if (err != OTD_OK && created)
+        otd_results_discard(res);
+    else
+        results_free(res, &err);
     return err;
 }
 
@@ -203,6 +284,7 @@ otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_lay
     hsize_t dims[2], start[2], count[2];
     err = rows_prepare(res, name, lay, local, ncols, &buf);
     OTD_CHECK(otd_comm_agree(res->comm, err));
+    OTD_CHECK(reserve(res, lay->d * ncols * (int64_t)sizeof(double)));
     dims[0] = (hsize_t)lay->d;
     dims[1] = (hsize_t)ncols;
     start[0] = (hsize_t)lay->row0;
@@ -210,7 +292,8 @@ otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_lay
     count[0] = (hsize_t)lay->nrows;
     count[1] = (hsize_t)ncols;
     err = otd_h5_write_block(res->file, res->dxpl, name, 2, dims, start, count, buf);
-    OTD_CHECK(otd_comm_agree(res->comm, err));
+    OTD_CHECK(agreed(res, err));
+    OTD_CHECK(finish_write(res));
 done:
     free(buf);
     return err;
@@ -231,12 +314,14 @@ otd_err otd_results_write_replicated(otd_results *res, const char *name, const d
     if (err == OTD_OK && root)
         err = otd_h5_to_row_major(data, rows, cols == 0 ? 1 : cols, rows, &buf);
     OTD_CHECK(otd_comm_agree(res->comm, err));
+    OTD_CHECK(reserve(res, rows * (cols == 0 ? 1 : cols) * (int64_t)sizeof(double)));
     if (root) {
         count[0] = dims[0];
         count[1] = dims[1];
     }
     err = otd_h5_write_block(res->file, res->dxpl, name, rank, dims, start, count, buf);
-    OTD_CHECK(otd_comm_agree(res->comm, err));
+    OTD_CHECK(agreed(res, err));
+    OTD_CHECK(finish_write(res));
 done:
     free(buf);
     return err;
@@ -287,11 +372,7 @@ static otd_err define_column(hid_t group, const char *name, int64_t width, hid_t
     hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     int rank = width > 0 ? 2 : 1;
     hsize_t dims[2] = {0, (hsize_t)width}, maxdims[2] = {H5S_UNLIMITED, (hsize_t)width};
-    hsize_t chunk[2] = {HIST_CHUNK_ROWS, (hsize_t)width};
-    if (width > 0) {
-        int64_t r = HIST_CHUNK_BYTES / (8 * width);
-        chunk[0] = (hsize_t)(r < 1 ? 1 : r > HIST_CHUNK_ROWS ? HIST_CHUNK_ROWS : r);
-    }
+    hsize_t chunk[2] = {(hsize_t)chunk_rows(width), (hsize_t)width};
     OTD_H5(space = H5Screate_simple(rank, dims, maxdims), name);
     OTD_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE), name);
     OTD_H5(H5Pset_chunk(dcpl, rank, chunk), name);
@@ -312,14 +393,19 @@ otd_err otd_results_history_define(otd_results *res, const char *const *scalar_n
     hid_t group = H5I_INVALID_HID;
     err = define_prepare(res, scalar_names, nscalar, vec_names, nvec, width);
     OTD_CHECK(otd_comm_agree(res->comm, err));
-    OTD_CHECK(otd_h5_group(res->file, "/history", &group));
-    for (int k = 0; k < res->ncol; k++)
-        OTD_CHECK(
-            define_column(group, res->names[k], k < res->nscalar ? 0 : res->width, &res->dsets[k]));
+    /* An object header per column, and the group's. */
+    OTD_CHECK(reserve(res, (int64_t)(res->ncol + 1) * 4096));
+    err = otd_h5_group(res->file, "/history", &group);
+    for (int k = 0; err == OTD_OK && k < res->ncol; k++)
+        err =
+            define_column(group, res->names[k], k < res->nscalar ? 0 : res->width, &res->dsets[k]);
+    otd_h5_close(&group, &err);
+    OTD_CHECK(agreed(res, err));
     res->hist_defined = 1;
+    OTD_CHECK(finish_write(res));
 done:
     otd_h5_close(&group, &err);
-    return otd_comm_agree(res->comm, err);
+    return err;
 }
 
 otd_err otd_results_history_append(otd_results *res, const double *scalars, const double *vecs)
@@ -417,6 +503,20 @@ done:
     return err;
 }
 
+/* Bytes a flush of the buffered rows may add: every chunk the rows touch,
+ * as if each were new (HDF5 allocates a whole chunk at its first write),
+ * and a B-tree node or object header update per column. */
+static int64_t flush_bytes(const otd_results *res)
+{
+    int64_t n = 0;
+    for (int k = 0; res->nbuf > 0 && k < res->ncol; k++) {
+        int64_t w = k < res->nscalar ? 0 : res->width, cr = chunk_rows(w);
+        int64_t chunks = (res->nfile + res->nbuf - 1) / cr - res->nfile / cr + 1;
+        n += chunks * cr * (w > 0 ? w : 1) * (int64_t)sizeof(double) + 4096;
+    }
+    return n;
+}
+
 otd_err otd_results_history_flush(otd_results *res)
 {
     otd_err err = OTD_OK;
@@ -424,8 +524,11 @@ otd_err otd_results_history_flush(otd_results *res)
     err = flush_prepare(res, &col);
     OTD_CHECK(otd_comm_agree(res->comm, err));
     if (res->nbuf > 0) {
+        OTD_CHECK(reserve(res, flush_bytes(res)));
+        /* One agreement per column: a rank whose write failed must not be
+         * waiting in an agreement while the others write the next column. */
         for (int k = 0; k < res->ncol; k++)
-            OTD_CHECK(flush_column(res, k, col));
+            OTD_CHECK(agreed(res, flush_column(res, k, col)));
         res->nfile += res->nbuf;
         if (res->nfile > res->extent)
             res->extent = res->nfile;
@@ -433,10 +536,10 @@ otd_err otd_results_history_flush(otd_results *res)
     }
     /* Rows on disk survive a later crash (as far as the file system's own
      * caching allows). */
-    OTD_H5(H5Fflush(res->file, H5F_SCOPE_GLOBAL), res->path);
+    OTD_CHECK(finish_write(res));
 done:
     free(col);
-    return otd_comm_agree(res->comm, err);
+    return err;
 }
 
 static otd_err summary_check(const char *status, const otd_attr *strs, int nstrs,
@@ -459,15 +562,13 @@ static otd_err summary_check(const char *status, const otd_attr *strs, int nstrs
     return OTD_OK;
 }
 
-otd_err otd_results_write_summary(otd_results *res, const char *status, const otd_attr *strs,
-                                  int nstrs, const char *const *dnames, const double *dvals, int nd,
-                                  const char *const *inames, const int64_t *ivals, int ni)
+/* Collective: the /summary group and its attributes. */
+static otd_err summary_attrs(otd_results *res, const char *status, const otd_attr *strs, int nstrs,
+                             const char *const *dnames, const double *dvals, int nd,
+                             const char *const *inames, const int64_t *ivals, int ni)
 {
     otd_err err = OTD_OK;
     hid_t group = H5I_INVALID_HID;
-    /* The arguments are the same on every rank, so is this verdict. */
-    OTD_CHECK(summary_check(status, strs, nstrs, dnames, dvals, nd, inames, ivals, ni));
-    OTD_CHECK(otd_results_history_flush(res));
     OTD_CHECK(otd_h5_group(res->file, "/summary", &group));
     OTD_CHECK(otd_h5_attr_string(group, "status", status));
     for (int k = 0; k < nstrs; k++)
@@ -476,30 +577,105 @@ otd_err otd_results_write_summary(otd_results *res, const char *status, const ot
         OTD_CHECK(otd_h5_attr_double(group, dnames[k], dvals[k]));
     for (int k = 0; k < ni; k++)
         OTD_CHECK(otd_h5_attr_int64(group, inames[k], ivals[k]));
-    OTD_H5(H5Fflush(res->file, H5F_SCOPE_GLOBAL), res->path);
 done:
     otd_h5_close(&group, &err);
-    return otd_comm_agree(res->comm, err);
+    return err;
+}
+
+otd_err otd_results_write_summary(otd_results *res, const char *status, const otd_attr *strs,
+                                  int nstrs, const char *const *dnames, const double *dvals, int nd,
+                                  const char *const *inames, const int64_t *ivals, int ni)
+{
+    otd_err err = OTD_OK;
+    int64_t bytes = 4096 + 2 * (int64_t)strlen(status);
+    /* The arguments are the same on every rank, so is this verdict. */
+    OTD_CHECK(summary_check(status, strs, nstrs, dnames, dvals, nd, inames, ivals, ni));
+    OTD_CHECK(otd_results_history_flush(res));
+    for (int k = 0; k < nstrs; k++)
+        bytes += 2 * (int64_t)(strlen(strs[k].name) + strlen(strs[k].value)) + 256;
+    bytes += (int64_t)(nd + ni) * 256;
+    OTD_CHECK(reserve(res, bytes));
+    OTD_CHECK(
+        agreed(res, summary_attrs(res, status, strs, nstrs, dnames, dvals, nd, inames, ivals, ni)));
+    OTD_CHECK(finish_write(res));
+done:
+    return err;
+}
+
+/* Collective: cut the history columns to the rows of this run, then write
+ * the metadata out, each step agreed. */
+static otd_err cut_stale_rows(otd_results *res)
+{
+    otd_err err = OTD_OK;
+    OTD_CHECK(reserve(res, (int64_t)res->ncol * 4096));
+    for (int k = 0; err == OTD_OK && k < res->ncol; k++) {
+        hsize_t dims[2] = {(hsize_t)res->nfile, (hsize_t)res->width};
+        if (H5Dset_extent(res->dsets[k], dims) < 0)
+            err = otd_h5_raise("H5Dset_extent", res->names[k], __FILE__, __LINE__);
+    }
+    OTD_CHECK(agreed(res, err));
+    OTD_CHECK(finish_write(res));
+done:
+    return err;
 }
 
 otd_err otd_results_close(otd_results *res)
 {
-    otd_err err = OTD_OK;
+    otd_err err = OTD_OK, agreed_err = OTD_OK;
     otd_comm *comm = NULL;
+    char *path = NULL;
+    const char *name = NULL;
     if (res == NULL)
         return OTD_OK;
+    /* The handle and its path go with the close; messages after it need
+     * the name (out of memory for it: the bare file name will do). */
+    path = dup_string(res->path);
+    name = path != NULL ? path : "results.h5";
     comm = res->comm;
     /* Rows still buffered belong in the file; close even if that fails. */
     err = otd_results_history_flush(res);
     /* Stale rows of an interrupted earlier process, beyond what this one
      * wrote, go now (see `extent`). */
-    for (int k = 0; err == OTD_OK && res->extent > res->nfile && k < res->ncol; k++) {
-        hsize_t dims[2] = {(hsize_t)res->nfile, (hsize_t)res->width};
-        if (H5Dset_extent(res->dsets[k], dims) < 0)
-            err = otd_h5_raise("H5Dset_extent", res->names[k], __FILE__, __LINE__);
-    }
+    if (err == OTD_OK && res->extent > res->nfile)
+        err = cut_stale_rows(res);
+    /* Every rank gets here with the same verdict: the collective close,
+     * whose own failure is agreed only when nothing failed before. */
+    agreed_err = err;
     results_free(res, &err);
-    return otd_comm_agree(comm, err);
+    if (agreed_err != OTD_OK)
+        goto done;
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, name));
+    /* Blocks reserved and not used go back to the file system. */
+    if (otd_comm_rank(comm) == 0 && path != NULL)
+        err = otd_h5_release(path, 0, WHAT);
+    OTD_CHECK(otd_comm_agree_share(comm, err));
+done:
+    /* After a failure they go back too, quietly: the error stands. */
+    if (err != OTD_OK && otd_comm_rank(comm) == 0 && path != NULL)
+        otd_h5_release_quiet(path);
+    free(path);
+    return err;
+}
+
+void otd_results_discard(otd_results *res)
+{
+    /* Already failed: closing records nothing, and the message that says
+     * why stays the current one. */
+    otd_err err = OTD_ERR_IO;
+    char *path = NULL;
+    int root = 0;
+    if (res == NULL)
+        return;
+    root = otd_comm_rank(res->comm) == 0;
+    path = dup_string(res->path);
+    /* Nothing in it is wanted: rank 0 empties it first, so that the
+     * collective close has room for what it still writes. */
+    if (root)
+        otd_h5_abandon(res->path);
+    results_free(res, &err);
+    if (root && path != NULL && unlink(path) != 0 && errno != ENOENT)
+        otd_warn("cannot remove the incomplete results file '%s': %s", path, strerror(errno));
+    free(path);
 }
 
 int64_t otd_results_history_rows(const otd_results *res)

@@ -15,9 +15,11 @@
  * slice. Each pair is compared once, from the entry whose indices at the two
  * swapped positions increase, so a tie between equal asymmetries is broken
  * by the C order of that entry whatever the rank count. */
+#define _GNU_SOURCE /* renameat2(2) and RENAME_NOREPLACE (Linux) */
 #include "otd/otd_tensor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,8 @@
 #include "otd/otd_packed.h"
 
 #define DSET "/T"
+/* Names a file being written in messages: "cannot write tensor file ...". */
+#define WHAT "tensor file"
 
 /* Room for "[i1, ..., i12]" or "(d, ..., d)" with 20-digit numbers. */
 #define INDEX_CAP 320
@@ -423,6 +427,19 @@ static otd_err read_verdict(const tio_reader *rd, double tol, otd_comm *comm, ti
                  rd->key, rd->path, x, rec.vx, y, rec.vy, m[1] / m[0], m[0], m[1], tol);
     }
     OTD_CHECK(otd_comm_sum(comm, &norm2, 1));
+    /* Every relative error divides by ||T||^2: a tensor whose norm is zero
+     * or not a finite double defines no problem. Its values are finite and
+     * reduced everywhere alike, so is this verdict. */
+    if (m[0] == 0.0)
+        OTD_FAIL(OTD_ERR_FORMAT,
+                 "%s = '%s': /T is all zero: a zero tensor defines no problem (errors are "
+                 "relative to ||T||)",
+                 rd->key, rd->path);
+    if (!isfinite(norm2))
+        OTD_FAIL(OTD_ERR_FORMAT,
+                 "%s = '%s': ||T||^2 overflows (max |T| = %g; the squares of its values are "
+                 "not finite doubles): scale the tensor down",
+                 rd->key, rd->path, m[0]);
     s->norm2 = norm2;
 done:
     return err;
@@ -525,7 +542,7 @@ static void unpack_row(const otd_slab *s, int64_t t, const int64_t *stride, doub
 /* Local: arguments and the slice buffer. */
 static otd_err write_check(const otd_slab *s, const char *path, otd_comm *comm,
                            const char *const *names, const char *const *values, int nattrs,
-                           double **row)
+                           const otd_target *t, double **row)
 {
     otd_err err = OTD_OK;
     int64_t r0 = 0, nr = 0, slice = -1;
@@ -548,6 +565,9 @@ static otd_err write_check(const otd_slab *s, const char *path, otd_comm *comm,
     for (int a = 0; a < nattrs; a++)
         if (names[a] == NULL || names[a][0] == '\0' || values[a] == NULL)
             OTD_FAIL(OTD_ERR_ARG, "'%s': attribute %d has no name or no value", path, a);
+    if (t != NULL && (t->d != s->d || t->r < 0 || (t->r > 0 && (t->U == NULL || t->a == NULL))))
+        OTD_FAIL(OTD_ERR_ARG, "'%s': bad components (d = %lld, r = %lld) for dimension %lld", path,
+                 (long long)t->d, (long long)t->r, (long long)s->d);
     if (ipow64(s->d, s->order) < 0 || (slice = ipow64(s->d, s->order - 1)) < 0)
         OTD_FAIL(OTD_ERR_CONFIG, "problem.dim = %lld, problem.order = %d: d^l overflows 64 bits",
                  (long long)s->d, s->order);
@@ -556,86 +576,107 @@ done:
     return err;
 }
 
-/* Collective: create the file, the attributes and /T, and write every row.
- * Each rank makes the same number of collective writes (that of the largest
- * block), selecting nothing once its rows are done. */
-static otd_err write_file(const otd_slab *s, const char *path, otd_comm *comm,
-                          const char *const *names, const char *const *values, int nattrs,
-                          double *row)
+/* The open objects of a tensor file being written. */
+typedef struct {
+    const otd_slab *s;
+    const char *tmp; /* the temporary file being written */
+    otd_comm *comm;
+    hid_t file, dxpl, dset, fspace, mrow, mnone;
+    double *row; /* one unpacked mode-1 slice */
+} tio_writer;
+
+static void writer_close(tio_writer *w, otd_err *err)
+{
+    otd_h5_close(&w->mnone, err);
+    otd_h5_close(&w->mrow, err);
+    otd_h5_close(&w->fspace, err);
+    otd_h5_close(&w->dset, err);
+    otd_h5_close(&w->dxpl, err);
+    otd_h5_close(&w->file, err);
+}
+
+/* Collective: the root attributes and /T with its space allocated. */
+static otd_err write_header(tio_writer *w, const char *const *names, const char *const *values,
+                            int nattrs)
 {
     otd_err err = OTD_OK;
-    hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
-    hid_t dcpl = H5I_INVALID_HID, fspace = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-    hid_t dxpl = H5I_INVALID_HID, mrow = H5I_INVALID_HID, mnone = H5I_INVALID_HID;
-    hsize_t dims[OTD_MAX_ORDER], start[OTD_MAX_ORDER], count[OTD_MAX_ORDER], n = 1, one = 1;
-    int64_t stride[OTD_PACKED_MAX_K], r0 = 0, maxrows = 0;
-    int k = s->order - 1;
-    slice_strides(k, s->d, stride);
-    /* Rank 0 holds the largest block. */
-    otd_layout_range(s->d, otd_comm_size(comm), 0, &r0, &maxrows);
-    for (int q = 0; q < s->order; q++) {
-        dims[q] = count[q] = (hsize_t)s->d;
-        start[q] = 0;
-    }
-    count[0] = 1;
+    hid_t root = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    hsize_t dims[OTD_MAX_ORDER], n = 1, one = 1;
+    const otd_slab *s = w->s;
+    for (int q = 0; q < s->order; q++)
+        dims[q] = (hsize_t)s->d;
     for (int q = 1; q < s->order; q++)
         n *= dims[q];
-
-    OTD_CHECK(otd_h5_open_mpio(path, comm, OTD_H5_CREATE, &file, &dxpl));
-    OTD_H5(root = H5Gopen2(file, "/", H5P_DEFAULT), path);
+    OTD_H5(root = H5Gopen2(w->file, "/", H5P_DEFAULT), w->tmp);
     for (int a = 0; a < nattrs; a++)
         OTD_CHECK(otd_h5_attr_string(root, names[a], values[a]));
     /* Contiguous, C order: a mode-1 slice is one extent of the file, and
      * h5py or any reader gets T[i, j, ...] directly. Every value is written
      * below, so the fill pass over d^l values is skipped. */
-    OTD_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE), path);
-    OTD_H5(H5Pset_layout(dcpl, H5D_CONTIGUOUS), path);
-    OTD_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), path);
-    OTD_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), path);
-    OTD_H5(fspace = H5Screate_simple(s->order, dims, NULL), path);
-    OTD_H5(dset = H5Dcreate2(file, DSET, H5T_IEEE_F64LE, fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-           path);
-    OTD_H5(mrow = H5Screate_simple(1, &n, NULL), path);
-    OTD_H5(mnone = H5Screate_simple(1, &one, NULL), path);
-    OTD_H5(H5Sselect_none(mnone), path);
-    for (int64_t t = 0; t < maxrows; t++) {
-        if (t < s->nrows) {
-            unpack_row(s, t, stride, row);
-            start[0] = (hsize_t)(s->row0 + t);
-            OTD_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), path);
-            OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mrow, fspace, dxpl, row), path);
-        } else {
-            OTD_H5(H5Sselect_none(fspace), path);
-            OTD_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mnone, fspace, dxpl, no_data), path);
-        }
-    }
+    OTD_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE), w->tmp);
+    OTD_H5(H5Pset_layout(dcpl, H5D_CONTIGUOUS), w->tmp);
+    OTD_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), w->tmp);
+    OTD_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), w->tmp);
+    OTD_H5(w->fspace = H5Screate_simple(s->order, dims, NULL), w->tmp);
+    OTD_H5(w->dset =
+               H5Dcreate2(w->file, DSET, H5T_IEEE_F64LE, w->fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+           w->tmp);
+    OTD_H5(w->mrow = H5Screate_simple(1, &n, NULL), w->tmp);
+    OTD_H5(w->mnone = H5Screate_simple(1, &one, NULL), w->tmp);
+    OTD_H5(H5Sselect_none(w->mnone), w->tmp);
 done:
-    otd_h5_close(&mnone, &err);
-    otd_h5_close(&mrow, &err);
-    otd_h5_close(&dxpl, &err);
-    otd_h5_close(&dset, &err);
-    otd_h5_close(&fspace, &err);
     otd_h5_close(&dcpl, &err);
     otd_h5_close(&root, &err);
-    otd_h5_close(&file, &err);
     return err;
 }
 
-otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
-                       const char *const *attr_names, const char *const *attr_values, int nattrs)
+/* Collective: row t of every rank's block (local row t, or nothing once
+ * this rank's rows are done). */
+static otd_err write_row(tio_writer *w, int64_t t, const int64_t *stride)
 {
     otd_err err = OTD_OK;
-    double *row = NULL;
-    err = write_check(slab, path, comm, attr_names, attr_values, nattrs, &row);
-    OTD_CHECK(otd_comm_agree(comm, err));
-    /* Rank 0 checks the path; every rank returns its verdict (its code, and
-     * a message naming rank 0 whose own message names the path). */
-    OTD_CHECK(otd_comm_agree(
-        comm, otd_comm_rank(comm) == 0 ? otd_check_new_path(path, "tensor file") : OTD_OK));
-    err = write_file(slab, path, comm, attr_names, attr_values, nattrs, row);
-    OTD_CHECK(otd_comm_agree(comm, err));
+    const otd_slab *s = w->s;
+    hsize_t start[OTD_MAX_ORDER], count[OTD_MAX_ORDER];
+    for (int q = 0; q < s->order; q++) {
+        start[q] = 0;
+        count[q] = (hsize_t)s->d;
+    }
+    count[0] = 1;
+    if (t < s->nrows) {
+        unpack_row(s, t, stride, w->row);
+        start[0] = (hsize_t)(s->row0 + t);
+        OTD_H5(H5Sselect_hyperslab(w->fspace, H5S_SELECT_SET, start, NULL, count, NULL), w->tmp);
+        OTD_H5(H5Dwrite(w->dset, H5T_NATIVE_DOUBLE, w->mrow, w->fspace, w->dxpl, w->row), w->tmp);
+    } else {
+        OTD_H5(H5Sselect_none(w->fspace), w->tmp);
+        OTD_H5(H5Dwrite(w->dset, H5T_NATIVE_DOUBLE, w->mnone, w->fspace, w->dxpl, no_data), w->tmp);
+    }
 done:
-    free(row);
+    return err;
+}
+
+/* Collective: the attributes and /T, every row, and the close, each step
+ * agreed (h5util.h). Each rank makes the same number of collective writes
+ * (that of the largest block), selecting nothing once its rows are done. */
+static otd_err write_file(tio_writer *w, const char *const *names, const char *const *values,
+                          int nattrs)
+{
+    otd_err err = OTD_OK;
+    int64_t stride[OTD_PACKED_MAX_K], r0 = 0, maxrows = 0;
+    slice_strides(w->s->order - 1, w->s->d, stride);
+    /* Rank 0 holds the largest block. */
+    otd_layout_range(w->s->d, otd_comm_size(w->comm), 0, &r0, &maxrows);
+    OTD_CHECK(otd_h5_agree_write(w->comm, write_header(w, names, values, nattrs), WHAT, w->tmp));
+    for (int64_t t = 0; t < maxrows; t++)
+        OTD_CHECK(otd_h5_agree_write(w->comm, write_row(w, t, stride), WHAT, w->tmp));
+    /* Everything out (agreed), then the collective close (agreed). */
+    err = H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0
+              ? otd_h5_raise("H5Fflush", w->tmp, __FILE__, __LINE__)
+              : OTD_OK;
+    OTD_CHECK(otd_h5_agree_write(w->comm, err, WHAT, w->tmp));
+    writer_close(w, &err);
+    OTD_CHECK(otd_h5_agree_write(w->comm, err, WHAT, w->tmp));
+done:
     return err;
 }
 
@@ -656,18 +697,147 @@ done:
     return err;
 }
 
-otd_err otd_tensor_write_components(const char *path, const otd_target *t)
+/* Rank 0, serial, after the collective close: the components of t as /U
+ * (d, r) and /a (r,), the format problem.components_file reads. A failure
+ * empties the file before HDF5 closes it, so that the close has room. */
+static otd_err write_components(const char *tmp, const otd_target *t)
 {
     otd_err err = OTD_OK;
     hid_t file = H5I_INVALID_HID;
     double *rowmajor = NULL;
     hsize_t udims[2] = {(hsize_t)t->d, (hsize_t)t->r}, adims[1] = {(hsize_t)t->r};
     OTD_CHECK(otd_h5_to_row_major(t->U, t->d, t->r, t->d, &rowmajor));
-    OTD_H5(file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), path);
+    OTD_H5(file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT), tmp);
     OTD_CHECK(write_array(file, "/U", 2, udims, rowmajor));
     OTD_CHECK(write_array(file, "/a", 1, adims, t->a));
+    OTD_H5(H5Fflush(file, H5F_SCOPE_GLOBAL), tmp);
 done:
+    if (err != OTD_OK && file >= 0)
+        otd_h5_abandon(tmp);
     otd_h5_close(&file, &err);
     free(rowmajor);
+    if (err == OTD_ERR_HDF5)
+        err = OTD_ERROR(OTD_ERR_IO, "cannot write %s '%s': %s", WHAT, tmp, otd_error_text());
+    return err;
+}
+
+/* Rank 0: put the complete temporary file in place under its final name,
+ * durably, never over a file that appeared there meanwhile (otd never
+ * overwrites): data synced, renamed without replacing, directory synced. */
+static otd_err commit_new(const char *tmp, const char *path)
+{
+    otd_err err = OTD_OK;
+    char *dir = NULL, *slash = NULL;
+    size_t len = strlen(path);
+    OTD_CHECK(otd_h5_release(tmp, 1, WHAT));
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+        /* A file system without the flag: check, then rename; only a file
+         * created in between (a race with another writer) is lost. */
+        if (errno != EINVAL && errno != ENOSYS)
+            OTD_FAIL(OTD_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        OTD_CHECK(otd_check_new_path(path, WHAT));
+        if (rename(tmp, path) != 0)
+            OTD_FAIL(OTD_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    }
+    OTD_ALLOC(dir, len + 2);
+    memcpy(dir, path, len + 1);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        memcpy(dir, ".", 2);
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    OTD_CHECK(otd_fsync_dir(dir, "directory"));
+done:
+    free(dir);
+    return err;
+}
+
+/* Bytes the tensor file takes: /T, its attributes, the components, and
+ * HDF5's metadata of the collective and the serial writes. */
+static int64_t file_bytes(const otd_slab *s, const char *const *values, int nattrs,
+                          const otd_target *t)
+{
+    int64_t n = ipow64(s->d, s->order) * (int64_t)sizeof(double) + 2 * OTD_H5_META_BYTES;
+    for (int a = 0; a < nattrs; a++)
+        n += 2 * (int64_t)strlen(values[a]) + 256;
+    if (t != NULL)
+        n += (t->d + 1) * t->r * (int64_t)sizeof(double);
+    return n;
+}
+
+/* Rank 0: refuse an existing path, then create the temporary file
+ * "<path>.tmp.<pid>" next to it, with all its blocks reserved: a full disk
+ * fails here, before HDF5 writes anything. */
+static otd_err write_start(const char *path, int64_t bytes, char **tmp)
+{
+    otd_err err = OTD_OK;
+    size_t cap = strlen(path) + 32;
+    OTD_CHECK(otd_check_new_path(path, WHAT));
+    OTD_ALLOC(*tmp, cap);
+    snprintf(*tmp, cap, "%s.tmp.%ld", path, (long)getpid());
+    OTD_CHECK(otd_h5_reserve(*tmp, bytes, 1, WHAT));
+done:
+    if (err != OTD_OK) {
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return err;
+}
+
+otd_err otd_slab_write(const otd_slab *slab, const char *path, otd_comm *comm,
+                       const char *const *attr_names, const char *const *attr_values, int nattrs,
+                       const otd_target *components)
+{
+    otd_err err = OTD_OK;
+    int root = otd_comm_rank(comm) == 0, created = 0;
+    char *tmp = NULL;
+    size_t len = 0;
+    int64_t bytes = 0;
+    tio_writer w = {.s = slab,
+                    .comm = comm,
+                    .file = H5I_INVALID_HID,
+                    .dxpl = H5I_INVALID_HID,
+                    .dset = H5I_INVALID_HID,
+                    .fspace = H5I_INVALID_HID,
+                    .mrow = H5I_INVALID_HID,
+                    .mnone = H5I_INVALID_HID};
+    err = write_check(slab, path, comm, attr_names, attr_values, nattrs, components, &w.row);
+    OTD_CHECK(otd_comm_agree(comm, err));
+    bytes = file_bytes(slab, attr_values, nattrs, components);
+    /* Rank 0 checks the path and creates the temporary file; every rank
+     * returns its verdict and learns the temporary name. */
+    OTD_CHECK(otd_comm_agree_share(comm, root ? write_start(path, bytes, &tmp) : OTD_OK));
+    created = 1;
+    if (root)
+        len = strlen(tmp);
+    OTD_CHECK(otd_comm_bcast_bytes(comm, &tmp, &len, 0));
+    w.tmp = tmp;
+    /* TRUNC: over the empty file rank 0 has just created. */
+    err = otd_h5_open_mpio(tmp, comm, OTD_H5_CREATE_TR, &w.file, &w.dxpl);
+    OTD_CHECK(otd_h5_agree_write(comm, err, WHAT, tmp));
+    /* Again, in case HDF5 truncated the reservation with the file. */
+    OTD_CHECK(otd_h5_reserve_all(comm, tmp, bytes, 0, WHAT));
+    OTD_CHECK(write_file(&w, attr_names, attr_values, nattrs));
+    if (root && components != NULL)
+        err = write_components(tmp, components);
+    OTD_CHECK(otd_comm_agree_share(comm, err));
+    if (root)
+        err = commit_new(tmp, path);
+    OTD_CHECK(otd_comm_agree_share(comm, err));
+    created = 0; /* in place: nothing to remove */
+done:
+    /* Every failure above passed an agreement, so all ranks close here
+     * together, after rank 0 has emptied the file given up (its close then
+     * has room for what it still writes); then it goes. No partial file is
+     * left, under either name. */
+    if (err != OTD_OK && created && root && w.file >= 0)
+        otd_h5_abandon(tmp);
+    writer_close(&w, &err);
+    if (err != OTD_OK && created && root && tmp != NULL && unlink(tmp) != 0 && errno != ENOENT)
+        otd_warn("cannot remove the temporary tensor file '%s': %s", tmp, strerror(errno));
+    free(w.row);
+    free(tmp);
     return err;
 }

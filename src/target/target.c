@@ -70,6 +70,43 @@ static double target_norm2(const otd_target *t)
     return s;
 }
 
+/* ||T*||^2 must be a positive finite double: every relative error divides
+ * by it, and normalization by its root. The weights and components are
+ * finite (the configuration and input files are checked), so a value that
+ * is not finite is an overflow of the sum or its products (its NaN is
+ * inf * 0 or inf - inf), and one that is not positive a T* that is zero
+ * (weights that cancel). The message names what the user can change. */
+static otd_err check_norm(const otd_config *cfg, const otd_target *t)
+{
+    const char *file = cfg->problem.components_file;
+    double amax = 0.0;
+    if (isfinite(t->norm2) && t->norm2 > 0.0)
+        return OTD_OK;
+    for (int64_t k = 0; k < t->r; k++)
+        amax = fmax(amax, fabs(t->a[k]));
+    if (!isfinite(t->norm2) && file[0] != '\0')
+        return OTD_ERROR(OTD_ERR_FORMAT,
+                         "problem.components_file = '%s': ||T*||^2 = sum_kk' a_k a_k' <u_k, "
+                         "u_k'>^%d overflows (the largest |a_k| is %g): /U or /a is too large; "
+                         "scale them down (problem.normalize rescales T* to norm 1)",
+                         file, t->order, amax);
+    if (!isfinite(t->norm2))
+        return OTD_ERROR(OTD_ERR_CONFIG,
+                         "problem.weights: ||T*||^2 = sum_kk' a_k a_k' <u_k, u_k'>^%d overflows "
+                         "(the largest weight is %g): scale the weights down (problem.normalize "
+                         "rescales T* to norm 1)",
+                         t->order, amax);
+    if (file[0] != '\0')
+        return OTD_ERROR(OTD_ERR_FORMAT,
+                         "problem.components_file = '%s': T* = sum_k a_k u_k^(x)%d is zero "
+                         "(||T*||^2 = %g): its /a and /U define no target",
+                         file, t->order, t->norm2);
+    return OTD_ERROR(OTD_ERR_CONFIG,
+                     "problem.weights: T* = sum_k a_k u_k^(x)%d is zero (||T*||^2 = %g): the "
+                     "weights cancel; a target must have a nonzero norm",
+                     t->order, t->norm2);
+}
+
 otd_err otd_target_create(const otd_config *cfg, otd_comm *comm, otd_target **out)
 {
     otd_err err = OTD_OK;
@@ -93,11 +130,7 @@ otd_err otd_target_create(const otd_config *cfg, otd_comm *comm, otd_target **ou
     OTD_CHECK(components(cfg, comm, t));
     otd_gram_exact(d, r, r, t->U, t->U, t->UtU);
     t->norm2 = target_norm2(t);
-    if (!(t->norm2 > 0.0) || !isfinite(t->norm2))
-        OTD_FAIL(OTD_ERR_CONFIG,
-                 "the target tensor has norm^2 = %g: problem.weights or the "
-                 "components give T* = 0",
-                 t->norm2);
+    OTD_CHECK(check_norm(cfg, t));
     if (cfg->problem.normalize) {
         double s = 1.0 / sqrt(t->norm2);
         for (int64_t k = 0; k < r; k++)

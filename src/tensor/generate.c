@@ -115,6 +115,13 @@ otd_err otd_slab_generate(const otd_config *cfg, const otd_layout *lay, otd_comm
             norm2 += s->S[i + p * s->nrows] * s->S[i + p * s->nrows] / mult;
     }
     OTD_CHECK(otd_comm_sum(comm, &norm2, 1));
+    /* T* is checked (otd_target_create); only the noise can push the sum
+     * past the largest double. The same reduced value everywhere. */
+    if (!isfinite(norm2))
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "problem.noise = %g: ||T* + noise||^2 overflows (it is not a finite double): "
+                 "give a smaller noise",
+                 cfg->problem.noise);
     s->norm2 = norm2;
     *out = s;
     s = NULL;

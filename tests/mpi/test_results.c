@@ -111,9 +111,11 @@ static void test_write(void)
     OTD_TEST_OK(
         otd_results_write_summary(res, "converged", sstr, 1, dnames, dvals, 2, inames, ivals, 1));
 
-    /* A failing collective gives the same verdict on every rank. */
-    CU_ASSERT_EQUAL(otd_results_write_rows(res, "/final/W", &lay, local, NCOLS), OTD_ERR_HDF5);
+    /* A failing collective gives the same verdict on every rank: a file
+     * that could not be written, naming it and the dataset. */
+    CU_ASSERT_EQUAL(otd_results_write_rows(res, "/final/W", &lay, local, NCOLS), OTD_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(otd_error_message(), "/final/W"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(otd_error_message(), "results file"));
 
     OTD_TEST_OK(otd_results_close(res));
     free(local);

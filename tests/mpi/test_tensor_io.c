@@ -279,11 +279,11 @@ static void round_trip(int l)
 
     if (is_root())
         unlink(out);
-    OTD_TEST_OK(otd_slab_write(s, out, c, names, values, 2));
+    OTD_TEST_OK(otd_slab_write(s, out, c, names, values, 2, NULL));
     if (is_root())
         check_written(out, l, T);
     /* An existing file is refused on every rank, rank 0 naming it. */
-    CU_ASSERT_EQUAL(otd_slab_write(s, out, c, names, values, 2), OTD_ERR_IO);
+    CU_ASSERT_EQUAL(otd_slab_write(s, out, c, names, values, 2, NULL), OTD_ERR_IO);
     if (is_root()) {
         CU_ASSERT_PTR_NOT_NULL(strstr(otd_error_message(), out));
         CU_ASSERT_PTR_NOT_NULL(strstr(otd_error_message(), "already exists"));
