@@ -297,6 +297,19 @@ const otd_option otd_cfg_options[] = {
      .help = "A component counts as large (n_large, best correlation, out-of-span mass) when "
              "its coefficient in T(W) (||w||^2 homogeneous, ||w||^l plain) is at least this "
              "fraction of the smallest |a_k|."},
+    {.key = "metrics.fit_corr",
+     REAL_RANGE(0.0, 1, 1.0, 0),
+     .def = "0.99",
+     FIELD(metrics.fit_corr),
+     .help = "n_fitted: target k counts as fitted when a large component whose best-correlated "
+             "target is u_k has |cos(w_i, u_k)| >= this and k's target_mass is within "
+             "metrics.fit_mass_tol of 1."},
+    {.key = "metrics.fit_mass_tol",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "0.01",
+     FIELD(metrics.fit_mass_tol),
+     .help = "n_fitted: largest |target_mass_k - 1| of a fitted target (target_mass = <T(W), "
+             "u_k^l> / (a_k ||u_k||^{2l}), 1 when target k is fitted exactly)."},
 
     /* --- top level --- */
     {.key = "engine",

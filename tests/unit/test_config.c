@@ -90,6 +90,8 @@ static int config_equal(const otd_config *a, const otd_config *b)
     return a->run.seed == b->run.seed && a->run.log_every == b->run.log_every &&
            same_bits(a->run.progress_seconds, b->run.progress_seconds) &&
            same_bits(a->metrics.large_fraction, b->metrics.large_fraction) &&
+           same_bits(a->metrics.fit_corr, b->metrics.fit_corr) &&
+           same_bits(a->metrics.fit_mass_tol, b->metrics.fit_mass_tol) &&
            a->run.checkpoint_every == b->run.checkpoint_every &&
            same_bits(a->run.checkpoint_seconds, b->run.checkpoint_seconds) &&
            a->run.keep_checkpoints == b->run.keep_checkpoints && a->engine == b->engine;
@@ -142,6 +144,8 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.run.seed, 0);
     CU_ASSERT_EQUAL(c.run.log_every, 100);
     CU_ASSERT_EQUAL(c.run.progress_seconds, 2.0);
+    CU_ASSERT_EQUAL(c.metrics.fit_corr, 0.99);
+    CU_ASSERT_EQUAL(c.metrics.fit_mass_tol, 0.01);
     CU_ASSERT_EQUAL(c.engine, OTD_ENGINE_IMPLICIT);
     otd_config_free(&c);
     CU_ASSERT_TRUE(is_zeroed(&c));
@@ -354,6 +358,8 @@ static void test_canonical_yaml(void)
                               "  keep_checkpoints: 3\n"
                               "metrics:\n"
                               "  large_fraction: 0.1\n"
+                              "  fit_corr: 0.99\n"
+                              "  fit_mass_tol: 0.01\n"
                               "engine: implicit\n");
     free(y);
     check_round_trip(&c);
@@ -512,11 +518,17 @@ static void test_ranges(void)
     EXPECT_FAIL("run.seed: -1\n", NULL, "run.seed = -1: out of range", "integer in [0, 2^63-1]");
     EXPECT_FAIL("run.log_every: 0\n", NULL, "run.log_every = 0: out of range");
     EXPECT_FAIL("run.progress_seconds: 0\n", NULL, "run.progress_seconds = 0: out of range");
+    EXPECT_FAIL("metrics.fit_corr: 0\n", NULL, "metrics.fit_corr = 0: out of range",
+                "real in (0, 1]");
+    EXPECT_FAIL("metrics.fit_corr: 1.01\n", NULL, "metrics.fit_corr = 1.01: out of range");
+    EXPECT_FAIL("metrics.fit_mass_tol: -0.01\n", NULL, "metrics.fit_mass_tol = -0.01: out of range",
+                "real >= 0");
     /* The edges themselves are allowed. */
     {
         otd_config c;
         OTD_TEST_OK(parse("problem: {order: 12, weight_ratio: 1, dim: 1099511627776}\n"
-                          "algo: {max_iters: 0, lambda: 0, epoch_growth: 0}\n",
+                          "algo: {max_iters: 0, lambda: 0, epoch_growth: 0}\n"
+                          "metrics: {fit_corr: 1, fit_mass_tol: 0}\n",
                           NULL, 0, &c));
         CU_ASSERT_EQUAL(c.problem.order, 12);
         otd_config_free(&c);
@@ -756,6 +768,8 @@ static void test_help(void)
                                            "run.seed",
                                            "run.log_every",
                                            "run.progress_seconds",
+                                           "metrics.fit_corr",
+                                           "metrics.fit_mass_tol",
                                            "engine"};
         char want[64];
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
