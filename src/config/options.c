@@ -175,8 +175,11 @@ const otd_option otd_cfg_options[] = {
      .def = "auto",
      FIELD(algo.lambda),
      .help = "Regularizer lambda in L(W) = 1/2 ||T(W) - T*||_F^2 + lambda/2 ||W||_F^2 (lazy "
-             "methods: of the linearized model at W = W0 + Delta). auto = 1e-3, except 0 for "
-             "lazy_gd and lazy_opt (their error is the NTK regime's, unregularized)."},
+             "methods: of the linearized model at W = W0 + Delta). auto: bl and tdp 0.2 eps "
+             "||T*|| / sqrt(r) (eps = algo.target_rel_err, 1e-3 if 0; ||T*|| = 1 normalized), "
+             "which puts the error floor sqrt(r) lambda / (2 ||T*||) that lambda causes at "
+             "eps/10; gd 1e-3; lazy_gd and lazy_opt 0 (their error is the NTK regime's, "
+             "unregularized)."},
     {.key = "algo.reinit_threshold",
      REAL_RANGE(0.0, 0, HUGE_VAL, 1),
      .def = "1e-3",
