@@ -2,16 +2,23 @@
 """The figures of docs/science.md section 5 (E0-E4) from a collected otd sweep.
 
 usage: /usr/bin/python3 analysis/figures.py FIGURE DIR [--out PREFIX] [--data-json PATH]
-           [--point NAME]... [--threshold X]
+           [--point NAME]... [--threshold X] [--fitted]
 
-FIGURE  e0  m = r gets stuck: fraction of gd seeds (model.m = problem.rank) whose
-            final_rel_err > --threshold (0.1), one bar per (problem.order, problem.rank)
+FIGURE  e0  m = r gets stuck: per (problem.order, problem.rank), two bars over the gd
+            seeds with model.m = problem.rank: the fraction that fit every target
+            (summary n_fitted = r, docs/science.md section 6) and, as before, the
+            fraction whose final_rel_err > --threshold (0.1). Both: the count says
+            whether the targets were found, the error whether the fit is finished.
+            Seeds without n_fitted (older results) count only for the second bar.
         e1  final relative error vs model.m (log-log), one curve per (algo.name,
             problem.dim): median over seeds, min-max band; one panel per problem.order
             (and problem.rank when it varies); dashed: the dimension count
             sqrt(max(0, 1 - m d / D)), D = C(d+l-1, l), per d. A median below its
             resolution (final_rel_err_resolution) is an upper bound, drawn at the
-            resolution as an open downward triangle
+            resolution as an open downward triangle. --fitted adds a row
+            of panels below: the fraction of seeds that fit every target (n_fitted =
+            problem.rank) vs model.m, same curves, every algorithm (gd's error at
+            m > r is budget-limited while its count shows every target found)
         e2  deflation staircase: per-target fitted mass (history target_mass) vs
             iteration of one tdp/bl run, targets ordered by weight a_k (largest first)
         e3  distance from initialization (history dist_init) vs iteration, one curve
@@ -96,6 +103,15 @@ def left_out_note(sweep):
 # ---------------------------------------------------------------- E0
 
 
+def fits_all(row):
+    """1 if the point fitted every target (summary n_fitted = problem.rank),
+    0 if not, None when it has no n_fitted (results of an older otd)."""
+    nf, rank = row.get("n_fitted"), row.get("problem.rank")
+    if not finite(nf) or not finite(rank):
+        return None
+    return int(nf == rank)
+
+
 def fig_e0(sweep, args):
     where = {"algo.name": "gd"}
     rows = [r for r in select(sweep.done(), where)
@@ -106,22 +122,35 @@ def fig_e0(sweep, args):
         errs = [r.get("final_rel_err") for r in pts]
         n = sum(1 for e in errs if finite(e))
         stuck = sum(1 for e in errs if finite(e) and e > args.threshold)
+        fits = [f for f in (fits_all(r) for r in pts) if f is not None]
         bars.append({"order": order, "rank": rank, "n": n, "stuck": stuck,
-                     "fraction": stuck / n if n else float("nan")})
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(bars), 4), dpi=120)
+                     "fraction": stuck / n if n else float("nan"),
+                     "n_fitted_known": len(fits), "fitted_all": sum(fits),
+                     "fraction_fitted": sum(fits) / len(fits) if fits else float("nan")})
+    fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(bars), 4), dpi=120)
     xs = np.arange(len(bars))
-    ax.bar(xs, [b["fraction"] for b in bars], color="C7", width=0.6)
-    for x, b in zip(xs, bars):
-        ax.annotate("%d/%d" % (b["stuck"], b["n"]), (x, b["fraction"]), ha="center",
-                    va="bottom", xytext=(0, 3), textcoords="offset points")
+    width = 0.38
+    series = (("fraction_fitted", "fitted_all", "n_fitted_known", -width / 2, "C2",
+               "fit every target (n_fitted = r)"),
+              ("fraction", "stuck", "n", width / 2, "C7",
+               "final rel. error > %g" % args.threshold))
+    for key, count, total, dx, color, label in series:
+        ys = [b[key] for b in bars]
+        ax.bar(xs + dx, np.nan_to_num(ys), color=color, width=width, label=label)
+        for x, b in zip(xs, bars):
+            ax.annotate("%d/%d" % (b[count], b[total]), (x + dx, np.nan_to_num(b[key])),
+                        ha="center", va="bottom", xytext=(0, 3), textcoords="offset points",
+                        fontsize="small")
     ax.set_xticks(xs, ["l=%s, r=%s" % (b["order"], b["rank"]) for b in bars])
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("fraction of seeds with final rel. error > %g" % args.threshold)
+    ax.set_ylim(0, 1.2)
+    ax.set_ylabel("fraction of seeds")
     ax.set_title("E0: gd with m = r")
     ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper right")
     data = {"threshold": args.threshold, "bars": bars}
-    summary = "e0: " + "; ".join("l=%s r=%s: %d/%d stuck" % (b["order"], b["rank"], b["stuck"],
-                                                            b["n"]) for b in bars)
+    summary = "e0: " + "; ".join("l=%s r=%s: %d/%d fit every target, %d/%d stuck" % (
+        b["order"], b["rank"], b["fitted_all"], b["n_fitted_known"], b["stuck"], b["n"])
+        for b in bars)
     return fig, data, summary + left_out_note(sweep)
 
 
@@ -171,6 +200,19 @@ def bounded(y, res):
     return np.where(bound, res, y), bound
 
 
+def e1_fitted_curve(pts):
+    """Per model.m: how many seeds fit every target, of those with n_fitted."""
+    xs, frac, ns = [], [], []
+    for (m,), at in group(pts, ["model.m"]).items():
+        fits = [f for f in (fits_all(r) for r in at) if f is not None]
+        if not finite(m) or not fits:
+            continue
+        xs.append(m)
+        frac.append(sum(fits) / len(fits))
+        ns.append(len(fits))
+    return xs, frac, ns
+
+
 def m_ticks(ax, ms):
     """Label a log m axis with the m of the sweep (plain numbers) when few."""
     if len(ms) == 1:
@@ -189,11 +231,14 @@ def fig_e1(sweep, args):
     if len(values(rows, "problem.rank")) > 1:
         panel_keys.append("problem.rank")
     panels_rows = group(rows, panel_keys)
-    fig, axes = plt.subplots(1, len(panels_rows), figsize=(6 * len(panels_rows), 4.5), dpi=120,
-                             squeeze=False)
+    nrows = 2 if args.fitted else 1
+    fig, axes = plt.subplots(nrows, len(panels_rows),
+                             figsize=(6 * len(panels_rows), 4.5 + 3 * (nrows - 1)), dpi=120,
+                             squeeze=False, gridspec_kw={"height_ratios": [3, 2][:nrows]})
     dims = values(rows, "problem.dim")
-    panels, lines = [], []
-    for ax, (pkey, pts) in zip(axes[0], panels_rows.items()):
+    panels, lines, fitted_lines = [], [], []
+    for col, (pkey, pts) in enumerate(panels_rows.items()):
+        ax = axes[0][col]
         order = pkey[0]
         title = ", ".join("%s=%s" % (k.split(".")[-1], v) for k, v in zip(panel_keys, pkey))
         panel = {"key": dict(zip(panel_keys, pkey)), "title": title, "curves": [],
@@ -237,9 +282,41 @@ def fig_e1(sweep, args):
         ax.set_title("E1: " + title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize="x-small", loc="best")
+        if args.fitted:
+            panel["fitted"] = e1_fitted_panel(axes[1][col], pts, dims, ms, order, title,
+                                              fitted_lines)
         panels.append(panel)
     data = {"panels": panels}
-    return fig, data, "e1: " + "; ".join(lines) + left_out_note(sweep)
+    summary = "e1: " + "; ".join(lines)
+    if args.fitted:
+        summary += " | fit every target: " + "; ".join(fitted_lines)
+    return fig, data, summary + left_out_note(sweep)
+
+
+def e1_fitted_panel(ax, pts, dims, ms, order, title, lines):
+    """E1's --fitted row: the fraction of seeds with n_fitted = problem.rank
+    vs m, one curve per (algo.name, problem.dim) as above."""
+    curves = []
+    for (algo, d), cpts in sorted(group(pts, ["algo.name", "problem.dim"]).items(),
+                                  key=lambda kv: (algo_order(kv[0][0]), kv[0][1])):
+        xs, frac, ns = e1_fitted_curve(cpts)
+        if not xs:
+            continue
+        ax.plot(xs, frac, color=algo_color(algo), marker=MARKERS[dims.index(d) % len(MARKERS)],
+                lw=1.5, ms=5, label="%s, d=%s" % (algo, d))
+        curves.append({"algo": algo, "dim": d, "x": listed(xs), "y": listed(frac), "n": ns})
+        lines.append("l=%s %s d=%s: %d/%d at m=%s" % (order, algo, d, round(frac[-1] * ns[-1]),
+                                                      ns[-1], xs[-1]))
+    ax.set_xscale("log")
+    m_ticks(ax, ms)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("m (model components)")
+    ax.set_ylabel("fraction of seeds fitting\nevery target (n_fitted = r)")
+    ax.set_title("targets found: " + title, fontsize="medium")
+    ax.grid(True, which="major", alpha=0.3)
+    if curves:
+        ax.legend(fontsize="x-small", loc="best")
+    return curves
 
 
 # ---------------------------------------------------------------- run selection (E2-E4)
@@ -415,7 +492,8 @@ def fig_e4(sweep, args):
 # ---------------------------------------------------------------- main
 
 FIGURES = {
-    "e0": (fig_e0, "m = r gets stuck: fraction of gd seeds with final rel. error > threshold"),
+    "e0": (fig_e0, "m = r gets stuck: fraction of gd seeds fitting every target, and with "
+           "final rel. error > threshold"),
     "e1": (fig_e1, "final relative error vs m per (algo, d), one panel per order"),
     "e2": (fig_e2, "deflation staircase: per-target fitted mass vs iteration"),
     "e3": (fig_e3, "distance from initialization vs iteration"),
@@ -461,6 +539,10 @@ def parse_args(argv):
         if name == "e0":
             p.add_argument("--threshold", type=float, default=0.1,
                            help="a seed is stuck when final_rel_err > this (default 0.1)")
+        if name == "e1":
+            p.add_argument("--fitted", action="store_true",
+                           help="add a row of panels: fraction of seeds fitting every target "
+                           "(n_fitted = problem.rank) vs m")
         if name in ("e2", "e3", "e4"):
             p.add_argument("--point", action="append", metavar="NAME",
                            help="use this point (repeatable)%s" %

@@ -102,6 +102,7 @@ def read_runs(sweep):
                 "m": cfg["model"]["m"],
                 "final_rel_err": float(f["summary"].attrs["final_rel_err"]),
                 "resolution": float(f["summary"].attrs["final_rel_err_resolution"]),
+                "n_fitted": int(f["summary"].attrs["n_fitted"]),
                 "a": f["target/a"][()],
                 "hist": {k: h[k][()] for k in h},
             }
@@ -171,15 +172,24 @@ class Figures(unittest.TestCase):
         want = {}
         for r in self.runs.values():
             if r["algo"] == "gd" and r["m"] == r["rank"]:
-                n, stuck = want.get((r["order"], r["rank"]), (0, 0))
-                want[(r["order"], r["rank"])] = (n + 1, stuck + (r["final_rel_err"] > 0.1))
-        got = {(b["order"], b["rank"]): (b["n"], b["stuck"]) for b in data["bars"]}
+                n, stuck, fitted = want.get((r["order"], r["rank"]), (0, 0, 0))
+                want[(r["order"], r["rank"])] = (n + 1, stuck + (r["final_rel_err"] > 0.1),
+                                                 fitted + (r["n_fitted"] == r["rank"]))
+        got = {(b["order"], b["rank"]): (b["n"], b["stuck"], b["fitted_all"])
+               for b in data["bars"]}
         self.assertEqual(got, want)
         self.assertEqual(sorted(got), [(3, 2), (4, 2)])
         self.assertEqual(got[(3, 2)][0], 4)  # two dims x two seeds
         for b in data["bars"]:
             self.assertAlmostEqual(b["fraction"], b["stuck"] / b["n"])
+            self.assertEqual(b["n_fitted_known"], b["n"])
+            self.assertAlmostEqual(b["fraction_fitted"], b["fitted_all"] / b["n"])
+        # the data is not one-sided: some seeds fit both targets, some not
+        fitted = [b["fitted_all"] for b in data["bars"]]
+        self.assertGreater(sum(fitted), 0, data["bars"])
+        self.assertLess(sum(fitted), sum(b["n"] for b in data["bars"]), data["bars"])
         self.assertIn("1 point not done left out", proc.stdout)
+        self.assertIn("l=3 r=2: %d/4 fit every target" % want[(3, 2)][2], proc.stdout)
 
     def test_e1(self):
         proc, data = self.figure("e1", self.sweep, "--out", self.prefix("e1"))
@@ -228,6 +238,34 @@ class Figures(unittest.TestCase):
         # lazy_opt beyond m d = D (d = 6: D = 56, m = 12) has error zero: a bound.
         self.assertGreater(nbound, 0)
         self.assertIn("l=3 bl d=8: ", proc.stdout)
+
+    def test_e1_fitted(self):
+        proc, data = self.figure("e1", self.sweep, "--fitted", "--out", self.prefix("e1f"))
+        want = {}
+        for r in self.runs.values():
+            key = (r["order"], r["algo"], r["dim"])
+            want.setdefault(key, {}).setdefault(r["m"], []).append(r["n_fitted"] == r["rank"])
+        ncurves = 0
+        for panel in data["panels"]:
+            order = panel["key"]["problem.order"]
+            curves = {(c["algo"], c["dim"]): c for c in panel["fitted"]}
+            self.assertEqual(sorted(curves), sorted(k[1:] for k in want if k[0] == order))
+            for (algo, dim), c in curves.items():
+                by_m = want[(order, algo, dim)]
+                ms = sorted(by_m)
+                what = "fitted l=%d %s d=%d" % (order, algo, dim)
+                self.assertEqual(c["x"], ms, what)
+                self.assertSeries(c["y"], [sum(by_m[m]) / len(by_m[m]) for m in ms], what)
+                self.assertEqual(c["n"], [len(by_m[m]) for m in ms], what)
+                ncurves += 1
+        self.assertEqual(ncurves, 8)
+        # gd over-parameterized fits both targets in some seed: not all zeros
+        gd = [y for p in data["panels"] for c in p["fitted"] if c["algo"] == "gd" for y in c["y"]]
+        self.assertGreater(max(gd), 0)
+        self.assertIn(" | fit every target: ", proc.stdout)
+        # without --fitted the panels have no such row
+        _, plain = self.figure("e1", self.sweep, "--out", self.prefix("e1-plain"))
+        self.assertNotIn("fitted", plain["panels"][0])
 
     def tdp_name(self):
         names = [n for n, r in self.runs.items() if r["algo"] == "tdp"]
