@@ -418,6 +418,7 @@ def fig_e4(sweep, args):
 
 E5_LINES = ("-", "--", "-.", ":")  # fitted line per problem.order
 E5_MARKERS = {"lazy_opt": "o", "lazy_gd": "P", "bl": "s", "tdp": "D", "gd": "X"}
+E5_SIZES = {"bl": 8, "gd": 5}  # bl and gd often share an m*: gd's smaller mark drawn on bl's
 E5_REF_LINES = (":", (0, (6, 2, 1, 2)), (0, (1, 3)), "--")  # D/d per problem.order
 
 
@@ -444,7 +445,7 @@ def fig_e5(sweep, args):
         atmin = [p for p in s["points"] if p["m_star"] is not None and p["m_below"] is None]
         none = [p for p in s["points"] if p["m_star"] is None]
         ax.plot([p["dim"] for p in closed], [p["m_star"] for p in closed], marker, color=color,
-                ms=6, mfc=color if filled else "none", label=label)
+                ms=E5_SIZES.get(s["method"], 6), mfc=color if filled else "none", label=label)
         if atmin:  # succeeded at the smallest m run: m* is at most this
             ax.plot([p["dim"] for p in atmin], [p["m_star"] for p in atmin], "v", color=color,
                     ms=7, mfc="none", label="%s: m* <= smallest m run" % label)
