@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""The figures of docs/science.md section 5 (E0-E4) from a collected otd sweep.
+"""The figures of docs/science.md section 5 (E0-E5) from a collected otd sweep.
 
 usage: /usr/bin/python3 analysis/figures.py FIGURE DIR [--out PREFIX] [--data-json PATH]
-           [--point NAME]... [--threshold X] [--fitted]
+           [--point NAME]... [--threshold X] [--fitted] [--lazy-threshold X] [--success F]
 
 FIGURE  e0  m = r gets stuck: per (problem.order, problem.rank), two bars over the gd
             seeds with model.m = problem.rank: the fraction that fit every target
@@ -25,13 +25,20 @@ FIGURE  e0  m = r gets stuck: per (problem.order, problem.rank), two bars over t
             per point, colour per algo.name
         e4  per-epoch statistics of bl/tdp runs (last history row of each epoch):
             large components, min best correlation, max out-of-span mass
+        e5  the separation: m* (smallest m that succeeds) vs d (log-log) per (algo.name,
+            problem.order), with the least-squares slope of log m* on log d and the
+            lazy threshold D/d; lazy_opt succeeds when the median final_rel_err over the
+            seeds is <= --lazy-threshold (0.1), other methods when at least --success
+            (0.9) of the seeds reach algo.target_rel_err. Prints one line per (method, l):
+            e5 l=3 method=lazy_opt slope=1.97 d=10..40 points=12 D/d_slope=1.85
+            (analysis/otd_e5.py; runs from a grid sweep or from analysis/e5_search.py)
 DIR     a sweep directory with summary.csv (`otd collect DIR`), or for e2-e4 also a
         single run directory (results.h5)
 
 Writes PREFIX.png and PREFIX.pdf (default PREFIX: DIR/figures/FIGURE), prints their
-paths and a one-line summary of the data plotted. --data-json PATH writes what was
-plotted (panels, curves with their x/y values; NaN as null) for checking by tests
-and scripts. --point NAME (repeatable; e2, e3, e4) restricts to the named points;
+paths and a one-line summary of the data plotted (e5: one line per series).
+--data-json PATH writes what was plotted (panels, curves with their x/y values; NaN
+as null) for checking by tests and scripts. --point NAME (repeatable; e2, e3, e4) restricts to the named points;
 e2 plots the first. Only points with status done are used; the summary line says
 how many others were left out. A missing summary.csv or a figure whose points are
 absent is reported (which algo/keys) with exit status 1.
@@ -55,6 +62,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otd_e5  # noqa: E402
 from otd_results import describe  # noqa: E402
 from otd_sweep import (SweepError, describe_where, finite, group, load_sweep,  # noqa: E402
                        require, select, values)
@@ -88,6 +96,19 @@ def listed(x):
     for v in np.asarray(x, dtype=float).ravel():
         out.append(float(v) if math.isfinite(v) else None)
     return out
+
+
+def jsonable(x):
+    """x with every non-finite float replaced by None (JSON has no NaN/inf)."""
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
 
 
 def fmt(x):
@@ -489,6 +510,101 @@ def fig_e4(sweep, args):
     return fig, data, summary + left_out_note(sweep)
 
 
+# ---------------------------------------------------------------- E5
+
+E5_LINES = ("-", "--", "-.", ":")  # fitted line per problem.order
+E5_MARKERS = {"lazy_opt": "o", "lazy_gd": "P", "bl": "s", "tdp": "D", "gd": "X"}
+E5_SIZES = {"bl": 8, "gd": 5}  # bl and gd often share an m*: gd's smaller mark drawn on bl's
+E5_REF_LINES = (":", (0, (6, 2, 1, 2)), (0, (1, 3)), "--")  # D/d per problem.order
+
+
+def fig_e5(sweep, args):
+    rows = [r for r in sweep.done() if finite(r.get("model.m")) and finite(r.get("problem.dim"))
+            and finite(r.get("problem.order")) and r.get("algo.name")]
+    require(sweep, rows, "algo.name, model.m, problem.dim and problem.order", "e5")
+    try:
+        found = otd_e5.series(rows, args.lazy_threshold, args.success)
+    except ValueError as e:
+        raise SweepError("e5: %s" % e) from e
+    found.sort(key=lambda s: (s["order"], algo_order(s["method"])))
+    orders = sorted({s["order"] for s in found})
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    lines, dd = [], []
+    all_d = sorted({p["dim"] for s in found for p in s["points"]})
+    for s in found:
+        color = algo_color(s["method"])
+        style = E5_LINES[orders.index(s["order"]) % len(E5_LINES)]
+        marker = E5_MARKERS.get(s["method"], "*")
+        filled = orders.index(s["order"]) == 0  # l beyond the first: open markers
+        label = "%s, l=%s" % (s["method"], s["order"])
+        closed = [p for p in s["points"] if p["m_star"] is not None and p["m_below"] is not None]
+        atmin = [p for p in s["points"] if p["m_star"] is not None and p["m_below"] is None]
+        none = [p for p in s["points"] if p["m_star"] is None]
+        ax.plot([p["dim"] for p in closed], [p["m_star"] for p in closed], marker, color=color,
+                ms=E5_SIZES.get(s["method"], 6), mfc=color if filled else "none", label=label)
+        if atmin:  # succeeded at the smallest m run: m* is at most this
+            ax.plot([p["dim"] for p in atmin], [p["m_star"] for p in atmin], "v", color=color,
+                    ms=7, mfc="none", label="%s: m* <= smallest m run" % label)
+        if none:  # never succeeded: m* is above the largest m run
+            ax.plot([p["dim"] for p in none], [p["m_max"] for p in none], "^", color=color,
+                    ms=7, mfc="none", label="%s: m* > largest m run" % label)
+        fit = s["fit"]
+        dims = fit["dims"]
+        ref = [otd_e5.D_over_d(d, s["order"]) for d in dims]
+        ref_slope, _ = otd_e5.fit_slope(dims, ref) if dims else (float("nan"), None)
+        s["fit"]["D_over_d_slope"] = ref_slope
+        if math.isfinite(fit["slope"]):
+            xs = np.geomspace(min(dims), max(dims), 50)
+            ax.plot(xs, np.exp(fit["intercept"]) * xs ** fit["slope"], color=color, ls=style,
+                    lw=1.2, label="fit %s: slope %.2f" % (label, fit["slope"]))
+        span = "d=%s..%s" % (min(dims), max(dims)) if dims else "d=none"
+        line = "e5 l=%s method=%s slope=%s %s points=%d D/d_slope=%s" % (
+            s["order"], s["method"], "%.2f" % fit["slope"] if math.isfinite(fit["slope"])
+            else "nan", span, len(dims), "%.2f" % ref_slope if math.isfinite(ref_slope)
+            else "nan")
+        notes = []
+        if atmin:
+            notes.append("m* at the smallest m run for d=%s" % ",".join(str(p["dim"])
+                                                                        for p in atmin))
+        if none:
+            notes.append("no m* for d=%s" % ",".join(str(p["dim"]) for p in none))
+        unsure = [p["dim"] for p in s["points"]
+                  if any(u and m < (p["m_star"] if p["m_star"] is not None else math.inf)
+                         for m, u in zip(p["m"], p["uncertain"]))]
+        if unsure:
+            notes.append("failures from unconverged lazy solves (upper bounds) at d=%s"
+                         % ",".join(str(d) for d in unsure))
+        lines.append(line + ("" if not notes else " (%s)" % "; ".join(notes)))
+    if all_d:
+        grid = np.geomspace(min(all_d), max(all_d), 100)
+        for i, order in enumerate(orders):
+            y = [otd_e5.D_over_d(d, order) for d in grid]
+            ax.plot(grid, y, color="k", lw=1, ls=E5_REF_LINES[i % len(E5_REF_LINES)],
+                    label="D/d, l=%s (lazy threshold by dimension count)" % order)
+            # the D/d values at integer d (the figure's curve is smooth in d)
+            dd.append({"order": order, "x": listed(all_d),
+                       "y": listed([otd_e5.D_over_d(d, order) for d in all_d])})
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if len(all_d) <= 12:
+        ax.set_xticks(all_d, [str(d) for d in all_d])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: "%g" % v)
+    ax.yaxis.set_major_formatter(plain)
+    lo, hi = ax.get_ylim()
+    if hi / lo < 30:  # less than about a decade and a half: label the minor ticks too
+        ax.yaxis.set_minor_formatter(plain)
+    ax.set_xlabel("d (dimension)")
+    ax.set_ylabel("m* (smallest m that succeeds)")
+    ax.set_title("E5: m* vs d (lazy_opt: median rel. error <= %g; others: >= %g%% of seeds "
+                 "reach eps)" % (args.lazy_threshold, 100 * args.success), fontsize="small")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="x-small", loc="best")
+    data = {"lazy_threshold": args.lazy_threshold, "success": args.success,
+            "series": jsonable(found), "D_over_d": dd, "lines": lines}
+    return fig, data, "\n".join(lines) + left_out_note(sweep)
+
+
 # ---------------------------------------------------------------- main
 
 FIGURES = {
@@ -498,6 +614,7 @@ FIGURES = {
     "e2": (fig_e2, "deflation staircase: per-target fitted mass vs iteration"),
     "e3": (fig_e3, "distance from initialization vs iteration"),
     "e4": (fig_e4, "per-epoch statistics of bl/tdp runs"),
+    "e5": (fig_e5, "m* (smallest m that succeeds) vs d per (algo, l), slopes, D/d"),
 }
 
 
@@ -525,14 +642,14 @@ def write(fig, data, summary, args):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description="Make the E0-E4 figures of an otd sweep.",
+    ap = argparse.ArgumentParser(description="Make the E0-E5 figures of an otd sweep.",
                                  epilog="Writes PREFIX.png and PREFIX.pdf "
                                  "(default DIR/figures/FIGURE).")
     sub = ap.add_subparsers(dest="figure", required=True, metavar="FIGURE")
     for name, (_, help_text) in FIGURES.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("dir", metavar="DIR", help="collected sweep directory (summary.csv)"
-                       + ("" if name in ("e0", "e1") else " or one run directory"))
+                       + ("" if name in ("e0", "e1", "e5") else " or one run directory"))
         p.add_argument("--out", metavar="PREFIX", help="output prefix (default DIR/figures/%s)"
                        % name)
         p.add_argument("--data-json", metavar="PATH", help="write the plotted data as JSON")
@@ -543,6 +660,13 @@ def parse_args(argv):
             p.add_argument("--fitted", action="store_true",
                            help="add a row of panels: fraction of seeds fitting every target "
                            "(n_fitted = problem.rank) vs m")
+        if name == "e5":
+            p.add_argument("--lazy-threshold", type=float, default=otd_e5.LAZY_THRESHOLD,
+                           help="lazy_opt succeeds at m when its median final_rel_err is <= "
+                           "this (default %g)" % otd_e5.LAZY_THRESHOLD)
+            p.add_argument("--success", type=float, default=otd_e5.SUCCESS_FRACTION,
+                           help="other methods succeed at m when this fraction of the seeds "
+                           "reach algo.target_rel_err (default %g)" % otd_e5.SUCCESS_FRACTION)
         if name in ("e2", "e3", "e4"):
             p.add_argument("--point", action="append", metavar="NAME",
                            help="use this point (repeatable)%s" %
@@ -554,7 +678,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         sweep = load_sweep(args.dir)
-        if sweep.single and args.figure in ("e0", "e1"):
+        if sweep.single and args.figure in ("e0", "e1", "e5"):
             raise SweepError("%s needs a collected sweep: no %s/summary.csv "
                              "(run `otd collect %s` first)" % (args.figure, args.dir, args.dir))
         fig, data, summary = FIGURES[args.figure][0](sweep, args)

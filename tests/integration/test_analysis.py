@@ -1,4 +1,4 @@
-"""The E0-E4 figures (analysis/figures.py) from a collected sweep of real
+"""The E0-E5 figures (analysis/figures.py) from a collected sweep of real
 `otd run`s: every figure writes a PNG and a PDF, and what it plotted (its
 --data-json) agrees with values computed here, independently, from the
 results files with h5py; a missing summary.csv and absent points fail with a
@@ -99,7 +99,7 @@ def read_runs(sweep):
             out[name] = {
                 "algo": cfg["algo"]["name"], "order": cfg["problem"]["order"],
                 "dim": cfg["problem"]["dim"], "rank": cfg["problem"]["rank"],
-                "m": cfg["model"]["m"],
+                "m": cfg["model"]["m"], "eps": cfg["algo"]["target_rel_err"],
                 "final_rel_err": float(f["summary"].attrs["final_rel_err"]),
                 "resolution": float(f["summary"].attrs["final_rel_err_resolution"]),
                 "n_fitted": int(f["summary"].attrs["n_fitted"]),
@@ -148,7 +148,7 @@ class Figures(unittest.TestCase):
         self.assertEqual(data["figure"], fig)
         lines = proc.stdout.splitlines()
         self.assertEqual(lines[:2], data["files"], proc.stdout)
-        self.assertTrue(lines[2].startswith(fig + ": "), proc.stdout)
+        self.assertTrue(lines[2].startswith(fig + (" " if fig == "e5" else ": ")), proc.stdout)
         for path, magic in zip(data["files"], (b"\x89PNG", b"%PDF")):
             with open(path, "rb") as f:
                 content = f.read()
@@ -267,6 +267,48 @@ class Figures(unittest.TestCase):
         _, plain = self.figure("e1", self.sweep, "--out", self.prefix("e1-plain"))
         self.assertNotIn("fitted", plain["panels"][0])
 
+    def test_e5(self):
+        """E5 on this grid sweep: m* per (algo, l, d), the smallest m of the grid
+        that succeeds (lazy_opt: median error <= 0.1; the others: >= 90 % of
+        the seeds reach epsilon), computed here from the results files."""
+        proc, data = self.figure("e5", self.sweep, "--out", self.prefix("e5"))
+        by = {}
+        for r in self.runs.values():
+            by.setdefault((r["order"], r["algo"], r["dim"]), {}).setdefault(r["m"], []).append(r)
+        want = {}
+        for key, at_m in by.items():
+            ok = {}
+            for m, rs in at_m.items():
+                if key[1] == "lazy_opt":
+                    ok[m] = float(np.median([r["final_rel_err"] for r in rs])) <= 0.1
+                else:
+                    ok[m] = sum(r["final_rel_err"] <= r["eps"] for r in rs) >= 0.9 * len(rs)
+            passing = [m for m in ok if ok[m]]
+            m_star = min(passing) if passing else None
+            below = [m for m in ok if not ok[m] and (m_star is None or m < m_star)]
+            want[key] = (m_star, max(below) if below else None)
+        got = {(s["order"], s["method"], p["dim"]): (p["m_star"], p["m_below"])
+               for s in data["series"] for p in s["points"]}
+        self.assertEqual(got, want)
+        # bl fits the rank-2 target at some m of the grid in both dims
+        self.assertEqual(sorted(k for k in want if k[1] == "bl" and want[k][0] is not None),
+                         [(3, "bl", 6), (3, "bl", 8)])
+        lines = proc.stdout.splitlines()[2:]
+        self.assertEqual(len(lines), len(data["series"]))
+        for s, line in zip(data["series"], lines):
+            have = [(p["dim"], p["m_star"]) for p in s["points"] if p["m_star"] is not None]
+            self.assertTrue(line.startswith("e5 l=%d method=%s slope=" % (s["order"],
+                                                                       s["method"])), line)
+            self.assertIn(" points=%d " % len(have), line)
+            if len({d for d, _ in have}) >= 2:
+                slope = np.polyfit(np.log([d for d, _ in have]), np.log([m for _, m in have]),
+                                   1)[0]
+                self.assertAlmostEqual(s["fit"]["slope"], slope, places=9)
+                self.assertIn("slope=%.2f d=6..8 " % slope, line)
+            else:
+                self.assertIsNone(s["fit"]["slope"])
+        self.assertIn("1 point not done left out", lines[-1])
+
     def tdp_name(self):
         names = [n for n, r in self.runs.items() if r["algo"] == "tdp"]
         self.assertEqual(len(names), 1)
@@ -341,7 +383,7 @@ class Figures(unittest.TestCase):
         # no summary.csv
         empty = os.path.join(self.tmp, "not-collected")
         os.makedirs(empty, exist_ok=True)
-        for fig in ("e0", "e1", "e3"):
+        for fig in ("e0", "e1", "e3", "e5"):
             proc, _ = self.figure(fig, empty, ok=False)
             self.assertIn("otd collect %s" % empty, proc.stderr)
         # a single run cannot make the sweep figures
