@@ -60,6 +60,10 @@ otd_err otd_lazy_eval(otd_lazy *lz, const double *W, double *grad, otd_eval *ev)
 otd_err otd_lazy_solve(otd_lazy *lz, int64_t block, double ridge_rel, double max_fraction,
                        double *W, otd_spd_info *info);
 
+/* Not collective. The bytes otd_lazy_create holds on the largest rank of
+ * lay for a target of r known components. */
+double otd_lazy_bytes(const otd_config *cfg, const otd_layout *lay, int64_t r);
+
 /* Collective. Check that lazy_opt's matrix fits (otd_spd_check_memory for
  * order m d) before anything is written. */
 otd_err otd_lazy_check_memory(const otd_config *cfg, otd_comm *comm, double max_fraction,
