@@ -435,8 +435,8 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
     if (root(s) && s->it0 > cfg->algo.max_iters)
         otd_report_line(s->out,
                         "otd: algo.max_iters = %lld is below iteration %lld, where the run "
-                        "resumes: the step budget is already spent; ending there (status "
-                        "max_iters) without a step",
+                        "resumes: the step budget is already spent; the run ends there, "
+                        "without a step",
                         (long long)cfg->algo.max_iters, (long long)s->it0);
     for (it = s->it0;; it++) {
         int64_t nre = 0;
