@@ -55,10 +55,16 @@ otd_err otd_algo_get_defaults(const otd_config *cfg, otd_algo_defaults *d);
  * configuration: OTD_ERR_CONFIG naming key, value and why. */
 otd_err otd_algo_check_config(const otd_config *cfg);
 
-/* Collective. Before anything is written: what the algorithm will need
- * (lazy_opt's matrix) fits in the memory of every node; OTD_ERR_CONFIG
- * naming the keys and the GiB otherwise. */
-otd_err otd_algo_check_resources(const otd_config *cfg, otd_comm *comm);
+/* Collective. Before anything is allocated: add to *bytes what the
+ * algorithm itself will hold on the largest rank of lay (bl/tdp: norms;
+ * lazy_gd: the linearization or the scaled model's target and engine;
+ * lazy_opt: the linearization, the gathered vectors of its solve and its
+ * share of the distributed matrix) and check its own limits (lazy_opt: the
+ * matrix in 75% of a node's available memory); OTD_ERR_CONFIG naming the
+ * keys and the GiB otherwise. The driver checks the total, with the
+ * engine's and its own (otd_memory.h). */
+otd_err otd_algo_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                 double *bytes);
 
 /* Not collective. cfg, lay and comm must outlive the handle. */
 otd_err otd_algo_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,

@@ -118,6 +118,14 @@ otd_err otd_config_to_yaml(const otd_config *cfg, char **yaml);
  * OTD_ERR_CONFIG if the stored YAML does not parse. Not collective. */
 otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, char **diff);
 
+/* The other half: the keys a resume may change (algo.max_iters,
+ * algo.target_rel_err, run.progress_seconds, run.checkpoint_*,
+ * run.keep_checkpoints) whose values differ, as a malloc'd "key (stored ->
+ * now), ..." list in *changes, or NULL when none do: what a resumed run
+ * records about the configuration that governed it. Errors as
+ * otd_config_resume_diff. Not collective. */
+otd_err otd_config_resume_changes(const otd_config *cfg, const char *stored_yaml, char **changes);
+
 /* 64-bit FNV-1a hash of the canonical YAML, for provenance and checkpoints.
  * Returns 0 if the YAML cannot be built (out of memory, or a config that did
  * not come from otd_config_parse). Not collective. */

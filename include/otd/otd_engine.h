@@ -21,7 +21,7 @@
 /* Small numbers every evaluation also sums over the ranks, riding on the
  * step's one allreduce: how the driver agrees on signals and on time-based
  * checkpoints without a collective of its own in the step loop. */
-#define OTD_EVAL_NFLAGS 2
+#define OTD_EVAL_NFLAGS 3
 
 typedef struct {
     /* In: this rank's values; out: their sums over all ranks. */
@@ -60,6 +60,14 @@ void otd_format_rel_err(char *buf, size_t n, double rel_err, double res);
  * outlive it) and owns its work buffers: evaluation allocates nothing. */
 otd_err otd_engine_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                           const otd_target *target, otd_engine **out);
+
+/* Not collective. Before anything is allocated: add to *bytes what engine
+ * cfg->engine will hold per rank (the largest rank of lay) for a target of
+ * r known components (0: a tensor file), its work buffers and its tensor;
+ * OTD_ERR_CONFIG naming the keys for sizes that overflow (what BLAS's int
+ * dimensions cannot take, create refuses). The driver checks the total
+ * (otd_memory.h). */
+otd_err otd_engine_memory(const otd_config *cfg, const otd_layout *lay, int64_t r, double *bytes);
 
 /* Collective. Evaluate at W_loc; when grad_loc is not NULL also write this
  * rank's rows of the gradient. The loss terms are reduced over all ranks,

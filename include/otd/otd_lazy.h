@@ -96,6 +96,10 @@ otd_err otd_lazy_precondition(otd_lazy *lz, double shift, const double *R, doubl
 /* Flops of one CG product over all ranks (6 m^2 d). Not collective. */
 double otd_lazy_cg_flops(const otd_lazy *lz);
 
+/* Not collective. The bytes otd_lazy_create holds on the largest rank of
+ * lay for a target of r known components. */
+double otd_lazy_bytes(const otd_config *cfg, const otd_layout *lay, int64_t r);
+
 /* Collective. Check that lazy_opt's matrix fits (otd_spd_check_memory for
  * order m d) before anything is written. */
 otd_err otd_lazy_check_memory(const otd_config *cfg, otd_comm *comm, double max_fraction,

@@ -40,6 +40,8 @@ typedef struct {
     double final_loss;
     double wall_seconds; /* this call's step loop or solve */
     double steps_per_s;
+    int interrupted; /* status RUNNING because of SIGINT (agreed by every rank): */
+                     /* otd_status_exit_after gives 130, not 75 */
 } otd_run_summary;
 
 /* Collective over comm. Run the experiment of cfg in directory dir (created
@@ -49,12 +51,24 @@ typedef struct {
  *   - an unfinished run: resume from its newest valid checkpoint after
  *     checking that it belongs to this configuration (else OTD_ERR_CONFIG
  *     listing the differing keys);
- *   - a finished run: only report it (status as stored).
- * On SIGUSR1/SIGUSR2/SIGTERM every rank checkpoints at the next step and the
- * call returns OTD_OK with status RUNNING: otd_status_exit gives the exit
- * status. Returns OTD_ERR_NUMERIC for a non-finite run (after writing what
- * it could; the last good checkpoint is kept), other codes for failures.
- * opts may be NULL (defaults). */
+ *   - a finished run: only report it (status as stored), after checking it
+ *     is of this configuration like a checkpoint (else OTD_ERR_CONFIG).
+ * Before anything large is allocated, the memory every rank will need is
+ * estimated and checked against its node's (OTD_ERR_CONFIG naming the keys
+ * and the GiB). On resume, results.h5's /init/W and /target are checked
+ * bit for bit against the checkpoint's verified W0 and the regenerated
+ * target and rewritten where they differ (a warning says so); the effective
+ * configuration (stopping keys may change on resume) is stored, and each
+ * change recorded (docs/file-formats.md). A failure before this call wrote
+ * anything leaves dir as it was (no .lock, no directory it created).
+ * On SIGUSR1/SIGUSR2/SIGTERM/SIGINT every rank checkpoints at the next step
+ * and the call returns OTD_OK with status RUNNING (summary->interrupted for
+ * SIGINT): otd_status_exit_after gives the exit status. A one-shot solve is
+ * not interrupted: a signal before it stops the run at W0 (checkpointed),
+ * one during it is honoured by recording the solve. Returns OTD_ERR_NUMERIC
+ * for a non-finite run (after writing what it could; the last good
+ * checkpoint is kept), other codes for failures. opts may be NULL
+ * (defaults). */
 otd_err otd_run(const otd_config *cfg, otd_comm *comm, const char *dir, const otd_run_opts *opts,
                 otd_run_summary *summary);
 

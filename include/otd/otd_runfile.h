@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "otd/otd_comm.h"
 #include "otd/otd_error.h"
 
 /* The /summary status of the results file at path ("converged", ...) in a
@@ -36,5 +37,50 @@ typedef struct {
  * OTD_ERR_HDF5 naming the object if anything cannot be read. */
 otd_err otd_runfile_read_summary(const char *path, otd_runfile_summary *s);
 void otd_runfile_summary_free(otd_runfile_summary *s);
+
+/* --- Before a run trusts a results file (src/io/runcheck.c) --- */
+
+/* The stored configuration (root attribute `config`, canonical YAML) of the
+ * results file at path in a malloc'd *yaml. OTD_ERR_FORMAT naming path if
+ * it cannot be opened as HDF5 or has no such attribute. Not collective. */
+otd_err otd_runfile_read_config(const char *path, char **yaml);
+
+/* Whether HDF5 can read the file at path without crashing: damaged metadata
+ * (junk in an attribute heap, a broken B-tree) can make the library itself
+ * crash or loop, where no return code can help. A child process (fork)
+ * opens the file and reads what otd's readers touch: every link, every
+ * object, every attribute's value, each numeric dataset's first and last
+ * element. If it dies of a signal, runs past a minute, or HDF5 reports an
+ * error in an opened file, OTD_ERR_FORMAT "'path' is damaged (HDF5 could
+ * not read it: ...)". A file that does not open is left to the caller's
+ * own open, which says why (not HDF5, locked by a live writer). Not
+ * collective: call it on one rank, before that rank opens the file. */
+otd_err otd_runfile_probe(const char *path);
+
+/* What a resumed run knows to be right, to check its results file by. */
+typedef struct {
+    const otd_layout *lay;
+    int64_t m;
+    const double *W0_loc;   /* this rank's rows of W0, as the checkpoint's checksum verified them */
+    int64_t r;              /* target components (0: none stored, a tensor file) */
+    const double *U;        /* the target now, whole on every rank: d x r column-major */
+    const double *a;        /* and its r weights */
+    int target_regenerated; /* 1: U, a come from run.seed (the truth: rewrite what differs); */
+                            /* 0: read from a file now (a difference is refused) */
+    const char *config;     /* the configuration now (canonical YAML), stored as `config` */
+    const char *config_hash; /* ... and its hash, as `config_hash` */
+    const char *change;      /* a line appended to `config_changes`, NULL: none */
+} otd_runfile_resume;
+
+/* Collective. Before a resumed run reopens its results file at path: compare
+ * /init/W, /target/U and /target/a bit for bit with in's values and rewrite
+ * what differs (rank 0 warns, naming the dataset and the count: a damaged
+ * file repaired); store the configuration now and append the change. The
+ * same verdict on every rank: OTD_ERR_FORMAT naming path when one of those
+ * datasets is missing or has another shape (not this run's results), or
+ * when a target read from a file differs (the input changed, or the file is
+ * damaged: restore it, or --restart); OTD_ERR_HDF5 or _IO when the file
+ * cannot be read or written. */
+otd_err otd_runfile_prepare_resume(const char *path, otd_comm *comm, const otd_runfile_resume *in);
 
 #endif

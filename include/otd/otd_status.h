@@ -3,7 +3,8 @@
  *
  *   status       stored (/summary status)  outcome     exit status of `otd run`
  *   RUNNING      "running"                 unfinished  75 (checkpointed on a signal:
- *                                                          resubmit to continue)
+ *                                                          resubmit to continue;
+ *                                                          130 after SIGINT)
  *   CONVERGED    "converged"               done        0
  *   MAX_ITERS    "max_iters"               done        0
  *   SOLVED       "solved"                  done        0
@@ -22,11 +23,12 @@
 
 /* Exit statuses of every otd command (documented in `otd --help`). */
 enum {
-    OTD_EXIT_OK = 0,        /* finished: converged, step budget spent, solved */
-    OTD_EXIT_FAILURE = 1,   /* runtime failure (I/O, MPI, library) */
-    OTD_EXIT_USAGE = 2,     /* bad command line, configuration or input file: nothing written */
-    OTD_EXIT_NONFINITE = 3, /* the loss or gradient became NaN/Inf: results kept */
-    OTD_EXIT_REQUEUE = 75,  /* checkpointed on a signal: resubmit to continue (EX_TEMPFAIL) */
+    OTD_EXIT_OK = 0,            /* finished: converged, step budget spent, solved */
+    OTD_EXIT_FAILURE = 1,       /* runtime failure (I/O, MPI, library) */
+    OTD_EXIT_USAGE = 2,         /* bad command line, configuration or input file: nothing written */
+    OTD_EXIT_NONFINITE = 3,     /* the loss or gradient became NaN/Inf: results kept */
+    OTD_EXIT_REQUEUE = 75,      /* checkpointed on a signal: resubmit to continue (EX_TEMPFAIL) */
+    OTD_EXIT_INTERRUPTED = 130, /* checkpointed on SIGINT (Ctrl-C): 128 + SIGINT, as shells say */
 };
 
 typedef enum {
@@ -59,6 +61,13 @@ const char *otd_outcome_name(otd_outcome o);
 
 /* The exit status of `otd run` that ended with s. */
 int otd_status_exit(otd_status s);
+
+/* The same for a run that stopped on a signal: `interrupted` says that the
+ * signal (agreed by every rank, otd_run_summary) was SIGINT, and an
+ * unfinished run then exits OTD_EXIT_INTERRUPTED instead of
+ * OTD_EXIT_REQUEUE: a user's Ctrl-C is not a scheduler's request to
+ * requeue. Otherwise otd_status_exit(s). */
+int otd_status_exit_after(otd_status s, int interrupted);
 
 /* The exit status of a command that failed with err (OTD_OK: 0): 2 for bad
  * usage, configuration or input (OTD_ERR_ARG, _CONFIG, _FORMAT), 3 for a

@@ -23,6 +23,13 @@ typedef struct {
     double norm2; /* ||T*||_F^2 of sum_k a_k u_k^l (1 when normalized); NaN if r = 0 */
 } otd_target;
 
+/* The number of known components the target of cfg has: problem.rank, or 0
+ * for a tensor read from problem.tensor_file. Not collective. */
+static inline int64_t otd_target_ncomp(const otd_config *cfg)
+{
+    return cfg->problem.tensor_file[0] != '\0' ? 0 : cfg->problem.rank;
+}
+
 /* Collective. Generate (from run.seed) or read (problem.components_file) the
  * target described by cfg. Errors: OTD_ERR_CONFIG/FORMAT/LAPACK with a
  * message; the same verdict on every rank. */

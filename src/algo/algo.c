@@ -85,6 +85,7 @@ static const otd_algo_ops rows[] = {
      .defaults = SMALL_START,
      .resolve_defaults = small_start_lambda,
      .sphere = 1,
+     .check_resources = otd_epochs_check_resources,
      .create_state = otd_epochs_create,
      .destroy_state = otd_epochs_destroy,
      .before_step = otd_epochs_before_step,
@@ -94,6 +95,7 @@ static const otd_algo_ops rows[] = {
      .defaults = SMALL_START,
      .resolve_defaults = small_start_lambda,
      .sphere = 1,
+     .check_resources = otd_epochs_check_resources,
      .create_state = otd_epochs_create,
      .destroy_state = otd_epochs_destroy,
      .before_step = otd_epochs_before_step,
@@ -103,6 +105,7 @@ static const otd_algo_ops rows[] = {
      .defaults = LAZY_START,
      .scaled = 1,
      .check_config = otd_lazy_algo_check_config,
+     .check_resources = otd_lazy_gd_check_resources,
      .create_state = otd_lazy_algo_create,
      .destroy_state = otd_lazy_algo_destroy,
      .prepare = otd_lazy_algo_prepare,
@@ -174,13 +177,15 @@ done:
     return err;
 }
 
-otd_err otd_algo_check_resources(const otd_config *cfg, otd_comm *comm)
+otd_err otd_algo_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                 double *bytes)
 {
     otd_err err = OTD_OK;
     const otd_algo_ops *ops = NULL;
     OTD_CHECK(lookup(cfg->algo.name, &ops));
+    /* NULL: nothing of its own beyond what the driver holds (gd). */
     if (ops->check_resources != NULL)
-        OTD_CHECK(ops->check_resources(cfg, comm));
+        OTD_CHECK(ops->check_resources(cfg, lay, comm, bytes));
 done:
     return err;
 }

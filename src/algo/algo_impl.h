@@ -7,7 +7,8 @@
  *   resolve_defaults what "auto" means for this configuration (NULL: the
  *                    row's constant defaults)
  *   check_config     cross-key rules of the resolved configuration
- *   check_resources  before anything is written: memory the algorithm needs
+ *   check_resources  before anything is allocated: the memory the algorithm
+ *                    holds per rank (added to the run's estimate), its limits
  *   (initial W)      Gaussian N(0, sigma^2 I/d), or `sphere`: scaled unit vectors
  *   prepare          once W0 is known (start or resume): what it builds from W0
  *   before_step      before each step (epochs: re-initialization)
@@ -33,7 +34,8 @@ typedef struct {
     int sphere; /* initial columns: init_scale * (random unit vector) */
     int scaled; /* takes algo.lazy_alpha (the Chizat-scaled model) */
     otd_err (*check_config)(const otd_config *cfg);
-    otd_err (*check_resources)(const otd_config *cfg, otd_comm *comm);
+    otd_err (*check_resources)(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                               double *bytes);
     otd_err (*create_state)(otd_algo *a);
     void (*destroy_state)(otd_algo *a);
     otd_err (*prepare)(otd_algo *a, const double *W0, double *work);
@@ -64,6 +66,8 @@ void otd_algo_report_str(otd_algo_report *rep, const char *name, const char *v);
 
 /* epochs.c: bl and tdp (epochs of growing length, re-initialization of small
  * components at each epoch start). */
+otd_err otd_epochs_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                   double *bytes);
 otd_err otd_epochs_create(otd_algo *a);
 void otd_epochs_destroy(otd_algo *a);
 otd_err otd_epochs_before_step(otd_algo *a, int64_t iter, double *W, int64_t *n_reinit);
@@ -72,7 +76,10 @@ void otd_epochs_describe(const otd_config *cfg, char *buf, size_t n);
 
 /* lazy_algo.c: lazy_gd and lazy_opt on the linearization of otd_lazy.h. */
 otd_err otd_lazy_algo_check_config(const otd_config *cfg);
-otd_err otd_lazy_opt_check_resources(const otd_config *cfg, otd_comm *comm);
+otd_err otd_lazy_gd_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                    double *bytes);
+otd_err otd_lazy_opt_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                     double *bytes);
 otd_err otd_lazy_algo_create(otd_algo *a);
 void otd_lazy_algo_destroy(otd_algo *a);
 otd_err otd_lazy_algo_prepare(otd_algo *a, const double *W0, double *work);

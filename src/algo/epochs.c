@@ -18,6 +18,15 @@ typedef struct {
     int64_t ep, ep_start, ep_end;
 } epochs;
 
+otd_err otd_epochs_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                   double *bytes)
+{
+    (void)lay;
+    (void)comm;
+    *bytes += 8.0 * (double)cfg->model.m;
+    return OTD_OK;
+}
+
 otd_err otd_epochs_create(otd_algo *a)
 {
     otd_err err = OTD_OK;

@@ -59,6 +59,16 @@ static size_t red_size(const otd_lazy *lz)
 
 static otd_err apply_shifted(otd_lazy *lz, const double *V, double shift, double *out);
 
+double otd_lazy_bytes(const otd_config *cfg, const otd_layout *lay, int64_t r)
+{
+    const double m = (double)cfg->model.m,
+                 rows = (double)((lay->d + lay->nranks - 1) / lay->nranks);
+    /* X, W0, J^T T*, its magnitudes, Dl, Dt, Y (rows x m); S, A, B, Q, C
+     * (m x m); nrm and norms; the allreduce buffer (red_size). */
+    return 8.0 * (7.0 * rows * m + 5.0 * m * m + 2.0 * m +
+                  (2.0 * m * m + m + m * (double)r + 3 + OTD_EVAL_NFLAGS));
+}
+
 otd_err otd_lazy_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                         const double *W0, const otd_eval *ev0, const double *grad0,
                         const otd_target *t, otd_lazy **out)

@@ -50,14 +50,46 @@ otd_err otd_lazy_algo_check_config(const otd_config *cfg)
     return OTD_OK;
 }
 
-otd_err otd_lazy_opt_check_resources(const otd_config *cfg, otd_comm *comm)
+otd_err otd_lazy_gd_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                    double *bytes)
 {
-    double need = 0;
-    /* CG holds a few vectors of the size of W and m x m matrices, like an
-     * implicit step; only the dense matrix is worth a check of its own. */
-    if (uses_cg(cfg))
-        return OTD_OK;
-    return otd_lazy_check_memory(cfg, comm, LAZY_MEMORY_FRACTION, &need);
+    otd_err err = OTD_OK;
+    const int64_t r = otd_target_ncomp(cfg), rm = r + cfg->model.m;
+    (void)comm;
+    if (cfg->algo.lazy_alpha <= 0) {
+        *bytes += otd_lazy_bytes(cfg, lay, r);
+        goto done;
+    }
+    /* The scaled model: a target of r + m components, built in a buffer and
+     * copied (d x (r + m) twice, its Gram matrix), and an engine of its own
+     * for it. */
+    *bytes +=
+        8.0 * (2.0 * (double)lay->d * (double)rm + (double)rm * (double)rm + 2.0 * (double)rm);
+    OTD_CHECK(otd_engine_memory(cfg, lay, rm, bytes));
+done:
+    return err;
+}
+
+otd_err otd_lazy_opt_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
+                                     double *bytes)
+{
+    otd_err err = OTD_OK;
+    double matrix = 0, rows = (double)((lay->d + lay->nranks - 1) / lay->nranks),
+           m = (double)cfg->model.m;
+    if (uses_cg(cfg)) {
+        /* CG: the linearization and five more vectors of W's size (x, r, z,
+         * p, q), no matrix. */
+        *bytes += otd_lazy_bytes(cfg, lay, otd_target_ncomp(cfg)) + 8.0 * (5.0 * rows * m + 4.0 * m);
+        goto done;
+    }
+    OTD_CHECK(otd_lazy_check_memory(cfg, comm, LAZY_MEMORY_FRACTION, &matrix));
+    /* The linearization, its share of the matrix, and the solve's gathered
+     * vectors: right-hand side, W0, solution, the x_i (m d each) and MPI's
+     * receive buffer for them. */
+    *bytes += otd_lazy_bytes(cfg, lay, otd_target_ncomp(cfg)) + matrix +
+              8.0 * 5.0 * (double)cfg->model.m * (double)lay->d;
+done:
+    return err;
 }
 
 otd_err otd_lazy_algo_create(otd_algo *a)

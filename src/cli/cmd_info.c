@@ -33,8 +33,10 @@ static void usage(FILE *out)
                  "(configuration, version, ranks, BLAS, config hash), every dataset with its\n"
                  "shape, the /summary attributes, and the number of /history rows with the\n"
                  "last row's iter, loss, rel_err, grad_norm and n_large.\n"
+                 "The file is read in a child process first: HDF5 can crash on damaged\n"
+                 "metadata, which is then reported as \"damaged (HDF5 could not read it)\".\n"
                  "Exit status: 0 ok, 1 the file cannot be read (HDF5 failure), 2 usage error,\n"
-                 "or FILE missing, unreadable or not an HDF5 file.\n");
+                 "or FILE missing, unreadable, not an HDF5 file, or damaged.\n");
 }
 
 /* Print a multi-line string with every line indented. */

@@ -10,7 +10,6 @@
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_run.h"
-#include "otd/otd_signal.h"
 
 void otd_cmd_run_usage(FILE *out)
 {
@@ -36,8 +35,20 @@ void otd_cmd_run_usage(FILE *out)
         "valid checkpoint (bit for bit at the same rank count; damaged checkpoints are\n"
         "renamed *.bad and an older one is used), refuses a checkpoint of another\n"
         "configuration (listing the keys that differ), and does nothing for a finished\n"
-        "run. A second run on DIR while one is running is refused. SIGUSR1, SIGUSR2\n"
-        "and SIGTERM make every rank checkpoint at the next step and exit 75.\n"
+        "run of the same configuration (and refuses one of another). On resume,\n"
+        "results.h5's /init/W and /target are checked bit for bit against the\n"
+        "checkpoint and the regenerated target and rewritten if damaged; a results file\n"
+        "whose HDF5 metadata is damaged is reported (exit 2). The stopping keys\n"
+        "(algo.max_iters, algo.target_rel_err) may change on resume: the run stores the\n"
+        "configuration it goes on under and records each change. A second run on\n"
+        "DIR while one is running is refused, and so is a DIR whose .lock, results.h5,\n"
+        "checkpoints/ or checkpoints/* is a symbolic link (otd never writes through\n"
+        "one). SIGUSR1, SIGUSR2 and SIGTERM make every rank checkpoint at the next\n"
+        "step and exit 75; SIGINT (Ctrl-C) does the same and exits 130 (a second\n"
+        "Ctrl-C ends the process at once; the last committed checkpoint stays valid).\n"
+        "The memory a run needs per rank is estimated and checked before anything\n"
+        "large is allocated. Errors found while the run is set up (input files,\n"
+        "memory) leave DIR as it was: no .lock, and no DIR if otd created it.\n"
         "\n"
         "algo.name = lazy_opt does not step: it solves the lazy model's normal\n"
         "equations (order m d, distributed ScaLAPACK Cholesky; the memory they need is\n"
@@ -46,7 +57,8 @@ void otd_cmd_run_usage(FILE *out)
         "\n"
         "Exit status: 0 finished, 1 runtime failure, 2 bad usage, configuration or\n"
         "input file, 3 loss or gradient became non-finite (last good checkpoint\n"
-        "kept), 75 checkpointed on a signal: resubmit to continue.\n"
+        "kept), 75 checkpointed on a signal: resubmit to continue, 130 checkpointed\n"
+        "on SIGINT: run the same command again to continue.\n"
         "\n"
         "");
     otd_config_print_help(out);
@@ -63,9 +75,10 @@ int otd_cmd_run(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     memset(&sum, 0, sizeof sum);
 
-    /* From the start: a requeue signal that arrives while the run is being
-     * set up is honoured at its first step, not lost or fatal. */
-    if ((err = otd_signal_install()) != OTD_OK || (err = otd_comm_create(&comm)) != OTD_OK)
+    /* The stop signals' handlers are main()'s, installed before MPI started:
+     * a signal that arrives while the run is being set up is honoured at its
+     * first step, not lost or fatal. */
+    if ((err = otd_comm_create(&comm)) != OTD_OK)
         return otd_cli_finish(NULL, "run", err);
     /* argv is the same on every rank, so is this verdict. */
     OTD_CHECK(otd_cli_parse_args(argc, argv, "run", &args));
@@ -74,6 +87,9 @@ int otd_cmd_run(int argc, char **argv)
             otd_cmd_run_usage(stdout);
         goto done;
     }
+    /* argv again: the same verdict on every rank, before anything is read. */
+    if (args.out != NULL && args.out[0] == '\0')
+        OTD_FAIL(OTD_ERR_ARG, "--out needs a directory name (it was given an empty one)");
     OTD_CHECK(otd_cli_load_config(comm, &args, &cfg));
     if (args.out == NULL) {
         snprintf(outbuf, sizeof outbuf, "otd-run-%016llx",
@@ -88,6 +104,7 @@ done:
     otd_config_free(&cfg);
     otd_comm_destroy(comm);
     /* Success ends with the run's status (0, or 75 after a checkpoint on a
-     * signal); a failure with the error's. */
-    return err == OTD_OK && !args.help ? otd_status_exit(sum.status) : otd_exit_for_error(err);
+     * signal, 130 on SIGINT); a failure with the error's. */
+    return err == OTD_OK && !args.help ? otd_status_exit_after(sum.status, sum.interrupted)
+                                       : otd_exit_for_error(err);
 }

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "otd/otd_blas.h"
 #include "otd/otd_comm.h"
+#include "otd/otd_signal.h"
 
 #ifndef OTD_VERSION_STRING
 #define OTD_VERSION_STRING "unknown"
@@ -18,27 +19,33 @@
  * its own runtime daemon and leaves OMPI_ and PMIX_ variables in the
  * environment, which an mpirun started from it inherits and misreads as
  * being inside a job; and they do not need MPI at all (HDF5 with its serial
- * driver works without MPI_Init). */
+ * driver works without MPI_Init).
+ *
+ * `signals` = 1 for the command that checkpoints on a stop signal (run):
+ * its handlers are installed here, before MPI starts, so that a signal in
+ * the first moments of a run (even during MPI_Init) is honoured at its
+ * first step instead of killing it. The others keep the default actions. */
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
     int mpi;
+    int signals;
     const char *usage;
     const char *summary;
 } commands[] = {
-    {"run", otd_cmd_run, 1, "mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]",
+    {"run", otd_cmd_run, 1, 1, "mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR]",
      "run one experiment (gd, bl, tdp, lazy_gd, lazy_opt) over MPI; writes DIR/results.h5"},
-    {"tensor", otd_cmd_tensor, 1,
+    {"tensor", otd_cmd_tensor, 1, 0,
      "mpirun -n P otd tensor [CONFIG.yaml] [--set KEY=VALUE]... --out FILE.h5",
      "write a generated target tensor (with noise) to FILE.h5 for problem.tensor_file"},
-    {"bench", otd_cmd_bench, 1, "mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]...",
+    {"bench", otd_cmd_bench, 1, 0, "mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]...",
      "time the engines' steps against this machine's DGEMM rate and bandwidth"},
-    {"info", otd_cmd_info, 1, "otd info FILE.h5",
+    {"info", otd_cmd_info, 1, 0, "otd info FILE.h5",
      "summarize an otd HDF5 file (config, provenance, datasets, summary)"},
-    {"sweep", otd_cmd_sweep, 0,
+    {"sweep", otd_cmd_sweep, 0, 0,
      "otd sweep FILE --out DIR [--local N | --submit] [--unfinished] [--dry-run]",
      "expand a sweep file into a run per point; run them here or as a Slurm array"},
-    {"collect", otd_cmd_collect, 0, "otd collect DIR",
+    {"collect", otd_cmd_collect, 0, 0, "otd collect DIR",
      "gather a sweep's points into DIR/summary.csv and .h5; print the rerun command"},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
@@ -58,7 +65,8 @@ static void usage(FILE *out)
                  "\n"
                  "exit status: 0 finished, 1 runtime failure, 2 bad usage, configuration or\n"
                  "input file (nothing written), 3 loss or gradient became non-finite (results\n"
-                 "kept), 75 checkpointed on a signal (resubmit to continue).\n"
+                 "kept), 75 checkpointed on a signal (resubmit to continue), 130 checkpointed\n"
+                 "on SIGINT (Ctrl-C; run the same command again to continue).\n"
                  "Errors are one line \"otd COMMAND: message\" on stderr; OTD_DEBUG=1 adds the\n"
                  "source locations it passed (for bug reports).\n");
 }
@@ -68,6 +76,9 @@ int main(int argc, char **argv)
     int status;
     size_t c = 0;
     otd_err err = OTD_OK;
+    /* Held from the first instruction: a stop signal that arrives before the
+     * handlers are in place (the re-exec below, MPI_Init) stays pending. */
+    otd_signal_hold();
     /* Before anything loads BLAS work or MPI: may re-execute this process. */
     otd_blas_select(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -85,6 +96,9 @@ int main(int argc, char **argv)
         return otd_cli_finish(
             NULL, NULL, OTD_ERROR(OTD_ERR_ARG, "unknown command '%s' (see otd --help)", argv[1]));
     otd_cli_begin(commands[c].name);
+    if (commands[c].signals && (err = otd_signal_install()) != OTD_OK)
+        return otd_cli_finish(NULL, commands[c].name, err);
+    otd_signal_release();
     if (!commands[c].mpi)
         return commands[c].fn(argc - 1, argv + 1);
     if ((err = otd_comm_init(&argc, &argv)) != OTD_OK)

@@ -150,23 +150,26 @@ void otd_config_print_help(FILE *out)
     }
 }
 
-otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, char **diff)
+/* The keys whose values differ between cfg and the stored YAML: those that
+ * must not change on resume (changes = 0), or those that may (changes = 1). */
+static otd_err stored_diff(const otd_config *cfg, const char *stored_yaml, int changes, char **diff)
 {
     otd_err err = OTD_OK;
     otd_config old;
     otd_strbuf a = {0}, b = {0}, out = {0};
     memset(&old, 0, sizeof old);
     *diff = NULL;
-    if (otd_config_parse(stored_yaml, strlen(stored_yaml), "<checkpoint config>", NULL, 0, &old) !=
+    if (otd_config_parse(stored_yaml, strlen(stored_yaml), "<stored config>", NULL, 0, &old) !=
         OTD_OK)
-        OTD_FAIL(OTD_ERR_CONFIG, "the checkpoint's configuration does not parse: %s",
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "the stored configuration (of a checkpoint or results file) does not parse: %s",
                  otd_error_text());
     for (size_t i = 0; i < otd_cfg_noptions; i++) {
         const otd_option *opt = &otd_cfg_options[i];
         a.len = b.len = 0;
         OTD_CHECK(otd_cfg_format(opt, &old, &a));
         OTD_CHECK(otd_cfg_format(opt, cfg, &b));
-        if (opt->resume_ok || (a.len == b.len && memcmp(a.data, b.data, a.len) == 0))
+        if (!opt->resume_ok != !changes || (a.len == b.len && memcmp(a.data, b.data, a.len) == 0))
             continue;
         OTD_CHECK(otd_strbuf_printf(&out, "%s%s (%.*s -> %.*s)", out.len ? ", " : "", opt->key,
                                     (int)a.len, a.data, (int)b.len, b.data));
@@ -181,6 +184,16 @@ done:
     otd_strbuf_free(&b);
     otd_strbuf_free(&out);
     return err;
+}
+
+otd_err otd_config_resume_diff(const otd_config *cfg, const char *stored_yaml, char **diff)
+{
+    return stored_diff(cfg, stored_yaml, 0, diff);
+}
+
+otd_err otd_config_resume_changes(const otd_config *cfg, const char *stored_yaml, char **changes)
+{
+    return stored_diff(cfg, stored_yaml, 1, changes);
 }
 
 size_t otd_config_nkeys(void)

@@ -61,6 +61,13 @@ int otd_status_exit(otd_status s)
     return valid(s) ? rows[s].exit_status : OTD_EXIT_FAILURE;
 }
 
+int otd_status_exit_after(otd_status s, int interrupted)
+{
+    if (s == OTD_STATUS_RUNNING && interrupted)
+        return OTD_EXIT_INTERRUPTED;
+    return otd_status_exit(s);
+}
+
 int otd_exit_for_error(otd_err err)
 {
     switch (err) {

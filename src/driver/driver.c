@@ -15,9 +15,11 @@
 #include "otd/otd_ckpt.h"
 #include "otd/otd_engine.h"
 #include "otd/otd_input.h"
+#include "otd/otd_memory.h"
 #include "otd/otd_metrics.h"
 #include "otd/otd_results.h"
 #include "otd/otd_rundir.h"
+#include "otd/otd_runfile.h"
 #include "otd/otd_signal.h"
 #include "otd/otd_target.h"
 
@@ -29,9 +31,15 @@
  * long runs while keeping file I/O out of almost every step. */
 #define FLUSH_ROWS 4096
 
-/* Slots of otd_eval.flags: ranks that saw a signal; rank 0's "a time-based
- * checkpoint is due". */
-enum { FLAG_SIGNAL, FLAG_CKPT_DUE };
+/* Of the memory available per rank, what the run's own estimate may take:
+ * all of it; the estimate leaves out the process image, MPI's buffers and
+ * HDF5's caches, so a run it passes may still be tight, but one it refuses
+ * cannot fit. */
+#define RUN_MEMORY_FRACTION 1.0
+
+/* Slots of otd_eval.flags: ranks that saw a stop signal; ranks that saw
+ * SIGINT; rank 0's "a time-based checkpoint is due". */
+enum { FLAG_SIGNAL, FLAG_INTERRUPT, FLAG_CKPT_DUE };
 
 /* Everything one run holds; released in one place. */
 typedef struct {
@@ -47,6 +55,7 @@ typedef struct {
     otd_results *results;
     double *W, *W0, *grad, *scalars, *vecs;
     char *yaml;
+    int wrote;          /* this call has written into the run directory */
     int64_t it0;        /* first iteration of this call */
     int64_t reinit_acc; /* re-initializations since the last logged row */
     double wall0;       /* loop seconds of earlier calls (resume) */
@@ -213,21 +222,98 @@ static otd_err start(run_state *s)
     otd_err err = OTD_OK;
     OTD_CHECK(initial_w(s));
     memcpy(s->W0, s->W, (size_t)(s->lay.nrows * s->cfg->model.m) * sizeof *s->W);
+    /* From here on the run directory holds what this call made. */
+    s->wrote = 1;
     OTD_CHECK(create_results(s));
     OTD_CHECK(checkpoint(s, 0, 0.0));
 done:
     return err;
 }
 
-/* A resume: the newest valid checkpoint of this configuration, and the
- * results history cut back to it. */
+/* Collective: the configuration stored in results.h5 (rank 0 reads it)
+ * against this one, exactly as a checkpoint's: another configuration is
+ * refused, listing the keys that differ (`what` names the run: "the
+ * finished run"). *changes (malloc'd on every rank, "" if none) lists the
+ * keys that may change on resume and did. */
+static otd_err check_stored_config(run_state *s, const char *what, char **changes)
+{
+    otd_err err = OTD_OK, local = OTD_OK;
+    const char *path = otd_rundir_results_path(s->rd);
+    char *yaml = NULL, *diff = NULL, *ch = NULL;
+    size_t len = 0;
+    *changes = NULL;
+    if (root(s)) {
+        local = otd_runfile_read_config(path, &yaml);
+        if (local == OTD_OK)
+            local = otd_config_resume_diff(s->cfg, yaml, &diff);
+        if (local == OTD_OK && diff != NULL)
+            local = OTD_ERROR(OTD_ERR_CONFIG,
+                              "%s in %s is of a different configuration: %s; use another --out, "
+                              "or --restart to set the old run aside",
+                              what, path, diff);
+        if (local == OTD_OK)
+            local = otd_config_resume_changes(s->cfg, yaml, &ch);
+        /* Broadcast needs a string, also for "no change". */
+        if (local == OTD_OK && ch == NULL && (ch = strdup("")) == NULL)
+            local = OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+        len = ch != NULL ? strlen(ch) : 0;
+    }
+    OTD_CHECK(otd_comm_agree(s->comm, local));
+    OTD_CHECK(otd_comm_bcast_bytes(s->comm, &ch, &len, 0));
+    *changes = ch;
+    ch = NULL;
+done:
+    free(ch);
+    free(diff);
+    free(yaml);
+    return err;
+}
+
+/* Collective, on resume: what results.h5 holds checked against what this
+ * call knows to be right (the checkpoint's checksummed W0, the regenerated
+ * target), repaired where it differs, and the configuration that governs
+ * the run from now on stored, with the keys that changed. */
+static otd_err prepare_results(run_state *s, const char *changes)
+{
+    otd_err err = OTD_OK;
+    char hash[17], *line = NULL;
+    size_t n = 0;
+    otd_runfile_resume in = {
+        .lay = &s->lay,
+        .m = s->cfg->model.m,
+        .W0_loc = s->W0,
+        .r = s->target->r,
+        .U = s->target->U,
+        .a = s->target->a,
+        /* A generated target is a function of the configuration: the truth.
+         * One read from a file now may not be the one the run began with. */
+        .target_regenerated = s->cfg->problem.components_file[0] == '\0',
+        .config = s->yaml,
+        .config_hash = hash,
+    };
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)otd_config_hash(s->cfg));
+    if (changes[0] != '\0') {
+        n = strlen(changes) + 64;
+        OTD_ALLOC(line, n);
+        snprintf(line, n, "iteration %lld: %s", (long long)s->it0, changes);
+        in.change = line;
+    }
+    OTD_CHECK(otd_runfile_prepare_resume(otd_rundir_results_path(s->rd), s->comm, &in));
+done:
+    free(line);
+    return err;
+}
+
+/* A resume: the newest valid checkpoint of this configuration, results.h5
+ * checked against it, and its history cut back to it. */
 static otd_err resume(run_state *s)
 {
     otd_err err = OTD_OK;
     otd_ckpt_meta meta;
-    char *diff = NULL;
+    char *diff = NULL, *changes = NULL;
     int found = 0;
     memset(&meta, 0, sizeof meta);
+    OTD_CHECK(check_stored_config(s, "the unfinished run", &changes));
     err = otd_ckpt_load(otd_rundir_ckpt_dir(s->rd), s->comm, &s->lay, s->cfg->model.m, s->W, s->W0,
                         &meta, &found);
     /* A checkpoint of another shape: name the settings that differ. */
@@ -238,26 +324,36 @@ static otd_err resume(run_state *s)
                  "or --restart to set the old run aside",
                  otd_rundir_ckpt_dir(s->rd), diff);
     OTD_CHECK(err);
-    if (!found)
-        OTD_FAIL(OTD_ERR_FORMAT,
-                 "%s holds an unfinished run but no checkpoint to resume from; rerun with "
-                 "--restart to set it aside and start over",
-                 otd_rundir_results_path(s->rd));
+    /* Every rank has the same `found`: an agreed verdict, exit 2 at any P. */
+    OTD_CHECK(otd_comm_agree(
+        s->comm, found ? OTD_OK
+                       : OTD_ERROR(OTD_ERR_FORMAT,
+                                   "%s holds an unfinished run but no checkpoint to resume from; "
+                                   "rerun with --restart to set it aside and start over",
+                                   otd_rundir_results_path(s->rd))));
     OTD_CHECK(otd_config_resume_diff(s->cfg, meta.config_yaml, &diff));
     if (diff != NULL)
         OTD_FAIL(OTD_ERR_CONFIG,
                  "the checkpoint in %s is from a different configuration: %s; use another --out, "
                  "or --restart to set the old run aside",
                  otd_rundir_ckpt_dir(s->rd), diff);
-    OTD_CHECK(otd_results_reopen(otd_rundir_results_path(s->rd), s->comm, otd_metrics_scalar_names,
-                                 OTD_M_NSCALAR, otd_metrics_vector_names, (int)nvec(s),
-                                 s->target->r, meta.history_rows, &s->results));
     s->it0 = meta.iter;
     s->reinit_acc = meta.n_reinit;
     s->wall0 = meta.wall_offset;
-    if (root(s))
+    /* Everything is checked: from here on this call changes the directory. */
+    s->wrote = 1;
+    OTD_CHECK(prepare_results(s, changes));
+    OTD_CHECK(otd_results_reopen(otd_rundir_results_path(s->rd), s->comm, otd_metrics_scalar_names,
+                                 OTD_M_NSCALAR, otd_metrics_vector_names, (int)nvec(s),
+                                 s->target->r, meta.history_rows, &s->results));
+    if (root(s)) {
         otd_report_resume(s->out, meta.iter, meta.nranks, meta.history_rows);
+        if (changes[0] != '\0')
+            otd_report_line(s->out, "configuration changed on resume: %s (recorded in %s)", changes,
+                            otd_rundir_results_path(s->rd));
+    }
 done:
+    free(changes);
     free(diff);
     free(meta.config_yaml);
     return err;
@@ -291,12 +387,25 @@ static otd_err solve_once(run_state *s, otd_run_summary *sum)
     const otd_config *cfg = s->cfg;
     otd_eval ev = {0};
     otd_status status = OTD_STATUS_NONFINITE;
-    double t0 = otd_comm_wtime();
+    double t0 = otd_comm_wtime(), sig[2];
     char line[512];
     sum->status = OTD_STATUS_NONFINITE;
+    sum->iters = 1; /* a one-shot solve counts 1, also when it fails */
     memcpy(s->W, s->W0, (size_t)(s->lay.nrows * cfg->model.m) * sizeof *s->W);
     OTD_CHECK(otd_algo_eval(s->algo, s->W, s->grad, &ev));
     OTD_CHECK(log_row(s, &ev, 0, s->wall0 + otd_comm_wtime() - t0));
+    /* The solve cannot stop midway: a stop signal that came before it (while
+     * the run was set up) stops the run at W0, whose checkpoint is
+     * committed; one that comes during it is honoured by recording it. */
+    sig[0] = otd_signal_pending() != 0;
+    sig[1] = otd_signal_interrupted();
+    OTD_CHECK(otd_comm_max(s->comm, sig, 2));
+    if (sig[0] > 0) {
+        sum->status = OTD_STATUS_RUNNING;
+        sum->interrupted = sig[1] > 0;
+        sum->iters = 0;
+        goto done;
+    }
     if (root(s))
         otd_report_line(s->out, "%s: solving", otd_algo_name_str(cfg->algo.name));
     OTD_CHECK(otd_algo_solve(s->algo, s->W, &status));
@@ -307,10 +416,12 @@ static otd_err solve_once(run_state *s, otd_run_summary *sum)
     OTD_CHECK(log_row(s, &ev, 1, s->wall0 + otd_comm_wtime() - t0));
     sum->status = status;
     otd_algo_result(s->algo, ev.rel_err, ev.rel_err_res, line, sizeof line);
-    if (root(s))
+    if (root(s)) {
         otd_report_line(s->out, "%s: %s", otd_algo_name_str(cfg->algo.name), line);
+        if (otd_signal_pending() != 0)
+            otd_report_line(s->out, "otd: a signal came during the solve: its result is recorded");
+    }
 done:
-    sum->iters = 1;
     sum->final_rel_err = ev.rel_err;
     sum->final_rel_err_res = ev.rel_err_res;
     sum->final_loss = ev.loss;
@@ -331,12 +442,21 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
     int64_t it;
     otd_eval ev = {0};
     sum->status = OTD_STATUS_NONFINITE;
+    /* A budget lowered on resume below where the checkpoint is: the first
+     * evaluation below ends the run there, without a step; say why. */
+    if (root(s) && s->it0 > cfg->algo.max_iters)
+        otd_report_line(s->out,
+                        "otd: algo.max_iters = %lld is below iteration %lld, where the run "
+                        "resumes: the step budget is already spent; the run ends there, "
+                        "without a step",
+                        (long long)cfg->algo.max_iters, (long long)s->it0);
     for (it = s->it0;; it++) {
         int64_t nre = 0;
         int stop = -1;
         OTD_CHECK(otd_algo_before_step(s->algo, it, s->W, &nre));
         s->reinit_acc += nre;
         ev.flags[FLAG_SIGNAL] = otd_signal_pending() != 0;
+        ev.flags[FLAG_INTERRUPT] = otd_signal_interrupted();
         ev.flags[FLAG_CKPT_DUE] = root(s) && every == OTD_CKPT_AUTO &&
                                   otd_comm_wtime() - last_ckpt >= cfg->run.checkpoint_seconds;
         OTD_CHECK(otd_algo_eval(s->algo, s->W, s->grad, &ev));
@@ -369,6 +489,7 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
             if (ev.flags[FLAG_SIGNAL] > 0) {
                 it++;
                 sum->status = OTD_STATUS_RUNNING;
+                sum->interrupted = ev.flags[FLAG_INTERRUPT] > 0;
                 break;
             }
         }
@@ -388,23 +509,63 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
     otd_err err = OTD_OK;
     const otd_config *cfg = s->cfg;
     otd_algo_report rep;
-    const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds",
-                        "steps_per_s",   "dim_count",  "final_rel_err_resolution"};
+    /* With the outcome, the stopping keys that governed the run: they may
+     * change on resume, and the root attribute config holds the same. */
+    const char *dn[] = {"final_rel_err", "final_loss",     "wall_seconds",
+                        "steps_per_s",   "dim_count",      "final_rel_err_resolution",
+                        "target_rel_err"};
     const double dv[] = {sum->final_rel_err,
                          sum->final_loss,
                          s->wall0 + sum->wall_seconds,
                          sum->steps_per_s,
                          otd_metrics_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m),
-                         sum->final_rel_err_res};
-    const char *in[] = {"iters", "n_fitted"};
+                         sum->final_rel_err_res,
+                         cfg->algo.target_rel_err};
+    const char *in[] = {"iters", "max_iters", "n_fitted"};
     /* n_fitted of the final W: the last row describes it when it was logged
      * at the last iteration (always, unless the run failed before); a
      * target without components has none. */
-    int ni = s->target->r > 0 && s->row_iter == sum->iters ? 2 : 1;
-    const int64_t iv[] = {sum->iters, ni == 2 ? (int64_t)s->scalars[OTD_M_N_FITTED] : 0};
+    int ni = s->target->r > 0 && s->row_iter == sum->iters ? 3 : 2;
+    const int64_t iv[] = {sum->iters, cfg->algo.max_iters,
+                          ni == 3 ? (int64_t)s->scalars[OTD_M_N_FITTED] : 0};
     otd_algo_report_fields(s->algo, &rep);
     OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));
-    OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 6, in, iv, ni));
+    OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 7, in, iv, ni));
+done:
+    return err;
+}
+
+/* Collective: the memory the run will hold per rank, estimated before
+ * anything large is allocated and checked against the nodes' (otd_memory.h):
+ * the driver's part here, the engine's and the algorithm's from their rows. */
+static otd_err check_memory(run_state *s)
+{
+    otd_err err = OTD_OK;
+    const otd_config *cfg = s->cfg;
+    const int64_t r = otd_target_ncomp(cfg);
+    const double d = (double)s->lay.d, m = (double)cfg->model.m, rr = (double)r,
+                 rows = (double)((s->lay.d + s->lay.nranks - 1) / s->lay.nranks);
+    char what[512];
+    /* The target (U, a, U^T U, whole on every rank); W, W0 and the gradient,
+     * the metrics' copy of W0 and an I/O buffer of the rows (results,
+     * checkpoints); model.init_file read whole; the history rows buffered
+     * between flushes (doubling) and a row's vectors. */
+    double need = 8.0 * (d * rr + rr * rr + rr + 5.0 * rows * m +
+                         (cfg->model.init_file[0] != '\0' ? d * m : 0.0) +
+                         2.0 * FLUSH_ROWS * (OTD_M_NSCALAR + OTD_V_NVEC * rr) + OTD_V_NVEC * rr);
+    /* The algorithm's own check first: lazy_opt's matrix, the largest need
+     * of all, gives the most useful message. */
+    OTD_CHECK(otd_algo_check_resources(cfg, &s->lay, s->comm, &need));
+    OTD_CHECK(otd_engine_memory(cfg, &s->lay, r, &need));
+    snprintf(what, sizeof what,
+             "problem.dim = %lld, model.m = %lld, problem.rank = %lld (engine %s, algo.name %s, "
+             "%d ranks)",
+             (long long)cfg->problem.dim, (long long)cfg->model.m, (long long)cfg->problem.rank,
+             otd_engine_name_str(cfg->engine), otd_algo_name_str(cfg->algo.name), s->lay.nranks);
+    OTD_CHECK(otd_memory_check(s->comm, need, RUN_MEMORY_FRACTION, what,
+                               "use more ranks or nodes (W and the tensor are split by rows), or "
+                               "a smaller problem.dim, model.m or problem.rank",
+                               NULL));
 done:
     return err;
 }
@@ -419,7 +580,7 @@ static otd_err setup(run_state *s)
     char storage[512], algo[512];
     OTD_CHECK(
         otd_layout_init(&s->lay, cfg->problem.dim, otd_comm_rank(s->comm), otd_comm_size(s->comm)));
-    OTD_CHECK(otd_algo_check_resources(cfg, s->comm));
+    OTD_CHECK(check_memory(s));
     OTD_CHECK(otd_config_to_yaml(cfg, &s->yaml));
     OTD_CHECK(otd_target_create(cfg, s->comm, &s->target));
     OTD_ALLOC(s->W, s->lay.nrows * m);
@@ -458,11 +619,18 @@ static otd_err run_in(run_state *s, otd_run_summary *sum)
         OTD_CHECK(loop_err);
     if (sum->status == OTD_STATUS_RUNNING) {
         OTD_CHECK(otd_results_history_flush(s->results));
-        if (root(s))
+        if (root(s) && sum->interrupted)
+            otd_report_line(s->out,
+                            "otd: interrupted (SIGINT): checkpointed at iteration %lld; exit %d; "
+                            "run the same command again to continue",
+                            (long long)sum->iters,
+                            otd_status_exit_after(sum->status, sum->interrupted));
+        else if (root(s))
             otd_report_line(s->out,
                             "otd: signal received: checkpointed at iteration %lld; exit %d = "
                             "resubmit to continue",
-                            (long long)sum->iters, otd_status_exit(sum->status));
+                            (long long)sum->iters,
+                            otd_status_exit_after(sum->status, sum->interrupted));
     } else {
         OTD_CHECK(write_final(s, sum));
         if (root(s))
@@ -479,19 +647,29 @@ done:
     return err;
 }
 
-/* A finished run: say so, and end with its verdict. */
+/* A finished run of this configuration: say so, and end with its verdict.
+ * One of another configuration is refused like a checkpoint of one. */
 static otd_err report_done(run_state *s, otd_run_summary *sum)
 {
+    otd_err err = OTD_OK;
+    char *changes = NULL;
+    OTD_CHECK(check_stored_config(s, "the finished run", &changes));
     sum->status = otd_rundir_status(s->rd);
     if (root(s))
         otd_report_line(s->out,
                         "otd: %s is complete (status %s): nothing to do; --restart runs "
                         "it again",
                         otd_rundir_results_path(s->rd), otd_status_name(sum->status));
+    /* Stopping keys may differ: the run is complete under the ones it ran
+     * with (its /summary says which); a new budget needs --restart. */
+    if (root(s) && changes[0] != '\0')
+        otd_report_line(s->out, "(it ran under other settings than given now: %s)", changes);
     if (otd_status_outcome(sum->status) == OTD_OUTCOME_FAILED)
-        return OTD_ERROR(OTD_ERR_NUMERIC, "the run in %s ended with status %s",
-                         otd_rundir_results_path(s->rd), otd_status_name(sum->status));
-    return OTD_OK;
+        OTD_FAIL(OTD_ERR_NUMERIC, "the run in %s ended with status %s",
+                 otd_rundir_results_path(s->rd), otd_status_name(sum->status));
+done:
+    free(changes);
+    return err;
 }
 
 otd_err otd_run(const otd_config *cfg, otd_comm *comm, const char *dir, const otd_run_opts *opts,
@@ -509,6 +687,11 @@ otd_err otd_run(const otd_config *cfg, otd_comm *comm, const char *dir, const ot
         OTD_CHECK(run_in(&s, sum));
 done:
     run_free(&s);
-    otd_rundir_close(s.rd);
+    /* "Nothing written" leaves nothing: no .lock, no directory this call
+     * created for a run that failed before writing anything. */
+    if (err != OTD_OK && !s.wrote)
+        otd_rundir_discard(s.rd);
+    else
+        otd_rundir_close(s.rd);
     return err;
 }

@@ -70,6 +70,48 @@ static int64_t panel_rows(int64_t np, int64_t m)
     return n < np ? n : np;
 }
 
+/* BLAS takes int dimensions, and m^2 elements index the Gram matrix. */
+static otd_err dense_limits(const otd_config *cfg, const otd_layout *lay)
+{
+    if (cfg->model.m > 46340 || lay->d > INT_MAX)
+        return OTD_ERROR(OTD_ERR_CONFIG,
+                         "model.m = %lld, problem.dim = %lld: the dense engine needs m^2 < 2^31 "
+                         "(m <= 46340) and d < 2^31",
+                         (long long)cfg->model.m, (long long)lay->d);
+    return OTD_OK;
+}
+
+/* Generation (or reading) of the slab and everything dense_create keeps:
+ * the slab, the packed index table (np x (l-1) int32), the gathered W and
+ * MPI's receive buffer for it (d x m each), one panel of K, Y, the
+ * allreduce buffer and the model's. Reading a tensor file holds two
+ * unpacked slices (d^(l-1) each); generating one, a^T U rows and a panel of
+ * the components' products. */
+static otd_err dense_memory(const otd_config *cfg, const otd_layout *lay, int64_t r, double *bytes)
+{
+    otd_err err = OTD_OK;
+    const int l = cfg->problem.order;
+    const int64_t slab = otd_slab_bytes(lay->d, l, lay->nranks),
+                  np = otd_packed_count(lay->d, l - 1);
+    const double m = (double)cfg->model.m, d = (double)lay->d,
+                 rows = (double)((lay->d + lay->nranks - 1) / lay->nranks), rr = (double)r;
+    /* The sizes BLAS cannot take are create's to refuse: first the bytes. */
+    if (slab < 0 || np < 0)
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "problem.dim = %lld, problem.order = %d: the packed tensor (d * C(d+l-2, l-1) "
+                 "entries) overflows 64-bit sizes",
+                 (long long)lay->d, l);
+    *bytes += (double)slab + 4.0 * (double)np * (l - 1) +
+              8.0 * (2.0 * d * m + (double)panel_rows(np, cfg->model.m) * m + rows * m +
+                     2.0 * m * m + 6.0 * m + m * rr + OTD_EVAL_NFLAGS);
+    if (cfg->problem.tensor_file[0] != '\0')
+        *bytes += 16.0 * pow(d, l - 1);
+    else
+        *bytes += 8.0 * (rows * rr + 2048.0 * rr);
+done:
+    return err;
+}
+
 static otd_err dense_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                             const otd_target *target, void **out)
 {
@@ -77,9 +119,7 @@ static otd_err dense_create(const otd_config *cfg, const otd_layout *lay, otd_co
     dense_state *st = NULL;
     int64_t m = cfg->model.m;
     *out = NULL;
-    if (m > 46340 || lay->d > INT_MAX)
-        OTD_FAIL(OTD_ERR_CONFIG, "model.m = %lld: the dense engine needs m^2 < 2^31 (m <= 46340)",
-                 (long long)m);
+    OTD_CHECK(dense_limits(cfg, lay));
     OTD_ALLOC(st, 1);
     OTD_CHECK(otd_model_init(&st->md, cfg));
     st->m = (int)m;
@@ -186,6 +226,7 @@ const otd_engine_ops otd_engine_dense = {
     .describe = dense_describe,
     .name = "dense",
     .id = OTD_ENGINE_DENSE,
+    .memory = dense_memory,
     .create = dense_create,
     .eval = dense_eval,
     .destroy = dense_destroy,

@@ -14,6 +14,27 @@ struct otd_engine {
     void *state;
 };
 
+static otd_err find(const otd_config *cfg, const otd_engine_ops **ops)
+{
+    *ops = NULL;
+    for (size_t i = 0; i < sizeof engines / sizeof *engines; i++)
+        if (engines[i]->id == cfg->engine)
+            *ops = engines[i];
+    if (*ops == NULL)
+        return OTD_ERROR(OTD_ERR_INTERNAL, "engine %d has no implementation", (int)cfg->engine);
+    return OTD_OK;
+}
+
+otd_err otd_engine_memory(const otd_config *cfg, const otd_layout *lay, int64_t r, double *bytes)
+{
+    otd_err err = OTD_OK;
+    const otd_engine_ops *ops = NULL;
+    OTD_CHECK(find(cfg, &ops));
+    OTD_CHECK(ops->memory(cfg, lay, r, bytes));
+done:
+    return err;
+}
+
 otd_err otd_engine_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                           const otd_target *target, otd_engine **out)
 {
@@ -21,11 +42,7 @@ otd_err otd_engine_create(const otd_config *cfg, const otd_layout *lay, otd_comm
     otd_engine *e = NULL;
     *out = NULL;
     OTD_ALLOC(e, 1);
-    for (size_t i = 0; i < sizeof engines / sizeof *engines; i++)
-        if (engines[i]->id == cfg->engine)
-            e->ops = engines[i];
-    if (e->ops == NULL)
-        OTD_FAIL(OTD_ERR_INTERNAL, "engine %d has no implementation", (int)cfg->engine);
+    OTD_CHECK(find(cfg, &e->ops));
     OTD_CHECK(e->ops->create(cfg, lay, comm, target, &e->state));
     *out = e;
     e = NULL;

@@ -7,6 +7,10 @@
 typedef struct {
     const char *name;
     otd_engine_name id;
+    /* Before anything is allocated: add to *bytes what create and eval will
+     * hold on the largest rank for a target of r known components; refuse
+     * (OTD_ERR_CONFIG naming the keys) only sizes that overflow. */
+    otd_err (*memory)(const otd_config *cfg, const otd_layout *lay, int64_t r, double *bytes);
     otd_err (*create)(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                       const otd_target *target, void **state);
     otd_err (*eval)(void *state, const double *W_loc, double *grad_loc, otd_eval *ev);

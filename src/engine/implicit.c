@@ -39,6 +39,28 @@ static void implicit_destroy(void *p)
     free(st);
 }
 
+/* BLAS takes int dimensions, and m^2 elements index the Gram matrix. */
+static otd_err implicit_limits(const otd_config *cfg, const otd_layout *lay, int64_t r)
+{
+    if (cfg->model.m > 46340 || lay->d > INT_MAX || r > INT_MAX)
+        return OTD_ERROR(OTD_ERR_CONFIG,
+                         "model.m = %lld, problem.dim = %lld, problem.rank = %lld: the implicit "
+                         "engine needs m^2 < 2^31 (m <= 46340) and d, r < 2^31",
+                         (long long)cfg->model.m, (long long)lay->d, (long long)r);
+    return OTD_OK;
+}
+
+/* The model's vectors and B (model.h), the allreduce buffer, A. The sizes
+ * BLAS cannot take are create's to refuse: first the bytes, which say more. */
+static otd_err implicit_memory(const otd_config *cfg, const otd_layout *lay, int64_t r,
+                               double *bytes)
+{
+    double m = (double)cfg->model.m;
+    (void)lay;
+    *bytes += 8.0 * (5.0 * m + m * m + m * m + 2.0 * m * (double)r + OTD_EVAL_NFLAGS);
+    return OTD_OK;
+}
+
 static otd_err implicit_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                                const otd_target *target, void **out)
 {
@@ -46,10 +68,7 @@ static otd_err implicit_create(const otd_config *cfg, const otd_layout *lay, otd
     implicit_state *st = NULL;
     int64_t m = cfg->model.m, r = target->r;
     *out = NULL;
-    /* BLAS takes int dimensions. */
-    if (m > 46340 || lay->d > INT_MAX || r > INT_MAX)
-        OTD_FAIL(OTD_ERR_CONFIG,
-                 "model.m = %lld: the implicit engine needs m^2 < 2^31 (m <= 46340)", (long long)m);
+    OTD_CHECK(implicit_limits(cfg, lay, r));
     OTD_ALLOC(st, 1);
     OTD_CHECK(otd_model_init(&st->md, cfg));
     st->m = (int)m;
@@ -135,6 +154,7 @@ const otd_engine_ops otd_engine_implicit = {
     .describe = implicit_describe,
     .name = "implicit",
     .id = OTD_ENGINE_IMPLICIT,
+    .memory = implicit_memory,
     .create = implicit_create,
     .eval = implicit_eval,
     .destroy = implicit_destroy,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "otd/otd_runfile.h"
 
 _Static_assert(OTD_INFO_MAX_RANK >= H5S_MAX_RANK, "otd_h5info_dataset.dims holds any HDF5 shape");
 
@@ -224,6 +225,9 @@ otd_err otd_h5info_read(const char *arg, otd_h5info *info)
     memset(info, 0, sizeof *info);
     OTD_CHECK(otd_h5_quiet());
     OTD_CHECK(resolve_path(arg, path, sizeof path));
+    /* Damaged metadata can crash HDF5 itself: look in a process of its own
+     * first, and say "damaged" rather than die. */
+    OTD_CHECK(otd_runfile_probe(path));
     if ((info->path = strdup(path)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
     /* HDF5 opens a truncated or damaged file only to fail: a bad input. */

@@ -26,8 +26,10 @@ static otd_err read_local(const char *path, const char *name, const char *key, i
     if (H5Fis_hdf5(path) <= 0)
         OTD_FAIL(OTD_ERR_FORMAT, "%s = '%s': not an HDF5 file", key, path);
     OTD_H5(f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), path);
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
-        OTD_FAIL(OTD_ERR_FORMAT, "%s = '%s': no dataset '%s' in the file", key, path, name);
+    /* A link to nothing (dangling soft or external link) counts as missing. */
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0 || H5Oexists_by_name(f, name, H5P_DEFAULT) <= 0)
+        OTD_FAIL(OTD_ERR_FORMAT, "%s = '%s': no dataset '%s' in the file (or a link to nothing)",
+                 key, path, name);
     OTD_H5(ds = H5Dopen2(f, name, H5P_DEFAULT), name);
     OTD_H5(ty = H5Dget_type(ds), name);
     if (H5Tget_class(ty) != H5T_FLOAT)

@@ -214,6 +214,12 @@ static otd_err read_open(tio_reader *rd, otd_comm *comm)
         OTD_FAIL(OTD_ERR_FORMAT,
                  "%s = '%s': no dataset /T in the file (expected /T of shape (d, ..., d))", rd->key,
                  rd->path);
+    /* A link that leads nowhere (a soft link to a missing object, an
+     * external link to a missing file) is a bad input like a missing /T. */
+    OTD_H5(there = H5Oexists_by_name(rd->file, DSET, H5P_DEFAULT), DSET);
+    if (!there)
+        OTD_FAIL(OTD_ERR_FORMAT, "%s = '%s': /T is a link to nothing (expected a dataset /T)",
+                 rd->key, rd->path);
     OTD_H5(obj = H5Oopen(rd->file, DSET, H5P_DEFAULT), DSET);
     OTD_H5(kind = H5Iget_type(obj), DSET);
     if (kind != H5I_DATASET)

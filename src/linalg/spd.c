@@ -15,6 +15,7 @@
 #include "comm/comm_mpi.h"
 #include "linalg/scalapack.h"
 #include "otd/otd_linalg.h"
+#include "otd/otd_memory.h"
 
 /* A BLACS grid over every rank of comm, and one distributed n x n matrix
  * (plus an n x 1 right-hand side) laid out on it. */
@@ -48,21 +49,6 @@ static double max_local_doubles(int n, int nb, int nprow, int npcol)
     return (double)local_size(n, nb, 0, nprow) * (double)local_size(n, nb, 0, npcol);
 }
 
-/* Bytes of this node's memory still available (MemAvailable), or -1. */
-static double mem_available(void)
-{
-    char line[256];
-    double kib = -1;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib < 0 ? -1 : kib * 1024.0;
-}
-
 static otd_err check_size(int64_t n, int64_t block)
 {
     if (n < 1 || n > INT_MAX / 2 || block < 1 || block > 4096)
@@ -77,25 +63,18 @@ otd_err otd_spd_check_memory(otd_comm *comm, int64_t n, int64_t block, int with_
                              double max_fraction, double *bytes_per_rank)
 {
     otd_err err = OTD_OK;
-    int nprow, npcol, node = 1;
-    double avail[1];
+    int nprow, npcol;
+    char what[160];
     OTD_CHECK(check_size(n, block));
     grid_shape(otd_comm_size(comm), &nprow, &npcol);
     double need =
         8.0 * max_local_doubles((int)n, (int)block, nprow, npcol) * (with_vectors ? 2.0 : 1.0);
     *bytes_per_rank = need;
-    OTD_CHECK(otd_comm_node_size(comm, &node));
-    /* The tightest node decides: every rank reports minus what it has. */
-    avail[0] = -mem_available() / node;
-    OTD_CHECK(otd_comm_max(comm, avail, 1));
-    double per_rank = -avail[0];
-    if (per_rank > 0 && need > max_fraction * per_rank)
-        OTD_FAIL(OTD_ERR_CONFIG,
-                 "lazy_opt: the normal equations (order m d = %lld) need %.3g GiB per rank on a "
-                 "%d x %d grid, but the tightest node has %.3g GiB available per rank (%.0f%% of "
-                 "it may be used): run on more ranks or nodes, or use a smaller model.m",
-                 (long long)n, need / 1073741824.0, nprow, npcol, per_rank / 1073741824.0,
-                 100.0 * max_fraction);
+    snprintf(what, sizeof what,
+             "lazy_opt: the normal equations (order m d = %lld) on a %d x %d grid", (long long)n,
+             nprow, npcol);
+    OTD_CHECK(otd_memory_check(comm, need, max_fraction, what,
+                               "run on more ranks or nodes, or use a smaller model.m", NULL));
 done:
     return err;
 }
