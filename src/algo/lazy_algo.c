@@ -79,7 +79,8 @@ otd_err otd_lazy_opt_check_resources(const otd_config *cfg, const otd_layout *la
     if (uses_cg(cfg)) {
         /* CG: the linearization and five more vectors of W's size (x, r, z,
          * p, q), no matrix. */
-        *bytes += otd_lazy_bytes(cfg, lay, otd_target_ncomp(cfg)) + 8.0 * (5.0 * rows * m + 4.0 * m);
+        *bytes +=
+            otd_lazy_bytes(cfg, lay, otd_target_ncomp(cfg)) + 8.0 * (5.0 * rows * m + 4.0 * m);
         goto done;
     }
     OTD_CHECK(otd_lazy_check_memory(cfg, comm, LAZY_MEMORY_FRACTION, &matrix));

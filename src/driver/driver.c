@@ -511,8 +511,8 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
     otd_algo_report rep;
     /* With the outcome, the stopping keys that governed the run: they may
      * change on resume, and the root attribute config holds the same. */
-    const char *dn[] = {"final_rel_err", "final_loss",     "wall_seconds",
-                        "steps_per_s",   "dim_count",      "final_rel_err_resolution",
+    const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds",
+                        "steps_per_s",   "dim_count",  "final_rel_err_resolution",
                         "target_rel_err"};
     const double dv[] = {sum->final_rel_err,
                          sum->final_loss,
