@@ -237,9 +237,9 @@ otd_err otd_runfile_probe(const char *path)
                          strerror(errno));
     if (WIFSIGNALED(status))
         return OTD_ERROR(OTD_ERR_FORMAT,
-                         "'%s' is damaged (HDF5 could not read it: reading its metadata ended "
-                         "with signal %d, %s)",
-                         path, WTERMSIG(status), strsignal(WTERMSIG(status)));
+                         "'%s' is damaged (HDF5 could not read it: reading its metadata "
+                         "crashed the reader, signal %d)",
+                         path, WTERMSIG(status));
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
         return OTD_ERROR(OTD_ERR_FORMAT, "'%s' is damaged (HDF5 could not read it: %s)", path,
                          reason[0] != '\0' ? reason : "no reason given");

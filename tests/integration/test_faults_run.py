@@ -425,7 +425,7 @@ class NothingWritten(Case):
             (sets(engine="dense", problem__tensor_file=d + "/missing.h5"), "problem.tensor_file"),
             (sets(engine="dense", problem__tensor_file=d + "/dangling.h5"), "link to nothing"),
             (sets(problem__components_file=d + "/missing.h5"), "problem.components_file"),
-            (sets(problem__components_file=zero_u), "norm^2"),
+            (sets(problem__components_file=zero_u), "define no target"),
             (sets(model__init_file=bad_w), "model.init_file"),
             (sets(model__m=10 ** 9), "GiB per rank"),
         ]
