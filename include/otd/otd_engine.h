@@ -61,6 +61,11 @@ void otd_format_rel_err(char *buf, size_t n, double rel_err, double res);
 otd_err otd_engine_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                           const otd_target *target, otd_engine **out);
 
+/* Not collective. Floating-point operations of one evaluation with its
+ * gradient over all ranks, from the configuration alone (for estimates:
+ * the sweep runner orders points by cost). */
+double otd_engine_step_flops(const otd_config *cfg);
+
 /* Collective. Evaluate at W_loc; when grad_loc is not NULL also write this
  * rank's rows of the gradient. The loss terms are reduced over all ranks,
  * so every rank gets the same *ev. */

@@ -22,11 +22,12 @@
 
 /* Exit statuses of every otd command (documented in `otd --help`). */
 enum {
-    OTD_EXIT_OK = 0,        /* finished: converged, step budget spent, solved */
-    OTD_EXIT_FAILURE = 1,   /* runtime failure (I/O, MPI, library) */
-    OTD_EXIT_USAGE = 2,     /* bad command line, configuration or input file: nothing written */
-    OTD_EXIT_NONFINITE = 3, /* the loss or gradient became NaN/Inf: results kept */
-    OTD_EXIT_REQUEUE = 75,  /* checkpointed on a signal: resubmit to continue (EX_TEMPFAIL) */
+    OTD_EXIT_OK = 0,            /* finished: converged, step budget spent, solved */
+    OTD_EXIT_FAILURE = 1,       /* runtime failure (I/O, MPI, library) */
+    OTD_EXIT_USAGE = 2,         /* bad command line, configuration or input file: nothing written */
+    OTD_EXIT_NONFINITE = 3,     /* the loss or gradient became NaN/Inf: results kept */
+    OTD_EXIT_REQUEUE = 75,      /* checkpointed on a signal: resubmit to continue (EX_TEMPFAIL) */
+    OTD_EXIT_INTERRUPTED = 130, /* checkpointed after SIGINT (128 + 2, as a shell reports it) */
 };
 
 typedef enum {

@@ -29,7 +29,13 @@ typedef struct {
     const char *config;        /* text of configs/<name>.yaml: the resolved canonical YAML, or
                                 * for an invalid point the merged keys as written */
     const char *const *values; /* per swept key: its value as written ("" if not set) */
+    int ranks;                 /* MPI ranks it runs on: its own `ranks`, else the sweep's */
 } otd_sweep_point;
+
+/* The key of a grid axis or a points entry that sets a point's rank count
+ * (not a configuration key), and its largest value. */
+#define OTD_SWEEP_POINT_RANKS "ranks"
+#define OTD_SWEEP_MAX_RANKS 65536
 
 /* Slurm and launch settings of the sweep file, with their defaults. */
 typedef struct {
@@ -118,6 +124,7 @@ otd_err otd_sweep_record_exit(const char *dir, const char *name, int code, const
 typedef struct {
     int64_t index;
     char *name, *status, *config, *rundir;
+    int ranks; /* MPI ranks of the point (1 in manifests written before the column) */
 } otd_manifest_row;
 
 typedef struct {
@@ -148,6 +155,13 @@ typedef void (*otd_local_done_fn)(void *ctx, int64_t k, int code);
  * looked up in PATH unless it holds a '/'. Fails (OTD_ERR_IO) only if a
  * process cannot be started; a point that fails is reported through done.
  * Not collective; this process must not be an MPI rank (see main.c). */
+/* Run the sweep directory's points in ONE MPI job: `mpiexec -n nranks
+ * otd_bin sweep-run dir` (fork/exec, no shell; its output goes to ours).
+ * *code gets its exit status. OTD_ERR_IO if it cannot be started. Not
+ * collective. */
+otd_err otd_sweep_run_job(const char *dir, const char *otd_bin, const char *mpiexec, int nranks,
+                          int *code);
+
 otd_err otd_sweep_run_local(const char *dir, const char *otd_bin, const char *mpiexec,
                             const char *const *names, int64_t n, int ranks, int parallel,
                             otd_local_done_fn done, void *ctx);

@@ -29,7 +29,8 @@ typedef struct {
     const char *file, *out;
     int local; /* --local N (0: not given) */
     int submit, unfinished, dry_run, help, replace;
-    int throttle; /* --throttle K (0: the file's) */
+    int launch_each; /* --launch-each: --local starts one mpirun per point (the old way) */
+    int throttle;    /* --throttle K (0: the file's) */
     const char **sbatch;
     int nsbatch;
 } sweep_args;
@@ -54,13 +55,19 @@ void otd_cmd_sweep_usage(FILE *out)
             "most 100000 points (grid combinations plus entries of points).\n"
             "\n"
             "Sweep file keys: name, base (config path, relative to FILE), set (KEY: VALUE),\n"
-            "grid (KEY: [values]), points (list of {KEY: VALUE}), ranks (per point, 1),\n"
+            "grid (KEY: [values]), points (list of {KEY: VALUE}), ranks (per point, 1;\n"
+            "a grid axis or a points entry may set `ranks` too),\n"
             "throttle (8), sbatch ([\"--time=...\"]), signal_seconds (60), max_requeues (3).\n"
             "\n"
             "  --out DIR       the sweep directory (created)\n"
-            "  --local N       run the points here, N at a time: `mpirun -n <ranks> otd run\n"
-            "                  configs/<name>.yaml --out runs/<name>` in DIR ($OTD_MPIEXEC\n"
-            "                  instead of mpirun if set), output in DIR/logs/local-<name>.out\n"
+            "  --local N       run the points here in ONE MPI job of N ranks: `mpirun -n N\n"
+            "                  otd sweep-run DIR` ($OTD_MPIEXEC instead of mpirun if set);\n"
+            "                  its ranks form groups of each point's `ranks` and run the\n"
+            "                  points in-process, largest first (see otd sweep-run --help);\n"
+            "                  each point's output in DIR/logs/run-<name>.out\n"
+            "  --launch-each   with --local: the fallback, one `mpirun -n <ranks> otd run\n"
+            "                  configs/<name>.yaml --out runs/<name>` per point, N at a time,\n"
+            "                  output in DIR/logs/local-<name>.out\n"
             "  --submit        submit DIR/sweep.sbatch with sbatch; the job id goes to\n"
             "                  DIR/submissions.txt\n"
             "  --unfinished    only points not done (failed or never run; not running):\n"
@@ -104,6 +111,10 @@ static otd_err parse_args(int argc, char **argv, sweep_args *a)
         }
         if (strcmp(s, "--replace") == 0) {
             a->replace = 1;
+            continue;
+        }
+        if (strcmp(s, "--launch-each") == 0) {
+            a->launch_each = 1;
             continue;
         }
         if (s[0] != '-') {
@@ -155,6 +166,8 @@ static otd_err parse_args(int argc, char **argv, sweep_args *a)
         OTD_FAIL(OTD_ERR_ARG, "--out DIR is required");
     if (a->local > 0 && a->submit)
         OTD_FAIL(OTD_ERR_ARG, "--local and --submit exclude each other");
+    if (a->launch_each && a->local == 0)
+        OTD_FAIL(OTD_ERR_ARG, "--launch-each goes with --local N");
 done:
     return err;
 }
@@ -203,7 +216,8 @@ static otd_err select_points(const otd_sweep *s, const char *dir, int mode, int6
     *n = 0;
     for (int64_t i = 0; i < otd_sweep_npoints(s); i++) {
         const otd_sweep_point *p = otd_sweep_point_at(s, i);
-        otd_manifest_row row = {i, (char *)p->name, p->valid ? "ok" : "invalid", config, rundir};
+        otd_manifest_row row = {i,      (char *)p->name, p->valid ? "ok" : "invalid",
+                                config, rundir,          p->ranks};
         snprintf(config, sizeof config, "configs/%s.yaml", p->name);
         snprintf(rundir, sizeof rundir, "runs/%s", p->name);
         if (mode != SELECT_ALL) {
@@ -318,8 +332,8 @@ static void point_done(void *vctx, int64_t k, int code)
     local_ctx *c = vctx;
     const otd_sweep_point *p = otd_sweep_point_at(c->s, c->idx[k]);
     char config[1100], rundir[1100];
-    otd_manifest_row row = {c->idx[k], (char *)p->name, p->valid ? "ok" : "invalid", config,
-                            rundir};
+    otd_manifest_row row = {c->idx[k], (char *)p->name, p->valid ? "ok" : "invalid",
+                            config,    rundir,          p->ranks};
     otd_point_info info;
     snprintf(config, sizeof config, "configs/%s.yaml", p->name);
     snprintf(rundir, sizeof rundir, "runs/%s", p->name);
@@ -416,6 +430,18 @@ int otd_cmd_sweep(int argc, char **argv)
         OTD_CHECK(otd_strbuf_printf(&line, "otd collect "));
         OTD_CHECK(otd_strbuf_shell_word(&line, dir));
         printf("submitted job %s; `%s` shows progress\n", jobid, line.data);
+    } else if (a.local > 0 && !a.launch_each) {
+        const char *mpiexec = getenv("OTD_MPIEXEC");
+        int code = 0;
+        OTD_CHECK(otd_sweep_run_job(dir, self, mpiexec && mpiexec[0] ? mpiexec : "mpirun", a.local,
+                                    &code));
+        if (code == OTD_EXIT_REQUEUE || code == OTD_EXIT_INTERRUPTED)
+            status = code;
+        OTD_CHECK(select_points(s, dir, SELECT_NOT_DONE, idx, &nsel));
+        printf("%lld of %lld points done\n", (long long)(otd_sweep_npoints(s) - nsel),
+               (long long)otd_sweep_npoints(s));
+        if (nsel > 0 && status == OTD_EXIT_OK)
+            status = OTD_EXIT_FAILURE;
     } else if (a.local > 0) {
         const char *mpiexec = getenv("OTD_MPIEXEC");
         local_ctx ctx = {s, dir, idx, nsel, 0, 0};

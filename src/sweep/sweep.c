@@ -111,12 +111,13 @@ static const char *kvlist_get(const kvlist *l, const char *key)
 }
 
 /* Flatten a mapping node into l, each value as flow text. */
-static otd_err leaves_to_kv(yaml_document_t *doc, yaml_node_t *map, const char *source, kvlist *l)
+static otd_err leaves_to_kv(yaml_document_t *doc, yaml_node_t *map, const char *source,
+                            int point_keys, kvlist *l)
 {
     otd_err err = OTD_OK;
     otd_yaml_leaves leaves = {0};
     otd_strbuf t = {0};
-    OTD_CHECK(otd_yaml_flatten(doc, map, source, &leaves));
+    OTD_CHECK(otd_yaml_flatten(doc, map, source, point_keys, &leaves));
     for (size_t i = 0; i < leaves.n; i++) {
         t.len = 0;
         OTD_CHECK(otd_strbuf_printf(&t, "%s", ""));
@@ -271,7 +272,7 @@ static otd_err read_base(reader *r, yaml_node_t *v)
         OTD_FAIL(OTD_ERR_CONFIG, "%s: base '%s': %s", r->origin, b, otd_error_text());
     OTD_CHECK(otd_yaml_load(text, len, path, &doc, &loaded));
     if (yaml_document_get_root_node(&doc) != NULL)
-        OTD_CHECK(leaves_to_kv(&doc, yaml_document_get_root_node(&doc), path, &r->s->base));
+        OTD_CHECK(leaves_to_kv(&doc, yaml_document_get_root_node(&doc), path, 0, &r->s->base));
 done:
     if (loaded)
         yaml_document_delete(&doc);
@@ -289,7 +290,7 @@ static otd_err read_grid(reader *r, yaml_node_t *v)
     if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
         OTD_FAIL(OTD_ERR_CONFIG, "%s: grid must map configuration keys to lists of values",
                  r->origin);
-    OTD_CHECK(otd_yaml_flatten(r->doc, v, r->path, &leaves));
+    OTD_CHECK(otd_yaml_flatten(r->doc, v, r->path, 1, &leaves));
     OTD_ALLOC(s->grid, leaves.n);
     for (size_t i = 0; i < leaves.n; i++) {
         yaml_node_t *list = leaves.v[i].node;
@@ -339,7 +340,7 @@ static otd_err read_points(reader *r, yaml_node_t *v)
         if (item == NULL || item->type != YAML_MAPPING_NODE)
             OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu: every entry of points must be a mapping of keys",
                      r->path, item ? item->start_mark.line + 1 : 0);
-        OTD_CHECK(leaves_to_kv(r->doc, item, r->path, &s->points[s->npoint_entries++]));
+        OTD_CHECK(leaves_to_kv(r->doc, item, r->path, 1, &s->points[s->npoint_entries++]));
     }
 done:
     return err;
@@ -389,7 +390,7 @@ static otd_err read_top(reader *r, yaml_node_t *root)
             if (v->type != YAML_MAPPING_NODE)
                 OTD_FAIL(OTD_ERR_CONFIG, "%s: set must be a mapping of configuration keys",
                          r->origin);
-            OTD_CHECK(leaves_to_kv(r->doc, v, r->path, &s->set));
+            OTD_CHECK(leaves_to_kv(r->doc, v, r->path, 0, &s->set));
             break;
         case 3:
             OTD_CHECK(read_grid(r, v));
@@ -523,14 +524,26 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     char **values = NULL, src[512];
     unsigned long long hash;
     uint64_t slot;
-    int valid;
+    int valid, ranks = s->slurm.ranks;
+    const char *rk = kvlist_get(own, OTD_SWEEP_POINT_RANKS);
     memset(&cfg, 0, sizeof cfg);
+    if (rk != NULL) {
+        char *end = NULL;
+        long v = strtol(rk, &end, 10);
+        if (end == rk || *end != '\0' || v < 1 || v > OTD_SWEEP_MAX_RANKS)
+            OTD_FAIL(OTD_ERR_CONFIG,
+                     "%s: a point's ranks = '%s': out of range (allowed: integer in [1, %d])",
+                     s->path, rk, OTD_SWEEP_MAX_RANKS);
+        ranks = (int)v;
+    }
     for (size_t i = 0; i < s->base.n; i++)
         OTD_CHECK(kvlist_set(&merged, s->base.v[i].key, s->base.v[i].text));
     for (size_t i = 0; i < s->set.n; i++)
         OTD_CHECK(kvlist_set(&merged, s->set.v[i].key, s->set.v[i].text));
+    /* A point's ranks are how it runs, not part of its configuration. */
     for (size_t i = 0; i < own->n; i++)
-        OTD_CHECK(kvlist_set(&merged, own->v[i].key, own->v[i].text));
+        if (strcmp(own->v[i].key, OTD_SWEEP_POINT_RANKS) != 0)
+            OTD_CHECK(kvlist_set(&merged, own->v[i].key, own->v[i].text));
     OTD_CHECK(otd_strbuf_printf(&text, "%s", ""));
     for (size_t i = 0; i < merged.n; i++)
         OTD_CHECK(otd_strbuf_printf(&text, "%s: %s\n", merged.v[i].key, merged.v[i].text));
@@ -542,6 +555,11 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     }
     valid = otd_config_parse(text.data, text.len, "<point>", NULL, 0, &cfg) == OTD_OK;
     hash = valid ? otd_config_hash(&cfg) : otd_fnv1a(text.data);
+    /* The same configuration at another rank count is another point (its
+     * last bits differ); at the sweep's own count the name stays what it
+     * was before points could choose. */
+    if (ranks != s->slurm.ranks)
+        hash = (hash ^ (unsigned long long)ranks) * 0x100000001b3ULL;
     OTD_CHECK(readable_part(s, (const char *const *)values, &name));
     OTD_CHECK(otd_strbuf_printf(&name, "%s%010llx", name.len ? "-" : "", hash >> 24));
     slot = otd_fnv1a(name.data) & (s->nslots - 1);
@@ -556,6 +574,7 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     otd_sweep_point *p = &s->pts[s->n];
     memset(p, 0, sizeof *p);
     p->valid = valid;
+    p->ranks = ranks;
     if (valid) {
         char *yaml = NULL;
         OTD_CHECK(otd_config_to_yaml(&cfg, &yaml));

@@ -104,16 +104,20 @@ static otd_err manifest_text(const otd_sweep *s, char **text)
 {
     otd_err err = OTD_OK;
     otd_strbuf b = {0};
-    OTD_CHECK(otd_strbuf_printf(&b, "index\tname\tstatus\tconfig\trundir"));
+    OTD_CHECK(otd_strbuf_printf(&b, "index\tname\tstatus\tconfig\trundir\tranks"));
+    /* A swept `ranks` is the ranks column already. */
     for (int k = 0; k < otd_sweep_nkeys(s); k++)
-        OTD_CHECK(otd_strbuf_printf(&b, "\t%s", otd_sweep_key(s, k)));
+        if (strcmp(otd_sweep_key(s, k), OTD_SWEEP_POINT_RANKS) != 0)
+            OTD_CHECK(otd_strbuf_printf(&b, "\t%s", otd_sweep_key(s, k)));
     OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     for (int64_t i = 0; i < otd_sweep_npoints(s); i++) {
         const otd_sweep_point *p = otd_sweep_point_at(s, i);
-        OTD_CHECK(otd_strbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s", (long long)i,
-                                    p->name, p->valid ? "ok" : "invalid", p->name, p->name));
+        OTD_CHECK(otd_strbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s\t%d", (long long)i,
+                                    p->name, p->valid ? "ok" : "invalid", p->name, p->name,
+                                    p->ranks));
         for (int k = 0; k < otd_sweep_nkeys(s); k++)
-            OTD_CHECK(otd_strbuf_printf(&b, "\t%s", p->values[k]));
+            if (strcmp(otd_sweep_key(s, k), OTD_SWEEP_POINT_RANKS) != 0)
+                OTD_CHECK(otd_strbuf_printf(&b, "\t%s", p->values[k]));
         OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     }
     *text = b.data;
@@ -365,7 +369,7 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
     char **f = NULL;
     size_t len = 0;
     int64_t nlines = 0, lineno = 1;
-    int cols;
+    int cols, first_key;
     memset(m, 0, sizeof *m);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     err = otd_read_text_file(path, "sweep manifest", OTD_ERR_FORMAT, &text, &len);
@@ -382,10 +386,12 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
     if (cols < 5 || strcmp(f[0], "index") != 0 || strcmp(f[1], "name") != 0 ||
         strcmp(f[2], "status") != 0 || strcmp(f[3], "config") != 0 || strcmp(f[4], "rundir") != 0)
         OTD_FAIL(OTD_ERR_FORMAT, "%s:1: not an otd manifest header", path);
-    m->nkeys = cols - 5;
+    /* The ranks column came later: a manifest without it runs on 1 rank. */
+    first_key = cols > 5 && strcmp(f[5], "ranks") == 0 ? 6 : 5;
+    m->nkeys = cols - first_key;
     OTD_ALLOC(m->keys, m->nkeys);
     for (int k = 0; k < m->nkeys; k++)
-        OTD_CHECK(dup_to(&m->keys[k], f[5 + k]));
+        OTD_CHECK(dup_to(&m->keys[k], f[first_key + k]));
     OTD_ALLOC(m->rows, nlines);
     OTD_ALLOC(m->values, nlines * (m->nkeys > 0 ? m->nkeys : 1));
     for (line = next; line != NULL && *line; line = next) {
@@ -406,8 +412,16 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
         OTD_CHECK(dup_to(&r->status, f[2]));
         OTD_CHECK(dup_to(&r->config, f[3]));
         OTD_CHECK(dup_to(&r->rundir, f[4]));
+        r->ranks = 1;
+        if (first_key == 6) {
+            long v = strtol(f[5], &end, 10);
+            if (end == f[5] || *end != '\0' || v < 1 || v > OTD_SWEEP_MAX_RANKS)
+                OTD_FAIL(OTD_ERR_FORMAT, "%s:%lld: ranks '%s' is not a rank count", path,
+                         (long long)lineno, f[5]);
+            r->ranks = (int)v;
+        }
         for (int k = 0; k < m->nkeys; k++)
-            OTD_CHECK(dup_to(&m->values[r->index * m->nkeys + k], f[5 + k]));
+            OTD_CHECK(dup_to(&m->values[r->index * m->nkeys + k], f[first_key + k]));
     }
 done:
     if (err != OTD_OK)
