@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli_common.h"
@@ -80,6 +81,27 @@ done:
     return err;
 }
 
+/* While points are running: the rate since the first recorded outcome and
+ * the time the rest would take at it, as `otd sweep-run` prints them. */
+static void print_progress(const otd_collection *c)
+{
+    int64_t first = 0, ended = 0, left;
+    for (int64_t i = 0; i < c->manifest.n; i++) {
+        const otd_point_info *in = &c->info[i];
+        if (in->attempts == 0)
+            continue;
+        first = first == 0 || in->first_time < first ? in->first_time : first;
+        ended += in->status == OTD_POINT_DONE || in->status == OTD_POINT_FAILED;
+    }
+    left = c->manifest.n - ended;
+    if (c->count[OTD_POINT_RUNNING] == 0 || ended == 0)
+        return;
+    double el = (double)(time(NULL) - first), rate = el > 0 ? (double)ended / el : 0.0;
+    printf("progress: %lld of %lld points ended, %lld running, %.3g points/s, ETA %.0f s\n",
+           (long long)ended, (long long)c->manifest.n, (long long)c->count[OTD_POINT_RUNNING], rate,
+           rate > 0 ? (double)left / rate : 0.0);
+}
+
 int otd_cmd_collect(int argc, char **argv)
 {
     otd_err err = OTD_OK;
@@ -110,6 +132,7 @@ int otd_cmd_collect(int argc, char **argv)
            (long long)c.count[OTD_POINT_RUNNING], (long long)c.count[OTD_POINT_FAILED],
            (long long)c.count[OTD_POINT_MISSING]);
     printf("summary: %s/summary.csv, %s/summary.h5\n", dir, dir);
+    print_progress(&c);
     for (int64_t i = 0; i < c.manifest.n; i++) {
         const otd_point_info *in = &c.info[i];
         if (in->status == OTD_POINT_DONE)
