@@ -1,30 +1,44 @@
 #!/usr/bin/python3
-"""The figures of docs/science.md section 5 (E0-E4) from a collected otd sweep.
+"""The figures of docs/science.md section 5 (E0-E5) from a collected otd sweep.
 
 usage: /usr/bin/python3 analysis/figures.py FIGURE DIR [--out PREFIX] [--data-json PATH]
-           [--point NAME]... [--threshold X]
+           [--point NAME]... [--threshold X] [--fitted] [--lazy-threshold X] [--success F]
 
-FIGURE  e0  m = r gets stuck: fraction of gd seeds (model.m = problem.rank) whose
-            final_rel_err > --threshold (0.1), one bar per (problem.order, problem.rank)
+FIGURE  e0  m = r gets stuck: per (problem.order, problem.rank), two bars over the gd
+            seeds with model.m = problem.rank: the fraction that fit every target
+            (summary n_fitted = r, docs/science.md section 6) and, as before, the
+            fraction whose final_rel_err > --threshold (0.1). Both: the count says
+            whether the targets were found, the error whether the fit is finished.
+            Seeds without n_fitted (older results) count only for the second bar.
         e1  final relative error vs model.m (log-log), one curve per (algo.name,
             problem.dim): median over seeds, min-max band; one panel per problem.order
             (and problem.rank when it varies); dashed: the dimension count
             sqrt(max(0, 1 - m d / D)), D = C(d+l-1, l), per d. A median below its
             resolution (final_rel_err_resolution) is an upper bound, drawn at the
-            resolution as an open downward triangle
+            resolution as an open downward triangle. --fitted adds a row
+            of panels below: the fraction of seeds that fit every target (n_fitted =
+            problem.rank) vs model.m, same curves, every algorithm (gd's error at
+            m > r is budget-limited while its count shows every target found)
         e2  deflation staircase: per-target fitted mass (history target_mass) vs
             iteration of one tdp/bl run, targets ordered by weight a_k (largest first)
         e3  distance from initialization (history dist_init) vs iteration, one curve
             per point, colour per algo.name
         e4  per-epoch statistics of bl/tdp runs (last history row of each epoch):
             large components, min best correlation, max out-of-span mass
+        e5  the separation: m* (smallest m that succeeds) vs d (log-log) per (algo.name,
+            problem.order), with the least-squares slope of log m* on log d and the
+            lazy threshold D/d; lazy_opt succeeds when the median final_rel_err over the
+            seeds is <= --lazy-threshold (0.1), other methods when at least --success
+            (0.9) of the seeds reach algo.target_rel_err. Prints one line per (method, l):
+            e5 l=3 method=lazy_opt slope=1.97 d=10..40 points=12 D/d_slope=1.85
+            (analysis/otd_e5.py; runs from a grid sweep or from analysis/e5_search.py)
 DIR     a sweep directory with summary.csv (`otd collect DIR`), or for e2-e4 also a
         single run directory (results.h5)
 
 Writes PREFIX.png and PREFIX.pdf (default PREFIX: DIR/figures/FIGURE), prints their
-paths and a one-line summary of the data plotted. --data-json PATH writes what was
-plotted (panels, curves with their x/y values; NaN as null) for checking by tests
-and scripts. --point NAME (repeatable; e2, e3, e4) restricts to the named points;
+paths and a one-line summary of the data plotted (e5: one line per series).
+--data-json PATH writes what was plotted (panels, curves with their x/y values; NaN
+as null) for checking by tests and scripts. --point NAME (repeatable; e2, e3, e4) restricts to the named points;
 e2 plots the first. Only points with status done are used; the summary line says
 how many others were left out. A missing summary.csv or a figure whose points are
 absent is reported (which algo/keys) with exit status 1.
@@ -48,6 +62,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otd_e5  # noqa: E402
 from otd_results import describe  # noqa: E402
 from otd_sweep import (SweepError, describe_where, finite, group, load_sweep,  # noqa: E402
                        require, select, values)
@@ -83,6 +98,19 @@ def listed(x):
     return out
 
 
+def jsonable(x):
+    """x with every non-finite float replaced by None (JSON has no NaN/inf)."""
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
 def fmt(x):
     return "nan" if x is None or not math.isfinite(x) else "%.3g" % x
 
@@ -96,6 +124,15 @@ def left_out_note(sweep):
 # ---------------------------------------------------------------- E0
 
 
+def fits_all(row):
+    """1 if the point fitted every target (summary n_fitted = problem.rank),
+    0 if not, None when it has no n_fitted (results of an older otd)."""
+    nf, rank = row.get("n_fitted"), row.get("problem.rank")
+    if not finite(nf) or not finite(rank):
+        return None
+    return int(nf == rank)
+
+
 def fig_e0(sweep, args):
     where = {"algo.name": "gd"}
     rows = [r for r in select(sweep.done(), where)
@@ -106,22 +143,35 @@ def fig_e0(sweep, args):
         errs = [r.get("final_rel_err") for r in pts]
         n = sum(1 for e in errs if finite(e))
         stuck = sum(1 for e in errs if finite(e) and e > args.threshold)
+        fits = [f for f in (fits_all(r) for r in pts) if f is not None]
         bars.append({"order": order, "rank": rank, "n": n, "stuck": stuck,
-                     "fraction": stuck / n if n else float("nan")})
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(bars), 4), dpi=120)
+                     "fraction": stuck / n if n else float("nan"),
+                     "n_fitted_known": len(fits), "fitted_all": sum(fits),
+                     "fraction_fitted": sum(fits) / len(fits) if fits else float("nan")})
+    fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(bars), 4), dpi=120)
     xs = np.arange(len(bars))
-    ax.bar(xs, [b["fraction"] for b in bars], color="C7", width=0.6)
-    for x, b in zip(xs, bars):
-        ax.annotate("%d/%d" % (b["stuck"], b["n"]), (x, b["fraction"]), ha="center",
-                    va="bottom", xytext=(0, 3), textcoords="offset points")
+    width = 0.38
+    series = (("fraction_fitted", "fitted_all", "n_fitted_known", -width / 2, "C2",
+               "fit every target (n_fitted = r)"),
+              ("fraction", "stuck", "n", width / 2, "C7",
+               "final rel. error > %g" % args.threshold))
+    for key, count, total, dx, color, label in series:
+        ys = [b[key] for b in bars]
+        ax.bar(xs + dx, np.nan_to_num(ys), color=color, width=width, label=label)
+        for x, b in zip(xs, bars):
+            ax.annotate("%d/%d" % (b[count], b[total]), (x + dx, np.nan_to_num(b[key])),
+                        ha="center", va="bottom", xytext=(0, 3), textcoords="offset points",
+                        fontsize="small")
     ax.set_xticks(xs, ["l=%s, r=%s" % (b["order"], b["rank"]) for b in bars])
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("fraction of seeds with final rel. error > %g" % args.threshold)
+    ax.set_ylim(0, 1.2)
+    ax.set_ylabel("fraction of seeds")
     ax.set_title("E0: gd with m = r")
     ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper right")
     data = {"threshold": args.threshold, "bars": bars}
-    summary = "e0: " + "; ".join("l=%s r=%s: %d/%d stuck" % (b["order"], b["rank"], b["stuck"],
-                                                            b["n"]) for b in bars)
+    summary = "e0: " + "; ".join("l=%s r=%s: %d/%d fit every target, %d/%d stuck" % (
+        b["order"], b["rank"], b["fitted_all"], b["n_fitted_known"], b["stuck"], b["n"])
+        for b in bars)
     return fig, data, summary + left_out_note(sweep)
 
 
@@ -171,6 +221,19 @@ def bounded(y, res):
     return np.where(bound, res, y), bound
 
 
+def e1_fitted_curve(pts):
+    """Per model.m: how many seeds fit every target, of those with n_fitted."""
+    xs, frac, ns = [], [], []
+    for (m,), at in group(pts, ["model.m"]).items():
+        fits = [f for f in (fits_all(r) for r in at) if f is not None]
+        if not finite(m) or not fits:
+            continue
+        xs.append(m)
+        frac.append(sum(fits) / len(fits))
+        ns.append(len(fits))
+    return xs, frac, ns
+
+
 def m_ticks(ax, ms):
     """Label a log m axis with the m of the sweep (plain numbers) when few."""
     if len(ms) == 1:
@@ -189,11 +252,14 @@ def fig_e1(sweep, args):
     if len(values(rows, "problem.rank")) > 1:
         panel_keys.append("problem.rank")
     panels_rows = group(rows, panel_keys)
-    fig, axes = plt.subplots(1, len(panels_rows), figsize=(6 * len(panels_rows), 4.5), dpi=120,
-                             squeeze=False)
+    nrows = 2 if args.fitted else 1
+    fig, axes = plt.subplots(nrows, len(panels_rows),
+                             figsize=(6 * len(panels_rows), 4.5 + 3 * (nrows - 1)), dpi=120,
+                             squeeze=False, gridspec_kw={"height_ratios": [3, 2][:nrows]})
     dims = values(rows, "problem.dim")
-    panels, lines = [], []
-    for ax, (pkey, pts) in zip(axes[0], panels_rows.items()):
+    panels, lines, fitted_lines = [], [], []
+    for col, (pkey, pts) in enumerate(panels_rows.items()):
+        ax = axes[0][col]
         order = pkey[0]
         title = ", ".join("%s=%s" % (k.split(".")[-1], v) for k, v in zip(panel_keys, pkey))
         panel = {"key": dict(zip(panel_keys, pkey)), "title": title, "curves": [],
@@ -237,9 +303,41 @@ def fig_e1(sweep, args):
         ax.set_title("E1: " + title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize="x-small", loc="best")
+        if args.fitted:
+            panel["fitted"] = e1_fitted_panel(axes[1][col], pts, dims, ms, order, title,
+                                              fitted_lines)
         panels.append(panel)
     data = {"panels": panels}
-    return fig, data, "e1: " + "; ".join(lines) + left_out_note(sweep)
+    summary = "e1: " + "; ".join(lines)
+    if args.fitted:
+        summary += " | fit every target: " + "; ".join(fitted_lines)
+    return fig, data, summary + left_out_note(sweep)
+
+
+def e1_fitted_panel(ax, pts, dims, ms, order, title, lines):
+    """E1's --fitted row: the fraction of seeds with n_fitted = problem.rank
+    vs m, one curve per (algo.name, problem.dim) as above."""
+    curves = []
+    for (algo, d), cpts in sorted(group(pts, ["algo.name", "problem.dim"]).items(),
+                                  key=lambda kv: (algo_order(kv[0][0]), kv[0][1])):
+        xs, frac, ns = e1_fitted_curve(cpts)
+        if not xs:
+            continue
+        ax.plot(xs, frac, color=algo_color(algo), marker=MARKERS[dims.index(d) % len(MARKERS)],
+                lw=1.5, ms=5, label="%s, d=%s" % (algo, d))
+        curves.append({"algo": algo, "dim": d, "x": listed(xs), "y": listed(frac), "n": ns})
+        lines.append("l=%s %s d=%s: %d/%d at m=%s" % (order, algo, d, round(frac[-1] * ns[-1]),
+                                                      ns[-1], xs[-1]))
+    ax.set_xscale("log")
+    m_ticks(ax, ms)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("m (model components)")
+    ax.set_ylabel("fraction of seeds fitting\nevery target (n_fitted = r)")
+    ax.set_title("targets found: " + title, fontsize="medium")
+    ax.grid(True, which="major", alpha=0.3)
+    if curves:
+        ax.legend(fontsize="x-small", loc="best")
+    return curves
 
 
 # ---------------------------------------------------------------- run selection (E2-E4)
@@ -412,14 +510,111 @@ def fig_e4(sweep, args):
     return fig, data, summary + left_out_note(sweep)
 
 
+# ---------------------------------------------------------------- E5
+
+E5_LINES = ("-", "--", "-.", ":")  # fitted line per problem.order
+E5_MARKERS = {"lazy_opt": "o", "lazy_gd": "P", "bl": "s", "tdp": "D", "gd": "X"}
+E5_SIZES = {"bl": 8, "gd": 5}  # bl and gd often share an m*: gd's smaller mark drawn on bl's
+E5_REF_LINES = (":", (0, (6, 2, 1, 2)), (0, (1, 3)), "--")  # D/d per problem.order
+
+
+def fig_e5(sweep, args):
+    rows = [r for r in sweep.done() if finite(r.get("model.m")) and finite(r.get("problem.dim"))
+            and finite(r.get("problem.order")) and r.get("algo.name")]
+    require(sweep, rows, "algo.name, model.m, problem.dim and problem.order", "e5")
+    try:
+        found = otd_e5.series(rows, args.lazy_threshold, args.success)
+    except ValueError as e:
+        raise SweepError("e5: %s" % e) from e
+    found.sort(key=lambda s: (s["order"], algo_order(s["method"])))
+    orders = sorted({s["order"] for s in found})
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    lines, dd = [], []
+    all_d = sorted({p["dim"] for s in found for p in s["points"]})
+    for s in found:
+        color = algo_color(s["method"])
+        style = E5_LINES[orders.index(s["order"]) % len(E5_LINES)]
+        marker = E5_MARKERS.get(s["method"], "*")
+        filled = orders.index(s["order"]) == 0  # l beyond the first: open markers
+        label = "%s, l=%s" % (s["method"], s["order"])
+        closed = [p for p in s["points"] if p["m_star"] is not None and p["m_below"] is not None]
+        atmin = [p for p in s["points"] if p["m_star"] is not None and p["m_below"] is None]
+        none = [p for p in s["points"] if p["m_star"] is None]
+        ax.plot([p["dim"] for p in closed], [p["m_star"] for p in closed], marker, color=color,
+                ms=E5_SIZES.get(s["method"], 6), mfc=color if filled else "none", label=label)
+        if atmin:  # succeeded at the smallest m run: m* is at most this
+            ax.plot([p["dim"] for p in atmin], [p["m_star"] for p in atmin], "v", color=color,
+                    ms=7, mfc="none", label="%s: m* <= smallest m run" % label)
+        if none:  # never succeeded: m* is above the largest m run
+            ax.plot([p["dim"] for p in none], [p["m_max"] for p in none], "^", color=color,
+                    ms=7, mfc="none", label="%s: m* > largest m run" % label)
+        fit = s["fit"]
+        dims = fit["dims"]
+        ref = [otd_e5.D_over_d(d, s["order"]) for d in dims]
+        ref_slope, _ = otd_e5.fit_slope(dims, ref) if dims else (float("nan"), None)
+        s["fit"]["D_over_d_slope"] = ref_slope
+        if math.isfinite(fit["slope"]):
+            xs = np.geomspace(min(dims), max(dims), 50)
+            ax.plot(xs, np.exp(fit["intercept"]) * xs ** fit["slope"], color=color, ls=style,
+                    lw=1.2, label="fit %s: slope %.2f" % (label, fit["slope"]))
+        span = "d=%s..%s" % (min(dims), max(dims)) if dims else "d=none"
+        line = "e5 l=%s method=%s slope=%s %s points=%d D/d_slope=%s" % (
+            s["order"], s["method"], "%.2f" % fit["slope"] if math.isfinite(fit["slope"])
+            else "nan", span, len(dims), "%.2f" % ref_slope if math.isfinite(ref_slope)
+            else "nan")
+        notes = []
+        if atmin:
+            notes.append("m* at the smallest m run for d=%s" % ",".join(str(p["dim"])
+                                                                        for p in atmin))
+        if none:
+            notes.append("no m* for d=%s" % ",".join(str(p["dim"]) for p in none))
+        unsure = [p["dim"] for p in s["points"]
+                  if any(u and m < (p["m_star"] if p["m_star"] is not None else math.inf)
+                         for m, u in zip(p["m"], p["uncertain"]))]
+        if unsure:
+            notes.append("failures from unconverged lazy solves (upper bounds) at d=%s"
+                         % ",".join(str(d) for d in unsure))
+        lines.append(line + ("" if not notes else " (%s)" % "; ".join(notes)))
+    if all_d:
+        grid = np.geomspace(min(all_d), max(all_d), 100)
+        for i, order in enumerate(orders):
+            y = [otd_e5.D_over_d(d, order) for d in grid]
+            ax.plot(grid, y, color="k", lw=1, ls=E5_REF_LINES[i % len(E5_REF_LINES)],
+                    label="D/d, l=%s (lazy threshold by dimension count)" % order)
+            # the D/d values at integer d (the figure's curve is smooth in d)
+            dd.append({"order": order, "x": listed(all_d),
+                       "y": listed([otd_e5.D_over_d(d, order) for d in all_d])})
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if len(all_d) <= 12:
+        ax.set_xticks(all_d, [str(d) for d in all_d])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: "%g" % v)
+    ax.yaxis.set_major_formatter(plain)
+    lo, hi = ax.get_ylim()
+    if hi / lo < 30:  # less than about a decade and a half: label the minor ticks too
+        ax.yaxis.set_minor_formatter(plain)
+    ax.set_xlabel("d (dimension)")
+    ax.set_ylabel("m* (smallest m that succeeds)")
+    ax.set_title("E5: m* vs d (lazy_opt: median rel. error <= %g; others: >= %g%% of seeds "
+                 "reach eps)" % (args.lazy_threshold, 100 * args.success), fontsize="small")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="x-small", loc="best")
+    data = {"lazy_threshold": args.lazy_threshold, "success": args.success,
+            "series": jsonable(found), "D_over_d": dd, "lines": lines}
+    return fig, data, "\n".join(lines) + left_out_note(sweep)
+
+
 # ---------------------------------------------------------------- main
 
 FIGURES = {
-    "e0": (fig_e0, "m = r gets stuck: fraction of gd seeds with final rel. error > threshold"),
+    "e0": (fig_e0, "m = r gets stuck: fraction of gd seeds fitting every target, and with "
+           "final rel. error > threshold"),
     "e1": (fig_e1, "final relative error vs m per (algo, d), one panel per order"),
     "e2": (fig_e2, "deflation staircase: per-target fitted mass vs iteration"),
     "e3": (fig_e3, "distance from initialization vs iteration"),
     "e4": (fig_e4, "per-epoch statistics of bl/tdp runs"),
+    "e5": (fig_e5, "m* (smallest m that succeeds) vs d per (algo, l), slopes, D/d"),
 }
 
 
@@ -447,20 +642,31 @@ def write(fig, data, summary, args):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description="Make the E0-E4 figures of an otd sweep.",
+    ap = argparse.ArgumentParser(description="Make the E0-E5 figures of an otd sweep.",
                                  epilog="Writes PREFIX.png and PREFIX.pdf "
                                  "(default DIR/figures/FIGURE).")
     sub = ap.add_subparsers(dest="figure", required=True, metavar="FIGURE")
     for name, (_, help_text) in FIGURES.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("dir", metavar="DIR", help="collected sweep directory (summary.csv)"
-                       + ("" if name in ("e0", "e1") else " or one run directory"))
+                       + ("" if name in ("e0", "e1", "e5") else " or one run directory"))
         p.add_argument("--out", metavar="PREFIX", help="output prefix (default DIR/figures/%s)"
                        % name)
         p.add_argument("--data-json", metavar="PATH", help="write the plotted data as JSON")
         if name == "e0":
             p.add_argument("--threshold", type=float, default=0.1,
                            help="a seed is stuck when final_rel_err > this (default 0.1)")
+        if name == "e1":
+            p.add_argument("--fitted", action="store_true",
+                           help="add a row of panels: fraction of seeds fitting every target "
+                           "(n_fitted = problem.rank) vs m")
+        if name == "e5":
+            p.add_argument("--lazy-threshold", type=float, default=otd_e5.LAZY_THRESHOLD,
+                           help="lazy_opt succeeds at m when its median final_rel_err is <= "
+                           "this (default %g)" % otd_e5.LAZY_THRESHOLD)
+            p.add_argument("--success", type=float, default=otd_e5.SUCCESS_FRACTION,
+                           help="other methods succeed at m when this fraction of the seeds "
+                           "reach algo.target_rel_err (default %g)" % otd_e5.SUCCESS_FRACTION)
         if name in ("e2", "e3", "e4"):
             p.add_argument("--point", action="append", metavar="NAME",
                            help="use this point (repeatable)%s" %
@@ -472,7 +678,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         sweep = load_sweep(args.dir)
-        if sweep.single and args.figure in ("e0", "e1"):
+        if sweep.single and args.figure in ("e0", "e1", "e5"):
             raise SweepError("%s needs a collected sweep: no %s/summary.csv "
                              "(run `otd collect %s` first)" % (args.figure, args.dir, args.dir))
         fig, data, summary = FIGURES[args.figure][0](sweep, args)

@@ -44,9 +44,12 @@ typedef struct {
     double lambda;     /* algo.lambda */
 } otd_algo_defaults;
 
-/* Not collective. The defaults of algorithm `name` (an index of
- * otd_algo_names); OTD_ERR_INTERNAL if it has no row. */
-otd_err otd_algo_get_defaults(int name, otd_algo_defaults *d);
+/* Not collective. What "auto" resolves to for cfg's algorithm
+ * (cfg->algo.name, an index of otd_algo_names), given the rest of cfg: a
+ * pure function of the configuration, so every rank resolves the same. The
+ * problem section must be final (problem.weights holds its r values); bl's
+ * lambda depends on it. OTD_ERR_INTERNAL if the algorithm has no row. */
+otd_err otd_algo_get_defaults(const otd_config *cfg, otd_algo_defaults *d);
 
 /* Not collective. The algorithm's rules across keys of a resolved
  * configuration: OTD_ERR_CONFIG naming key, value and why. */

@@ -82,6 +82,11 @@ typedef struct {
          * homogeneous, ||w||^l plain) is at least this fraction of the
          * smallest |a_k|. */
         double large_fraction;
+        /* n_fitted: a target is fitted when a large component has it as
+         * its best-correlated target with |cos| >= fit_corr and its
+         * target_mass is within fit_mass_tol of 1. */
+        double fit_corr;
+        double fit_mass_tol;
     } metrics;
     otd_engine_name engine;
 } otd_config;

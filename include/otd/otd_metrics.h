@@ -27,6 +27,8 @@ enum {
     OTD_M_MAX_NORM,        /* max_i ||w_i|| */
     OTD_M_MIN_BEST_CORR,   /* min over large i of max_k |cos(w_i, u_k)| (NaN: none large) */
     OTD_M_MAX_OUT_OF_SPAN, /* max over large i of the fraction of ||w_i||^2 outside span{u_k} */
+    OTD_M_N_FITTED,        /* targets k with a large component whose best target is k at
+                            * |cos| >= fit_corr and |target_mass_k - 1| <= fit_mass_tol */
     OTD_M_DIST_INIT,       /* ||W - W_0||_F / ||W_0||_F */
     OTD_M_WALL_TIME,       /* seconds since the start of the loop (rank 0's clock) */
     OTD_M_REL_ERR_RES,     /* rel_err's resolution: a smaller rel_err is only "at most this" */

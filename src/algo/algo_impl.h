@@ -4,6 +4,8 @@
  * The driver calls the public otd_algo_* functions (otd_algo.h) in a fixed
  * order; each dispatches to the row's hook, or to the shared default when the
  * hook is NULL:
+ *   resolve_defaults what "auto" means for this configuration (NULL: the
+ *                    row's constant defaults)
  *   check_config     cross-key rules of the resolved configuration
  *   check_resources  before anything is written: memory the algorithm needs
  *   (initial W)      Gaussian N(0, sigma^2 I/d), or `sphere`: scaled unit vectors
@@ -27,6 +29,7 @@
 typedef struct {
     const char *name;
     otd_algo_defaults defaults;
+    void (*resolve_defaults)(const otd_config *cfg, otd_algo_defaults *d);
     int sphere; /* initial columns: init_scale * (random unit vector) */
     int scaled; /* takes algo.lazy_alpha (the Chizat-scaled model) */
     otd_err (*check_config)(const otd_config *cfg);

@@ -505,14 +505,6 @@ static otd_err resolve(otd_cfg_build *b)
     otd_err err = OTD_OK;
     otd_config *c = &b->cfg;
     otd_algo_defaults def;
-    /* auto: what the algorithm's row says (src/algo/algo.c, and why there). */
-    OTD_CHECK(otd_algo_get_defaults(c->algo.name, &def));
-    c->model.param = b->param_choice == 0 ? def.param : (otd_param)(b->param_choice - 1);
-    if (isnan(c->model.init_scale))
-        c->model.init_scale = def.init_scale;
-    if (isnan(c->algo.lambda))
-        c->algo.lambda = def.lambda;
-    OTD_CHECK(otd_algo_check_config(c));
     if ((c->problem.target == OTD_TARGET_ORTHONORMAL || c->problem.target == OTD_TARGET_BASIS) &&
         c->problem.rank > c->problem.dim)
         OTD_FAIL(OTD_ERR_CONFIG,
@@ -532,6 +524,15 @@ static otd_err resolve(otd_cfg_build *b)
         OTD_FAIL(OTD_ERR_CONFIG,
                  "problem.tensor_file and problem.components_file are both set: give one target");
     OTD_CHECK(resolve_weights(b));
+    /* auto: what the algorithm's row says (src/algo/algo.c, and why there),
+     * once the problem is final: bl's lambda depends on r and the weights. */
+    OTD_CHECK(otd_algo_get_defaults(c, &def));
+    c->model.param = b->param_choice == 0 ? def.param : (otd_param)(b->param_choice - 1);
+    if (isnan(c->model.init_scale))
+        c->model.init_scale = def.init_scale;
+    if (isnan(c->algo.lambda))
+        c->algo.lambda = def.lambda;
+    OTD_CHECK(otd_algo_check_config(c));
     /* Even order: every homogeneous component adds ||w||^2 w_bar^{(x)l}, a
      * non-negative multiple of an even power, so a_k <= 0 can never be fit. */
     if (c->problem.order % 2 == 0 && c->model.param == OTD_PARAM_HOMOGENEOUS)

@@ -175,8 +175,11 @@ const otd_option otd_cfg_options[] = {
      .def = "auto",
      FIELD(algo.lambda),
      .help = "Regularizer lambda in L(W) = 1/2 ||T(W) - T*||_F^2 + lambda/2 ||W||_F^2 (lazy "
-             "methods: of the linearized model at W = W0 + Delta). auto = 1e-3, except 0 for "
-             "lazy_gd and lazy_opt (their error is the NTK regime's, unregularized)."},
+             "methods: of the linearized model at W = W0 + Delta). auto: bl and tdp 0.2 eps "
+             "||T*|| / sqrt(r) (eps = algo.target_rel_err, 1e-3 if 0; ||T*|| = 1 normalized), "
+             "which puts the error floor sqrt(r) lambda / (2 ||T*||) that lambda causes at "
+             "eps/10; gd 1e-3; lazy_gd and lazy_opt 0 (their error is the NTK regime's, "
+             "unregularized)."},
     {.key = "algo.reinit_threshold",
      REAL_RANGE(0.0, 0, HUGE_VAL, 1),
      .def = "1e-3",
@@ -297,6 +300,19 @@ const otd_option otd_cfg_options[] = {
      .help = "A component counts as large (n_large, best correlation, out-of-span mass) when "
              "its coefficient in T(W) (||w||^2 homogeneous, ||w||^l plain) is at least this "
              "fraction of the smallest |a_k|."},
+    {.key = "metrics.fit_corr",
+     REAL_RANGE(0.0, 1, 1.0, 0),
+     .def = "0.99",
+     FIELD(metrics.fit_corr),
+     .help = "n_fitted: target k counts as fitted when a large component whose best-correlated "
+             "target is u_k has |cos(w_i, u_k)| >= this and k's target_mass is within "
+             "metrics.fit_mass_tol of 1."},
+    {.key = "metrics.fit_mass_tol",
+     REAL_RANGE(0.0, 0, HUGE_VAL, 1),
+     .def = "0.01",
+     FIELD(metrics.fit_mass_tol),
+     .help = "n_fitted: largest |target_mass_k - 1| of a fitted target (target_mass = <T(W), "
+             "u_k^l> / (a_k ||u_k||^{2l}), 1 when target k is fitted exactly)."},
 
     /* --- top level --- */
     {.key = "engine",

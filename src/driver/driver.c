@@ -50,6 +50,7 @@ typedef struct {
     int64_t it0;        /* first iteration of this call */
     int64_t reinit_acc; /* re-initializations since the last logged row */
     double wall0;       /* loop seconds of earlier calls (resume) */
+    int64_t row_iter;   /* iteration of the last row this call logged (-1: none) */
 } run_state;
 
 static void run_free(run_state *s)
@@ -272,6 +273,7 @@ static otd_err log_row(run_state *s, const otd_eval *ev, int64_t it, double wall
     s->scalars[OTD_M_N_REINIT] = (double)s->reinit_acc;
     s->scalars[OTD_M_WALL_TIME] = wall;
     s->reinit_acc = 0;
+    s->row_iter = it;
     OTD_CHECK(otd_results_history_append(s->results, s->scalars, s->vecs));
     if (otd_results_history_rows(s->results) % FLUSH_ROWS == 0)
         OTD_CHECK(otd_results_history_flush(s->results));
@@ -394,11 +396,15 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
                          sum->steps_per_s,
                          otd_metrics_dim_count(cfg->problem.order, cfg->problem.dim, cfg->model.m),
                          sum->final_rel_err_res};
-    const char *in[] = {"iters"};
-    const int64_t iv[] = {sum->iters};
+    const char *in[] = {"iters", "n_fitted"};
+    /* n_fitted of the final W: the last row describes it when it was logged
+     * at the last iteration (always, unless the run failed before); a
+     * target without components has none. */
+    int ni = s->target->r > 0 && s->row_iter == sum->iters ? 2 : 1;
+    const int64_t iv[] = {sum->iters, ni == 2 ? (int64_t)s->scalars[OTD_M_N_FITTED] : 0};
     otd_algo_report_fields(s->algo, &rep);
     OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));
-    OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 6, in, iv, 1));
+    OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 6, in, iv, ni));
 done:
     return err;
 }
@@ -492,7 +498,7 @@ otd_err otd_run(const otd_config *cfg, otd_comm *comm, const char *dir, const ot
                 otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
-    run_state s = {.cfg = cfg, .comm = comm};
+    run_state s = {.cfg = cfg, .comm = comm, .row_iter = -1};
     memset(sum, 0, sizeof *sum);
     sum->status = OTD_STATUS_RUNNING;
     s.out = opts != NULL && opts->out != NULL ? opts->out : stdout;

@@ -20,6 +20,7 @@ const char *const otd_metrics_scalar_names[OTD_M_NSCALAR] = {
     [OTD_M_MAX_NORM] = "max_norm",
     [OTD_M_MIN_BEST_CORR] = "min_best_corr",
     [OTD_M_MAX_OUT_OF_SPAN] = "max_out_of_span",
+    [OTD_M_N_FITTED] = "n_fitted",
     [OTD_M_DIST_INIT] = "dist_init",
     [OTD_M_WALL_TIME] = "wall_time",
     [OTD_M_REL_ERR_RES] = "rel_err_resolution",
@@ -41,6 +42,7 @@ struct otd_metrics {
     int have_w0;
     double *L;         /* Cholesky factor of U^T U (r x r), or NULL if singular */
     double *y;         /* r scratch */
+    double *match;     /* r: best |cos| of a large component whose best target is k */
     double large_min;  /* coefficient threshold for "large" */
     double *target_tt; /* <T*, u_k^l> for each k */
 };
@@ -83,6 +85,7 @@ otd_err otd_metrics_create(const otd_config *cfg, const otd_layout *lay, otd_com
     memcpy(mt->W0, W0_loc, (size_t)n * sizeof *mt->W0);
     OTD_ALLOC(mt->L, r * r);
     OTD_ALLOC(mt->y, r);
+    OTD_ALLOC(mt->match, r);
     OTD_ALLOC(mt->target_tt, r);
     if (!cholesky(r, target->UtU, mt->L)) {
         free(mt->L); /* components span everything or are dependent: no out-of-span metric */
@@ -113,6 +116,7 @@ void otd_metrics_destroy(otd_metrics *mt)
     free(mt->W0);
     free(mt->L);
     free(mt->y);
+    free(mt->match);
     free(mt->target_tt);
     free(mt);
 }
@@ -165,9 +169,9 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
     sc[OTD_M_GRAD_NORM] = sqrt(red[0]);
     sc[OTD_M_DIST_INIT] = mt->w0_norm2 > 0 ? sqrt(red[1] / mt->w0_norm2) : NAN;
 
-    double nlarge = 0, ssq = 0, nmax = 0, min_best = INFINITY, max_out = -INFINITY;
+    double nlarge = 0, ssq = 0, nmax = 0, min_best = INFINITY, max_out = -INFINITY, nfit = 0;
     for (int64_t k = 0; k < r; k++)
-        mass[k] = count[k] = 0.0;
+        mass[k] = count[k] = mt->match[k] = 0.0;
     for (int64_t i = 0; i < m; i++) {
         double ni = ev->norms[i], n2 = ni * ni;
         /* coefficient of component i in T(W) and its direction's cosines */
@@ -186,8 +190,10 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
         }
         if (ni > 0 && coef >= mt->large_min) {
             nlarge++;
-            if (r > 0)
+            if (r > 0) {
                 count[kbest] += 1.0;
+                mt->match[kbest] = fmax(mt->match[kbest], best);
+            }
             min_best = fmin(min_best, best);
             max_out = fmax(max_out, out_of_span(mt, ev->WtU, m, i, n2));
         }
@@ -196,6 +202,13 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
         double den = t->a[k] * otd_ipow(t->UtU[k + k * r], l);
         resid[k] = (mt->target_tt[k] - mass[k]) / den;
         mass[k] /= den;
+        /* Fitted: one large component points at u_k (a direction found)
+         * and T(W) holds u_k's whole weight (the amount right), so that
+         * neither a spread of poorly aligned components nor one aligned
+         * but still growing counts. */
+        if (mt->match[k] >= mt->cfg->metrics.fit_corr &&
+            fabs(mass[k] - 1.0) <= mt->cfg->metrics.fit_mass_tol)
+            nfit++;
     }
     sc[OTD_M_N_LARGE] = nlarge;
     sc[OTD_M_SUM_SQ_NORM] = ssq;
@@ -203,6 +216,7 @@ otd_err otd_metrics_compute(otd_metrics *mt, const otd_eval *ev, const double *W
     /* Correlations need target components (none for a tensor file). */
     sc[OTD_M_MIN_BEST_CORR] = nlarge > 0 && r > 0 ? min_best : NAN;
     sc[OTD_M_MAX_OUT_OF_SPAN] = nlarge > 0 && r > 0 ? max_out : NAN;
+    sc[OTD_M_N_FITTED] = r > 0 ? nfit : NAN;
 done:
     return err;
 }

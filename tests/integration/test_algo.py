@@ -10,8 +10,12 @@ on its own:
     final W with norm delta_0;
   - at the first and the last row, the metrics of src/driver/metrics.c
     (n_large, min_best_corr, max_out_of_span, target_mass, target_count,
-    sum_sq_norm, max_norm, rel_err, dist_init) agree with NumPy from /init/W
-    or /final/W and /target/U, /target/a;
+    n_fitted, sum_sq_norm, max_norm, rel_err, dist_init) agree with NumPy
+    from /init/W or /final/W and /target/U, /target/a;
+  - n_fitted, the fitted-target count, agrees with NumPy at the final W of
+    gd and bl runs, also with its thresholds (metrics.fit_corr,
+    metrics.fit_mass_tol) set between the values of that W, and a target
+    whose direction is found but whose mass is not is not counted;
   - P = 2 gives the same run as P = 1: integer columns bitwise, floats to
     1e-12."""
 import math
@@ -25,7 +29,7 @@ import numpy as np
 from otdtest import TmpTestCase, read, run, sets
 
 # Columns holding counts or labels: equal bitwise at every rank count.
-EXACT = ("iter", "epoch", "n_reinit", "n_large", "target_count")
+EXACT = ("iter", "epoch", "n_reinit", "n_large", "target_count", "n_fitted")
 
 
 def epoch_starts(h0, gamma, limit):
@@ -49,6 +53,28 @@ def dense(coef, V, order):
     return sum(c * reduce(np.multiply.outer, [v] * order) for c, v in zip(coef, V.T))
 
 
+def fitted_targets(W, U, a, order, homogeneous, large_fraction=0.1):
+    """Per target k: match[k], the largest |cos(w_i, u_k)| of a large
+    component whose best-correlated target is k (0 if none), and mass[k]
+    (target_mass). Target k is fitted when match[k] >= metrics.fit_corr and
+    |mass[k] - 1| <= metrics.fit_mass_tol (docs/science.md section 6)."""
+    n = np.linalg.norm(W, axis=0)
+    coef = n ** 2 if homogeneous else n ** order
+    cos = (W.T @ U) / np.outer(np.where(n > 0, n, 1.0), np.linalg.norm(U, axis=0))
+    large = (n > 0) & (coef >= large_fraction * np.min(np.abs(a)))
+    match = np.zeros(len(a))
+    for i in np.nonzero(large)[0]:
+        k = np.argmax(np.abs(cos[i]))
+        match[k] = max(match[k], abs(cos[i, k]))
+    unorm = np.linalg.norm(U, axis=0)
+    mass = coef @ ((cos * unorm) ** order) / (a * unorm ** (2 * order))
+    return match, mass
+
+
+def n_fitted(match, mass, fit_corr=0.99, fit_mass_tol=0.01):
+    return float(np.sum((match >= fit_corr) & (np.abs(mass - 1) <= fit_mass_tol)))
+
+
 def reference_metrics(W, W0, U, a, order, homogeneous, large_fraction, lam):
     """The definitions of include/otd/otd_metrics.h, computed directly."""
     n = np.linalg.norm(W, axis=0)
@@ -70,6 +96,7 @@ def reference_metrics(W, W0, U, a, order, homogeneous, large_fraction, lam):
         "max_out_of_span": np.max(out[large]) if large.any() else np.nan,
         "target_count": np.bincount(kbest[large], minlength=len(a)).astype(float),
         "target_mass": coef @ ((V.T @ U) ** order) / (a * unorm ** (2 * order)),
+        "n_fitted": n_fitted(*fitted_targets(W, U, a, order, homogeneous, large_fraction)),
         "sum_sq_norm": np.sum(n ** 2),
         "max_norm": np.max(n),
         "rel_err": np.linalg.norm(T - Tstar) / np.linalg.norm(Tstar),
@@ -135,7 +162,7 @@ class EpochsAndReinit(TmpTestCase):
             for name, val in ref.items():
                 got = h[name][row]
                 tol = 1e-8 if name in ("rel_err", "fit_loss", "loss") else 1e-10
-                if name in ("n_large", "target_count"):
+                if name in ("n_large", "target_count", "n_fitted"):
                     np.testing.assert_array_equal(got, val, err_msg="%s at row %d" % (name, row))
                 else:
                     np.testing.assert_allclose(got, val, rtol=tol, atol=1e-13,
@@ -177,6 +204,61 @@ class EpochsAndReinit(TmpTestCase):
         self.run_case("tdp", 5, "0.25", 0.1, 0.12, 3, False, 218,
                       sets(problem__dim=6, problem__rank=3, problem__target="gaussian",
                            model__m=9, algo__lr=0.3, run__seed=4))
+
+
+class FittedTargets(TmpTestCase):
+    """n_fitted (history column and /summary) against fitted_targets() from
+    the stored final W. gd with m = 5 > r = 3 stopped by its budget at
+    relative error 2.4e-2 has fitted every target (its redundant components
+    are still decaying): the count says so where the error does not. Each
+    threshold set between two of that W's values splits the count there,
+    in the direction the definition says."""
+
+    def run_fitted(self, name, extra):
+        out = self.out(name)
+        self.assertOk(run(["run", "--out", out] + extra))
+        res = read(os.path.join(out, "results.h5"))
+        h, s = res["history"], res["summary"]
+        self.assertEqual(h["iter"][-1], int(s["iters"]))
+        self.assertEqual(h["n_fitted"][-1], int(s["n_fitted"]))
+        return res, int(s["n_fitted"])
+
+    def test_gd_thresholds(self):
+        base = sets(algo__name="gd", problem__dim=10, problem__rank=3, model__m=5, run__seed=1,
+                    algo__max_iters=5000, run__log_every=1000)
+        res, got = self.run_fitted("gd", base)
+        match, mass = fitted_targets(res["final/W"], res["target/U"], res["target/a"], 3, False)
+        self.assertGreater(float(res["summary"]["final_rel_err"]), 1e-2)
+        self.assertEqual(got, n_fitted(match, mass))
+        self.assertEqual(got, 3)
+        # fit_corr between the two weakest matches: one target fewer
+        lo, hi = np.sort(match)[:2]
+        self.assertGreater(hi - lo, 1e-9, match)
+        corr = (lo + hi) / 2
+        _, got = self.run_fitted("corr", base + sets(metrics__fit_corr=repr(corr)))
+        self.assertEqual(got, n_fitted(match, mass, fit_corr=corr))
+        self.assertEqual(got, 2)
+        # fit_mass_tol between the two closest masses: only the closest
+        dev = np.sort(np.abs(mass - 1))
+        self.assertGreater(dev[1] - dev[0], 1e-9, mass)
+        tol = (dev[0] + dev[1]) / 2
+        _, got = self.run_fitted("mass", base + sets(metrics__fit_mass_tol=repr(tol)))
+        self.assertEqual(got, n_fitted(match, mass, fit_mass_tol=tol))
+        self.assertEqual(got, 1)
+
+    def test_bl_direction_without_mass(self):
+        # bl on geometric weights stopped at 1500 steps: the third target's
+        # direction is found (a large component at |cos| > 0.99) but only
+        # part of its weight is there, so it does not count.
+        res, got = self.run_fitted("bl", sets(
+            algo__name="bl", problem__dim=20, problem__rank=5, problem__weights="geometric",
+            model__m=20, run__seed=3, algo__max_iters=1500, run__log_every=500))
+        match, mass = fitted_targets(res["final/W"], res["target/U"], res["target/a"], 3, True)
+        self.assertEqual(got, n_fitted(match, mass))
+        partial = (match >= 0.99) & (np.abs(mass - 1) > 0.01)
+        self.assertTrue(partial.any(), (match, mass))
+        self.assertEqual(got, int(np.sum(match >= 0.99)) - int(np.sum(partial)))
+        self.assertGreater(got, 0)
 
 
 if __name__ == "__main__":

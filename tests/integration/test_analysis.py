@@ -1,4 +1,4 @@
-"""The E0-E4 figures (analysis/figures.py) from a collected sweep of real
+"""The E0-E5 figures (analysis/figures.py) from a collected sweep of real
 `otd run`s: every figure writes a PNG and a PDF, and what it plotted (its
 --data-json) agrees with values computed here, independently, from the
 results files with h5py; a missing summary.csv and absent points fail with a
@@ -99,9 +99,10 @@ def read_runs(sweep):
             out[name] = {
                 "algo": cfg["algo"]["name"], "order": cfg["problem"]["order"],
                 "dim": cfg["problem"]["dim"], "rank": cfg["problem"]["rank"],
-                "m": cfg["model"]["m"],
+                "m": cfg["model"]["m"], "eps": cfg["algo"]["target_rel_err"],
                 "final_rel_err": float(f["summary"].attrs["final_rel_err"]),
                 "resolution": float(f["summary"].attrs["final_rel_err_resolution"]),
+                "n_fitted": int(f["summary"].attrs["n_fitted"]),
                 "a": f["target/a"][()],
                 "hist": {k: h[k][()] for k in h},
             }
@@ -147,7 +148,7 @@ class Figures(unittest.TestCase):
         self.assertEqual(data["figure"], fig)
         lines = proc.stdout.splitlines()
         self.assertEqual(lines[:2], data["files"], proc.stdout)
-        self.assertTrue(lines[2].startswith(fig + ": "), proc.stdout)
+        self.assertTrue(lines[2].startswith(fig + (" " if fig == "e5" else ": ")), proc.stdout)
         for path, magic in zip(data["files"], (b"\x89PNG", b"%PDF")):
             with open(path, "rb") as f:
                 content = f.read()
@@ -171,15 +172,24 @@ class Figures(unittest.TestCase):
         want = {}
         for r in self.runs.values():
             if r["algo"] == "gd" and r["m"] == r["rank"]:
-                n, stuck = want.get((r["order"], r["rank"]), (0, 0))
-                want[(r["order"], r["rank"])] = (n + 1, stuck + (r["final_rel_err"] > 0.1))
-        got = {(b["order"], b["rank"]): (b["n"], b["stuck"]) for b in data["bars"]}
+                n, stuck, fitted = want.get((r["order"], r["rank"]), (0, 0, 0))
+                want[(r["order"], r["rank"])] = (n + 1, stuck + (r["final_rel_err"] > 0.1),
+                                                 fitted + (r["n_fitted"] == r["rank"]))
+        got = {(b["order"], b["rank"]): (b["n"], b["stuck"], b["fitted_all"])
+               for b in data["bars"]}
         self.assertEqual(got, want)
         self.assertEqual(sorted(got), [(3, 2), (4, 2)])
         self.assertEqual(got[(3, 2)][0], 4)  # two dims x two seeds
         for b in data["bars"]:
             self.assertAlmostEqual(b["fraction"], b["stuck"] / b["n"])
+            self.assertEqual(b["n_fitted_known"], b["n"])
+            self.assertAlmostEqual(b["fraction_fitted"], b["fitted_all"] / b["n"])
+        # the data is not one-sided: some seeds fit both targets, some not
+        fitted = [b["fitted_all"] for b in data["bars"]]
+        self.assertGreater(sum(fitted), 0, data["bars"])
+        self.assertLess(sum(fitted), sum(b["n"] for b in data["bars"]), data["bars"])
         self.assertIn("1 point not done left out", proc.stdout)
+        self.assertIn("l=3 r=2: %d/4 fit every target" % want[(3, 2)][2], proc.stdout)
 
     def test_e1(self):
         proc, data = self.figure("e1", self.sweep, "--out", self.prefix("e1"))
@@ -228,6 +238,76 @@ class Figures(unittest.TestCase):
         # lazy_opt beyond m d = D (d = 6: D = 56, m = 12) has error zero: a bound.
         self.assertGreater(nbound, 0)
         self.assertIn("l=3 bl d=8: ", proc.stdout)
+
+    def test_e1_fitted(self):
+        proc, data = self.figure("e1", self.sweep, "--fitted", "--out", self.prefix("e1f"))
+        want = {}
+        for r in self.runs.values():
+            key = (r["order"], r["algo"], r["dim"])
+            want.setdefault(key, {}).setdefault(r["m"], []).append(r["n_fitted"] == r["rank"])
+        ncurves = 0
+        for panel in data["panels"]:
+            order = panel["key"]["problem.order"]
+            curves = {(c["algo"], c["dim"]): c for c in panel["fitted"]}
+            self.assertEqual(sorted(curves), sorted(k[1:] for k in want if k[0] == order))
+            for (algo, dim), c in curves.items():
+                by_m = want[(order, algo, dim)]
+                ms = sorted(by_m)
+                what = "fitted l=%d %s d=%d" % (order, algo, dim)
+                self.assertEqual(c["x"], ms, what)
+                self.assertSeries(c["y"], [sum(by_m[m]) / len(by_m[m]) for m in ms], what)
+                self.assertEqual(c["n"], [len(by_m[m]) for m in ms], what)
+                ncurves += 1
+        self.assertEqual(ncurves, 8)
+        # gd over-parameterized fits both targets in some seed: not all zeros
+        gd = [y for p in data["panels"] for c in p["fitted"] if c["algo"] == "gd" for y in c["y"]]
+        self.assertGreater(max(gd), 0)
+        self.assertIn(" | fit every target: ", proc.stdout)
+        # without --fitted the panels have no such row
+        _, plain = self.figure("e1", self.sweep, "--out", self.prefix("e1-plain"))
+        self.assertNotIn("fitted", plain["panels"][0])
+
+    def test_e5(self):
+        """E5 on this grid sweep: m* per (algo, l, d), the smallest m of the grid
+        that succeeds (lazy_opt: median error <= 0.1; the others: >= 90 % of
+        the seeds reach epsilon), computed here from the results files."""
+        proc, data = self.figure("e5", self.sweep, "--out", self.prefix("e5"))
+        by = {}
+        for r in self.runs.values():
+            by.setdefault((r["order"], r["algo"], r["dim"]), {}).setdefault(r["m"], []).append(r)
+        want = {}
+        for key, at_m in by.items():
+            ok = {}
+            for m, rs in at_m.items():
+                if key[1] == "lazy_opt":
+                    ok[m] = float(np.median([r["final_rel_err"] for r in rs])) <= 0.1
+                else:
+                    ok[m] = sum(r["final_rel_err"] <= r["eps"] for r in rs) >= 0.9 * len(rs)
+            passing = [m for m in ok if ok[m]]
+            m_star = min(passing) if passing else None
+            below = [m for m in ok if not ok[m] and (m_star is None or m < m_star)]
+            want[key] = (m_star, max(below) if below else None)
+        got = {(s["order"], s["method"], p["dim"]): (p["m_star"], p["m_below"])
+               for s in data["series"] for p in s["points"]}
+        self.assertEqual(got, want)
+        # bl fits the rank-2 target at some m of the grid in both dims
+        self.assertEqual(sorted(k for k in want if k[1] == "bl" and want[k][0] is not None),
+                         [(3, "bl", 6), (3, "bl", 8)])
+        lines = proc.stdout.splitlines()[2:]
+        self.assertEqual(len(lines), len(data["series"]))
+        for s, line in zip(data["series"], lines):
+            have = [(p["dim"], p["m_star"]) for p in s["points"] if p["m_star"] is not None]
+            self.assertTrue(line.startswith("e5 l=%d method=%s slope=" % (s["order"],
+                                                                       s["method"])), line)
+            self.assertIn(" points=%d " % len(have), line)
+            if len({d for d, _ in have}) >= 2:
+                slope = np.polyfit(np.log([d for d, _ in have]), np.log([m for _, m in have]),
+                                   1)[0]
+                self.assertAlmostEqual(s["fit"]["slope"], slope, places=9)
+                self.assertIn("slope=%.2f d=6..8 " % slope, line)
+            else:
+                self.assertIsNone(s["fit"]["slope"])
+        self.assertIn("1 point not done left out", lines[-1])
 
     def tdp_name(self):
         names = [n for n, r in self.runs.items() if r["algo"] == "tdp"]
@@ -303,7 +383,7 @@ class Figures(unittest.TestCase):
         # no summary.csv
         empty = os.path.join(self.tmp, "not-collected")
         os.makedirs(empty, exist_ok=True)
-        for fig in ("e0", "e1", "e3"):
+        for fig in ("e0", "e1", "e3", "e5"):
             proc, _ = self.figure(fig, empty, ok=False)
             self.assertIn("otd collect %s" % empty, proc.stderr)
         # a single run cannot make the sweep figures

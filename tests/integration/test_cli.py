@@ -26,6 +26,7 @@ class Help(TmpTestCase):
                     "algo.max_iters", "algo.lambda", "algo.reinit_threshold", "algo.epoch_len",
                     "algo.epoch_growth", "algo.target_rel_err", "algo.lazy_solver",
                     "algo.lazy_tol", "algo.lazy_max_iters", "run.seed", "run.log_every",
+                    "metrics.large_fraction", "metrics.fit_corr", "metrics.fit_mass_tol",
                     "engine"):
             self.assertIn(key, proc.stdout)
 

@@ -90,6 +90,8 @@ static int config_equal(const otd_config *a, const otd_config *b)
     return a->run.seed == b->run.seed && a->run.log_every == b->run.log_every &&
            same_bits(a->run.progress_seconds, b->run.progress_seconds) &&
            same_bits(a->metrics.large_fraction, b->metrics.large_fraction) &&
+           same_bits(a->metrics.fit_corr, b->metrics.fit_corr) &&
+           same_bits(a->metrics.fit_mass_tol, b->metrics.fit_mass_tol) &&
            a->run.checkpoint_every == b->run.checkpoint_every &&
            same_bits(a->run.checkpoint_seconds, b->run.checkpoint_seconds) &&
            a->run.keep_checkpoints == b->run.keep_checkpoints && a->engine == b->engine;
@@ -134,7 +136,8 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(otd_algo_name_str(c.algo.name), "bl");
     CU_ASSERT_EQUAL(c.algo.lr, 0.01);
     CU_ASSERT_EQUAL(c.algo.max_iters, 20000);
-    CU_ASSERT_EQUAL(c.algo.lambda, 1e-3);
+    /* bl's auto lambda: its error floor at a tenth of epsilon (r = 3) */
+    CU_ASSERT_EQUAL(c.algo.lambda, 0.1 * 2.0 * 1e-3 / sqrt(3.0));
     CU_ASSERT_EQUAL(c.algo.reinit_threshold, 1e-3);
     CU_ASSERT_EQUAL(c.algo.epoch_len, 2000);
     CU_ASSERT_EQUAL(c.algo.epoch_growth, 0.5);
@@ -142,6 +145,8 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.run.seed, 0);
     CU_ASSERT_EQUAL(c.run.log_every, 100);
     CU_ASSERT_EQUAL(c.run.progress_seconds, 2.0);
+    CU_ASSERT_EQUAL(c.metrics.fit_corr, 0.99);
+    CU_ASSERT_EQUAL(c.metrics.fit_mass_tol, 0.01);
     CU_ASSERT_EQUAL(c.engine, OTD_ENGINE_IMPLICIT);
     otd_config_free(&c);
     CU_ASSERT_TRUE(is_zeroed(&c));
@@ -334,7 +339,7 @@ static void test_canonical_yaml(void)
                               "  name: bl\n"
                               "  lr: 0.01\n"
                               "  max_iters: 20000\n"
-                              "  lambda: 0.001\n"
+                              "  lambda: 0.00011547005383792517\n"
                               "  reinit_threshold: 0.001\n"
                               "  epoch_len: 2000\n"
                               "  epoch_growth: 0.5\n"
@@ -354,6 +359,8 @@ static void test_canonical_yaml(void)
                               "  keep_checkpoints: 3\n"
                               "metrics:\n"
                               "  large_fraction: 0.1\n"
+                              "  fit_corr: 0.99\n"
+                              "  fit_mass_tol: 0.01\n"
                               "engine: implicit\n");
     free(y);
     check_round_trip(&c);
@@ -512,11 +519,17 @@ static void test_ranges(void)
     EXPECT_FAIL("run.seed: -1\n", NULL, "run.seed = -1: out of range", "integer in [0, 2^63-1]");
     EXPECT_FAIL("run.log_every: 0\n", NULL, "run.log_every = 0: out of range");
     EXPECT_FAIL("run.progress_seconds: 0\n", NULL, "run.progress_seconds = 0: out of range");
+    EXPECT_FAIL("metrics.fit_corr: 0\n", NULL, "metrics.fit_corr = 0: out of range",
+                "real in (0, 1]");
+    EXPECT_FAIL("metrics.fit_corr: 1.01\n", NULL, "metrics.fit_corr = 1.01: out of range");
+    EXPECT_FAIL("metrics.fit_mass_tol: -0.01\n", NULL, "metrics.fit_mass_tol = -0.01: out of range",
+                "real >= 0");
     /* The edges themselves are allowed. */
     {
         otd_config c;
         OTD_TEST_OK(parse("problem: {order: 12, weight_ratio: 1, dim: 1099511627776}\n"
-                          "algo: {max_iters: 0, lambda: 0, epoch_growth: 0}\n",
+                          "algo: {max_iters: 0, lambda: 0, epoch_growth: 0}\n"
+                          "metrics: {fit_corr: 1, fit_mass_tol: 0}\n",
                           NULL, 0, &c));
         CU_ASSERT_EQUAL(c.problem.order, 12);
         otd_config_free(&c);
@@ -640,7 +653,7 @@ static void test_lazy_auto(void)
     otd_config_free(&c);
     OTD_TEST_OK(parse("algo.name: bl\n", NULL, 0, &c));
     CU_ASSERT_EQUAL(c.model.init_scale, 1e-3);
-    CU_ASSERT_EQUAL(c.algo.lambda, 1e-3);
+    CU_ASSERT_DOUBLE_EQUAL(c.algo.lambda, 0.2e-3 / sqrt(3.0), 1e-18);
     otd_config_free(&c);
     OTD_TEST_OK(parse("algo.name: gd\n", NULL, 0, &c));
     CU_ASSERT_EQUAL(c.model.init_scale, 1.0);
@@ -756,6 +769,8 @@ static void test_help(void)
                                            "run.seed",
                                            "run.log_every",
                                            "run.progress_seconds",
+                                           "metrics.fit_corr",
+                                           "metrics.fit_mass_tol",
                                            "engine"};
         char want[64];
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -764,6 +779,54 @@ static void test_help(void)
         }
     }
     free(text);
+}
+
+/* bl and tdp's auto lambda puts the error floor sqrt(r) lambda / (2 ||T*||)
+ * at a tenth of epsilon: lambda = 0.2 epsilon ||T*|| / sqrt(r), a pure
+ * function of the configuration (docs/science.md section 4). */
+static void test_bl_auto_lambda(void)
+{
+    otd_config c;
+    struct {
+        const char *text;
+        double lambda;
+    } cases[] = {
+        /* r and epsilon; ||T*|| = 1 when normalized, whatever the weights */
+        {"problem: {rank: 1}\n", 0.2e-3},
+        {"problem: {rank: 5, dim: 20}\n", 0.2e-3 / sqrt(5.0)},
+        {"problem: {rank: 8, dim: 20, weights: geometric}\n", 0.2e-3 / sqrt(8.0)},
+        {"problem: {rank: 4}\nalgo: {target_rel_err: 1e-2}\n", 0.2e-2 / 2.0},
+        {"problem: {rank: 4}\nalgo: {name: tdp, target_rel_err: 1e-5}\n", 0.2e-5 / 2.0},
+        /* epsilon = 0 (run the whole budget): as with the default 1e-3 */
+        {"problem: {rank: 4}\nalgo: {target_rel_err: 0}\n", 0.2e-3 / 2.0},
+        /* not normalized: ||T*|| = sqrt(sum a_k^2) of the configured weights */
+        {"problem: {rank: 2, weights: [3, -4], normalize: false}\n", 0.2e-3 * 5.0 / sqrt(2.0)},
+        {"problem: {rank: 2, weights: [1e300, 1e300], normalize: false}\n",
+         0.2e-3 * 1e300 * sqrt(2.0) / sqrt(2.0)},
+        /* weights from a file the configuration cannot read: ||T*|| = 1 */
+        {"problem: {rank: 2, weights: [3, 4], normalize: false, components_file: x.h5}\n",
+         0.2e-3 / sqrt(2.0)},
+        /* an explicit value wins; gd keeps its constant */
+        {"problem: {rank: 5}\nalgo: {lambda: 0.001}\n", 1e-3},
+        {"problem: {rank: 5}\nalgo: {name: gd}\n", 1e-3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        OTD_TEST_OK(parse(cases[i].text, NULL, 0, &c));
+        if (!(fabs(c.algo.lambda - cases[i].lambda) <= 1e-15 * cases[i].lambda)) {
+            fprintf(stderr, "\nauto lambda %.17g, want %.17g for %s", c.algo.lambda,
+                    cases[i].lambda, cases[i].text);
+            CU_FAIL("auto lambda differs from 0.2 eps ||T*|| / sqrt(r)");
+        }
+        check_round_trip(&c);
+        otd_config_free(&c);
+    }
+    /* A later --set of the keys it depends on counts (resolved last). */
+    {
+        const char *s[] = {"problem.rank=9"};
+        OTD_TEST_OK(parse("problem: {rank: 4, dim: 20}\n", s, 1, &c));
+        CU_ASSERT_DOUBLE_EQUAL(c.algo.lambda, 0.2e-3 / 3.0, 1e-18);
+        otd_config_free(&c);
+    }
 }
 
 static void test_names(void)
@@ -800,6 +863,7 @@ void otd_test_register(void)
     CU_add_test(s, "--set errors", test_set_errors);
     CU_add_test(s, "cross-key rules", test_cross_rules);
     CU_add_test(s, "lazy auto defaults", test_lazy_auto);
+    CU_add_test(s, "bl auto lambda", test_bl_auto_lambda);
     CU_add_test(s, "strings", test_strings);
     CU_add_test(s, "bad API use", test_bad_api_use);
     CU_add_test(s, "help", test_help);
