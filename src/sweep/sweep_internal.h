@@ -34,8 +34,8 @@ typedef struct {
  * configuration key (OTD_ERR_CONFIG naming source:line:col and the nearest
  * key otherwise), except, with point_keys (grid and points entries), the
  * top-level key OTD_SWEEP_POINT_RANKS; a key given twice is an error. */
-otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source,
-                         int point_keys, otd_yaml_leaves *out);
+otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source, int point_keys,
+                         otd_yaml_leaves *out);
 void otd_yaml_leaves_free(otd_yaml_leaves *l);
 
 /* The node as one line of YAML flow text that parses back to the same
