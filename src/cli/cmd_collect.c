@@ -53,7 +53,8 @@ static otd_err print_rerun(const char *dir)
 {
     otd_err err = OTD_OK;
     char self[PATH_MAX], sub[PATH_MAX + 32];
-    char *source = otd_sweep_source(dir);
+    char *source = otd_sweep_source(dir), *args = NULL;
+    size_t len = 0;
     otd_strbuf cmd = {0};
     struct stat st;
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -68,15 +69,27 @@ static otd_err print_rerun(const char *dir)
     OTD_CHECK(source ? otd_strbuf_shell_word(&cmd, source) : otd_strbuf_printf(&cmd, "SWEEP.yaml"));
     OTD_CHECK(otd_strbuf_printf(&cmd, " --out "));
     OTD_CHECK(otd_strbuf_shell_word(&cmd, dir));
-    /* Slurm if the sweep was ever submitted there, else here. */
-    if (stat(sub, &st) == 0)
+    /* Slurm if the sweep was ever submitted there, with the job options of
+     * the last submission (DIR/submit.args, one word a line), else here. */
+    if (stat(sub, &st) == 0) {
         OTD_CHECK(otd_strbuf_printf(&cmd, " --unfinished --submit"));
-    else
+        snprintf(sub, sizeof sub, "%s/submit.args", dir);
+        if (otd_read_text_file(sub, "submit.args", OTD_ERR_IO, &args, &len) != OTD_OK)
+            otd_error_clear();
+        for (char *w = args, *nl; w != NULL && *w; w = nl) {
+            if ((nl = strchr(w, '\n')) != NULL)
+                *nl++ = '\0';
+            OTD_CHECK(otd_strbuf_printf(&cmd, " "));
+            OTD_CHECK(otd_strbuf_shell_word(&cmd, w));
+        }
+    } else {
         OTD_CHECK(otd_strbuf_printf(&cmd, " --unfinished --local %ld", local_parallel()));
+    }
     printf("rerun the failed and missing points (same seeds, done points untouched):\n  %s\n",
            cmd.data);
 done:
     free(source);
+    free(args);
     otd_strbuf_free(&cmd);
     return err;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "otd/otd_algo.h"
 #include "otd/otd_config.h"
 #include "otd/otd_sweep.h"
 #include "sweep/sweep_internal.h"
@@ -132,9 +133,9 @@ done:
 
 /* ------------------------------------------------------------ the file */
 
-static const char *const sweep_keys[] = {"name",           "base",        "set",      "grid",
-                                         "points",         "ranks",       "throttle", "sbatch",
-                                         "signal_seconds", "max_requeues"};
+static const char *const sweep_keys[] = {
+    "name",         "base",  "set",    "grid", "points", "ranks",  "sbatch", "signal_seconds",
+    "max_requeues", "nodes", "ntasks", "time", "jobs",   "gflops", "setup"};
 #define NSWEEP_KEYS (sizeof sweep_keys / sizeof *sweep_keys)
 
 typedef struct {
@@ -161,6 +162,46 @@ static otd_err read_int(reader *r, yaml_node_t *v, const char *key, int lo, int 
     return OTD_OK;
 }
 
+/* gflops: a positive, finite number. */
+static otd_err read_rate(reader *r, yaml_node_t *v, const char *key, double *out)
+{
+    const char *s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+    char *end = NULL;
+    double x;
+    errno = 0;
+    x = strtod(s, &end);
+    if (v->type != YAML_SCALAR_NODE || errno != 0 || end == s || *end != '\0' || !(x > 0) ||
+        x > 1e9)
+        return OTD_ERROR(OTD_ERR_CONFIG,
+                         "%s: %s = '%s': expected the assumed GFLOP/s per rank, a number > 0",
+                         r->origin, key, s);
+    *out = x;
+    return OTD_OK;
+}
+
+/* time: a Slurm time limit. */
+static otd_err read_time(reader *r, yaml_node_t *v, int *out)
+{
+    if (v->type != YAML_SCALAR_NODE)
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s: time must be a Slurm time limit (\"01:00:00\")",
+                         r->origin);
+    return otd_sweep_parse_time((const char *)v->data.scalar.value, r->origin, out);
+}
+
+/* #SBATCH options that otd writes for each job it packs. */
+static const struct {
+    const char *opt, *why;
+} per_job[] = {
+    {"--time", "otd sets each job's --time: use the sweep key `time` or --time"},
+    {"-t", "otd sets each job's --time: use the sweep key `time` or --time"},
+    {"--nodes", "otd sets each job's --nodes: use the sweep key `nodes` or --nodes"},
+    {"-N", "otd sets each job's --nodes: use the sweep key `nodes` or --nodes"},
+    {"--ntasks", "otd sets each job's --ntasks: use the sweep key `ntasks` or --ntasks"},
+    {"-n", "otd sets each job's --ntasks: use the sweep key `ntasks` or --ntasks"},
+    {"--array", "otd packs points into jobs, not array tasks (see the sweep key `jobs`)"},
+    {"-a", "otd packs points into jobs, not array tasks (see the sweep key `jobs`)"},
+};
+
 otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what)
 {
     const char *eq = strchr(opt, '=');
@@ -178,6 +219,13 @@ otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what)
     }
     if (why == NULL && strcspn(opt, " ") < word)
         why = "write the option and its value as one word";
+    /* What otd sets per job from its packing: one value, one place. */
+    for (size_t j = 0; why == NULL && j < sizeof per_job / sizeof *per_job; j++) {
+        size_t n = strlen(per_job[j].opt);
+        if (per_job[j].opt[1] == '-' ? word == n && strncmp(opt, per_job[j].opt, n) == 0
+                                     : strncmp(opt, per_job[j].opt, n) == 0)
+            return OTD_ERROR(OTD_ERR_CONFIG, "%s '%.100s': %s", what, opt, per_job[j].why);
+    }
     if (why == NULL)
         return OTD_OK;
     /* The option as printable text on the one line of the message. */
@@ -190,7 +238,7 @@ otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what)
     shown[k] = '\0';
     return OTD_ERROR(OTD_ERR_CONFIG,
                      "%s '%s': %s; each sbatch option is one word starting with '-', its value "
-                     "after '=' (e.g. --time=00:30:00 or -pshort, not -p short)",
+                     "after '=' (e.g. --mem=4G or -pshort, not -p short)",
                      what, shown, why);
 }
 
@@ -210,6 +258,45 @@ static otd_err add_sbatch(reader *r, yaml_node_t *item)
     OTD_CHECK(otd_sweep_check_sbatch_option(opt, what));
     if ((sl->sbatch[sl->nsbatch++] = strdup(opt)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+done:
+    return err;
+}
+
+/* One `setup` line: a string that is one line, run as written. */
+static otd_err add_setup(reader *r, yaml_node_t *item)
+{
+    otd_err err = OTD_OK;
+    otd_sweep_slurm *sl = &r->s->slurm;
+    const char *line;
+    if (item == NULL || item->type != YAML_SCALAR_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: every setup entry must be one shell line (a string)",
+                 r->origin);
+    line = (const char *)item->data.scalar.value;
+    if (strlen(line) != item->data.scalar.length || strpbrk(line, "\n\r") != NULL)
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "%s:%zu:%zu: setup line '%.60s': a line break or NUL; write one entry per line",
+                 r->path, item->start_mark.line + 1, item->start_mark.column + 1, line);
+    if ((sl->setup[sl->nsetup++] = strdup(line)) == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+done:
+    return err;
+}
+
+static otd_err read_setup(reader *r, yaml_node_t *v)
+{
+    otd_err err = OTD_OK;
+    otd_sweep_slurm *sl = &r->s->slurm;
+    if (v->type == YAML_SCALAR_NODE) {
+        OTD_ALLOC(sl->setup, 1);
+        OTD_CHECK(add_setup(r, v));
+        goto done;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: setup must be a list of shell lines (\"module load x\")",
+                 r->origin);
+    OTD_ALLOC(sl->setup, v->data.sequence.items.top - v->data.sequence.items.start);
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+        OTD_CHECK(add_setup(r, yaml_document_get_node(r->doc, *it)));
 done:
     return err;
 }
@@ -402,22 +489,41 @@ static otd_err read_top(reader *r, yaml_node_t *root)
             OTD_CHECK(read_int(r, v, key, 1, &s->slurm.ranks));
             break;
         case 6:
-            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.throttle));
-            break;
-        case 7:
             OTD_CHECK(read_sbatch(r, v));
             break;
-        case 8:
+        case 7:
             OTD_CHECK(read_int(r, v, key, 0, &s->slurm.signal_seconds));
             break;
-        case 9:
+        case 8:
             OTD_CHECK(read_int(r, v, key, 0, &s->slurm.max_requeues));
+            break;
+        case 9:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.nodes));
+            break;
+        case 10:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.ntasks));
+            break;
+        case 11:
+            OTD_CHECK(read_time(r, v, &s->slurm.time_seconds));
+            break;
+        case 12:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.jobs));
+            break;
+        case 13:
+            OTD_CHECK(read_rate(r, v, key, &s->slurm.gflops));
+            break;
+        case 14:
+            OTD_CHECK(read_setup(r, v));
             break;
         default:
             OTD_FAIL(OTD_ERR_CONFIG,
                      "%s: unknown sweep key '%s' (known: name, base, set, grid, points, ranks, "
-                     "throttle, sbatch, signal_seconds, max_requeues)",
-                     r->origin, key);
+                     "nodes, ntasks, time, jobs, gflops, setup, sbatch, signal_seconds, "
+                     "max_requeues)%s",
+                     r->origin, key,
+                     strcmp(key, "throttle") == 0
+                         ? "; throttle is gone: points are packed into a few jobs (see jobs)"
+                         : "");
         }
     }
 done:
@@ -575,6 +681,8 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     memset(p, 0, sizeof *p);
     p->valid = valid;
     p->ranks = ranks;
+    /* The runner orders a job's points by the same estimate. */
+    p->cost = valid ? otd_algo_cost(&cfg) : 0.0;
     if (valid) {
         char *yaml = NULL;
         OTD_CHECK(otd_config_to_yaml(&cfg, &yaml));
@@ -673,8 +781,8 @@ otd_err otd_sweep_load(const char *path, otd_sweep **out)
     reader r;
     *out = NULL;
     OTD_ALLOC(s, 1);
-    s->slurm =
-        (otd_sweep_slurm){.ranks = 1, .throttle = 8, .signal_seconds = 60, .max_requeues = 3};
+    s->slurm = (otd_sweep_slurm){
+        .ranks = 1, .gflops = OTD_SWEEP_GFLOPS_DEFAULT, .signal_seconds = 60, .max_requeues = 3};
     if ((s->path = strdup(path)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
     /* The file named on the command line: missing is bad usage, like a
@@ -725,6 +833,9 @@ void otd_sweep_destroy(otd_sweep *s)
     for (int k = 0; k < s->slurm.nsbatch; k++)
         free(s->slurm.sbatch[k]);
     free(s->slurm.sbatch);
+    for (int k = 0; k < s->slurm.nsetup; k++)
+        free(s->slurm.setup[k]);
+    free(s->slurm.setup);
     kvlist_free(&s->base);
     kvlist_free(&s->set);
     free(s->path);
