@@ -47,8 +47,8 @@ grid:
 points:
   - {problem.dim: 6, model.m: 4}
   - {model.m: %s}
-time: 00:10:00
 sbatch: ["--mem=1G"]
+time: 00:10:00
 %s"""
 
 LONG_POINT = "  - {problem.dim: 7, algo.max_iters: 3000000, run.checkpoint_every: 20000}\n"
@@ -312,7 +312,8 @@ class SweepTest(TmpTestCase):
         sw = self.write("two.yaml", "base: base.yaml\nranks: 2\ngrid:\n  run.seed: [0, 1]\n"
                         "set: {problem.dim: 6, model.m: 4}\n")
         d = self.out("two")
-        p = otd(["sweep", sw, "--out", d, "--local", "1"])
+        # The fallback: one `mpirun -n 2 otd run` per point, one at a time.
+        p = otd(["sweep", sw, "--out", d, "--local", "1", "--launch-each"])
         self.assertRc(p, 0)
         self.assertEqual(len(re.findall(r"^\[\d/2\] \S+: done \(exit 0\)$", p.stdout, re.M)), 2)
         for r in manifest(d):
@@ -322,8 +323,9 @@ class SweepTest(TmpTestCase):
     def test_local_collect_kill_and_rerun(self):
         sw = self.make_sweep()
         d = self.out("sweep")
-        # 1. Four good points and one invalid one, two at a time.
-        p = otd(["sweep", sw, "--out", d, "--local", "2"])
+        # 1. Four good points and one invalid one, two at a time (one
+        # process per point, which prints a line per point).
+        p = otd(["sweep", sw, "--out", d, "--local", "2", "--launch-each"])
         self.assertRc(p, 1)
         rows = manifest(d)
         names = [r["name"] for r in rows]
