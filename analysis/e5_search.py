@@ -63,7 +63,8 @@ M, SEED = "model.m", "run.seed"
 # What otd uses when neither the base config nor the sweep sets a key
 # (`otd run --help`); only these keys are read here.
 DEFAULTS = {"algo.name": "bl", "problem.order": 3, "problem.dim": 10, "problem.rank": 3}
-COPIED_KEYS = ("name", "ranks", "throttle", "sbatch", "signal_seconds", "max_requeues")
+COPIED_KEYS = ("name", "ranks", "nodes", "ntasks", "time", "jobs", "gflops", "setup", "sbatch",
+               "signal_seconds", "max_requeues")
 
 
 class UsageError(Exception):

@@ -66,6 +66,11 @@ otd_err otd_algo_check_config(const otd_config *cfg);
 otd_err otd_algo_check_resources(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                                  double *bytes);
 
+/* Not collective. A run's estimated floating-point operations, from its
+ * configuration alone: an upper estimate for stepping algorithms (the whole
+ * step budget), the solve for one-shot ones. For ordering work by cost. */
+double otd_algo_cost(const otd_config *cfg);
+
 /* Not collective. cfg, lay and comm must outlive the handle. */
 otd_err otd_algo_create(const otd_config *cfg, const otd_layout *lay, otd_comm *comm,
                         otd_algo **out);

@@ -25,11 +25,12 @@ const char *otd_point_status_name(otd_point_status s);
 
 typedef struct {
     otd_point_status status;
-    char *reason;     /* short text for failed/running ("" otherwise), malloc'd */
-    int64_t iters;    /* -1: unknown */
-    int64_t attempts; /* lines of tasks/<name>.exit */
-    int last_code;    /* exit code of the last attempt (attempts > 0) */
-    int nnum;         /* numeric attributes of the results' /summary */
+    char *reason;       /* short text for failed/running ("" otherwise), malloc'd */
+    int64_t iters;      /* -1: unknown */
+    int64_t attempts;   /* lines of tasks/<name>.exit */
+    int last_code;      /* exit code of the last attempt (attempts > 0) */
+    int64_t first_time; /* unix time of its first attempt line */
+    int nnum;           /* numeric attributes of the results' /summary */
     char **num_names;
     double *num_vals;
 } otd_point_info;

@@ -98,6 +98,11 @@ otd_err otd_comm_agree_share(otd_comm *c, otd_err local);
  * end cleanly instead of aborting. */
 int otd_comm_failed_rank(const otd_comm *c);
 
+/* Not collective: forget the failure otd_comm_failed_rank reports, before
+ * a new piece of work on the same handle (the next point of a sweep). Every
+ * rank of c calls it at the same point. */
+void otd_comm_clear_failure(otd_comm *c);
+
 /* Collective: gather the row blocks of a column-major nrows x ncols local
  * matrix (leading dimension nrows) into the full column-major d x ncols
  * matrix on every rank. One MPI_Allgatherv; its receive buffer is kept in
@@ -119,5 +124,21 @@ otd_err otd_comm_barrier_idle(otd_comm *c);
 /* Not collective: terminate the whole job (MPI_Abort) with the given exit
  * status. For main() after a failure that other ranks may not see. */
 void otd_comm_abort(otd_comm *c, int status);
+
+/* Shared counters: n int64 values, all 0 at the start, that any rank can
+ * fetch-and-add at any time without the others taking part (MPI one-sided
+ * atomics on a window held by rank 0). How groups of a sweep runner take
+ * points from one list without a coordinator rank. */
+typedef struct otd_counter otd_counter;
+
+/* Collective over c. */
+otd_err otd_counter_create(otd_comm *c, int n, otd_counter **out);
+
+/* Not collective: *old (may be NULL) = counter k, then counter k += inc,
+ * atomically with respect to every other rank's adds. */
+otd_err otd_counter_add(otd_counter *ct, int k, int64_t inc, int64_t *old);
+
+/* Collective over the communicator it was created on. Accepts NULL. */
+void otd_counter_destroy(otd_counter *ct);
 
 #endif

@@ -69,6 +69,11 @@ otd_err otd_engine_create(const otd_config *cfg, const otd_layout *lay, otd_comm
  * (otd_memory.h). */
 otd_err otd_engine_memory(const otd_config *cfg, const otd_layout *lay, int64_t r, double *bytes);
 
+/* Not collective. Floating-point operations of one evaluation with its
+ * gradient over all ranks, from the configuration alone (for estimates:
+ * the sweep runner orders points by cost). */
+double otd_engine_step_flops(const otd_config *cfg);
+
 /* Collective. Evaluate at W_loc; when grad_loc is not NULL also write this
  * rank's rows of the gradient. The loss terms are reduced over all ranks,
  * so every rank gets the same *ev. */

@@ -1,17 +1,23 @@
-# task.sh: run one otd point inside a Slurm batch job (sourced, not executed).
+# task.sh: run otd inside a Slurm batch job (sourced, not executed).
 #
 #   . "$OTD_JOBS_DIR/slurm/task.sh"
-#   otd_slurm_task CONFIG RUNDIR STATUS_FILE      # returns otd's exit status
+#   otd_slurm_task CONFIG RUNDIR STATUS_FILE      # one run; returns otd's exit status
+#   otd_slurm_step STATUS_FILE OTD_ARGS...        # any otd command, e.g. a packed
+#                                                 # sweep job: sweep-run DIR --share FILE
 #
-# Used by jobs/slurm/run_one.sbatch and jobs/slurm/sweep_task.sh. It
-#   - runs  $OTD_LAUNCH "$OTD_BIN" run CONFIG --out RUNDIR  (otd resumes RUNDIR
-#     from its newest checkpoint, or says it is complete);
+# otd_slurm_task is used by jobs/slurm/run_one.sbatch, otd_slurm_step by the
+# job scripts `otd sweep --submit` writes (DIR/jobs/job-B-K.sbatch). It
+#   - runs  $OTD_LAUNCH "$OTD_BIN" OTD_ARGS...  (for one run: run CONFIG --out
+#     RUNDIR, which resumes RUNDIR from its newest checkpoint or says it is
+#     complete; for a sweep job: sweep-run, which skips done points and
+#     resumes the interrupted ones);
 #   - relays the warning signal: Slurm's --signal=B:USR1@N reaches only this
 #     batch shell, so on USR1, USR2 or TERM the shell sends USR1 to the
 #     launcher, which passes it to every rank; otd checkpoints at the next
 #     step and exits 75;
 #   - appends "<unix_time> <exit_code> <host> <jobid>" to STATUS_FILE (one
-#     line per attempt; the format of tasks/<name>.exit in docs/file-formats.md);
+#     line per attempt; the format of tasks/<name>.exit and jobs/job-B-K.exit
+#     in docs/file-formats.md);
 #   - on exit 75 requeues this job (`scontrol requeue`; the rerun resumes)
 #     unless SLURM_RESTART_COUNT >= OTD_MAX_REQUEUES, in which case it says
 #     that the retry limit was reached and returns 75 (the job then ends
@@ -54,7 +60,12 @@ _otd_task_forward() {
 }
 
 otd_slurm_task() {
-  local config=$1 rundir=$2 status=$3
+  otd_slurm_step "$3" run "$1" --out "$2"
+}
+
+otd_slurm_step() {
+  local status=$1
+  shift
   local launch max restarts jobid host rc
   if [ -z "${OTD_BIN:-}" ]; then
     echo "otd task: OTD_BIN is not set (the otd binary to run)" >&2
@@ -74,7 +85,7 @@ otd_slurm_task() {
   # The command as it runs, each word shell-quoted (%q): paths may hold
   # spaces or anything else.
   printf 'otd task:'
-  printf ' %q' "${launch[@]}" "$OTD_BIN" run "$config" --out "$rundir"
+  printf ' %q' "${launch[@]}" "$OTD_BIN" "$@"
   printf '\n'
 
   _otd_task_pid=""
@@ -86,7 +97,7 @@ otd_slurm_task() {
   # so with otd in the foreground the warning would wait until otd ended.
   # `wait` returns (status > 128) as soon as a trapped signal arrives; then
   # wait again for otd's own status (bash keeps it even if otd has ended).
-  "${launch[@]}" "$OTD_BIN" run "$config" --out "$rundir" &
+  "${launch[@]}" "$OTD_BIN" "$@" &
   _otd_task_pid=$!
   while :; do
     _otd_task_signalled=0
@@ -109,10 +120,10 @@ otd_slurm_task() {
     return 75
   fi
   if [ "$restarts" -ge "$max" ]; then
-    echo "otd task: retry limit reached: SLURM_RESTART_COUNT=$restarts >= OTD_MAX_REQUEUES=$max; not requeueing. $rundir holds a checkpoint: resubmit to continue" >&2
+    echo "otd task: retry limit reached: SLURM_RESTART_COUNT=$restarts >= OTD_MAX_REQUEUES=$max; not requeueing. The checkpoints are kept: resubmit to continue" >&2
     return 75
   fi
-  echo "otd task: requeueing job $SLURM_JOB_ID (restart $((restarts + 1)) of at most $max); the rerun resumes from the checkpoint"
+  echo "otd task: requeueing job $SLURM_JOB_ID (restart $((restarts + 1)) of at most $max); the rerun resumes from the checkpoints"
   # Slurm ends this shell right after the requeue: everything is recorded.
   if ! scontrol requeue "$SLURM_JOB_ID"; then
     echo "otd task: scontrol requeue $SLURM_JOB_ID failed (job submitted with --no-requeue?): resubmit to continue" >&2

@@ -122,7 +122,8 @@ static const otd_algo_ops rows[] = {
      .solve = otd_lazy_opt_solve,
      .describe = otd_lazy_opt_describe,
      .report = otd_lazy_opt_report,
-     .result = otd_lazy_opt_result},
+     .result = otd_lazy_opt_result,
+     .cost = otd_lazy_opt_cost},
 };
 
 static const otd_algo_ops *find(int name)
@@ -339,4 +340,13 @@ void otd_algo_result(const otd_algo *a, double rel_err, double res, char *buf, s
         buf[0] = '\0';
     if (a->ops->result != NULL)
         a->ops->result(a, rel_err, res, buf, n);
+}
+
+double otd_algo_cost(const otd_config *cfg)
+{
+    const otd_algo_ops *ops = find(cfg->algo.name);
+    if (ops != NULL && ops->cost != NULL)
+        return ops->cost(cfg);
+    /* A stepping algorithm: the step budget (it may converge earlier). */
+    return (double)(cfg->algo.max_iters + 1) * otd_engine_step_flops(cfg);
 }

@@ -46,6 +46,7 @@ typedef struct {
     void (*describe)(const otd_config *cfg, char *buf, size_t n);
     void (*report)(const otd_algo *a, otd_algo_report *rep);
     void (*result)(const otd_algo *a, double rel_err, double res, char *buf, size_t n);
+    double (*cost)(const otd_config *cfg); /* flops of a run (NULL: max_iters steps) */
 } otd_algo_ops;
 
 struct otd_algo {
@@ -88,6 +89,7 @@ otd_err otd_lazy_opt_solve(otd_algo *a, double *W, otd_status *status);
 void otd_lazy_gd_describe(const otd_config *cfg, char *buf, size_t n);
 void otd_lazy_opt_describe(const otd_config *cfg, char *buf, size_t n);
 void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep);
+double otd_lazy_opt_cost(const otd_config *cfg);
 void otd_lazy_opt_result(const otd_algo *a, double rel_err, double res, char *buf, size_t n);
 
 #endif

@@ -164,6 +164,16 @@ done:
     return err;
 }
 
+double otd_lazy_opt_cost(const otd_config *cfg)
+{
+    double n = (double)cfg->model.m * (double)cfg->problem.dim, m = (double)cfg->model.m;
+    /* dense: the Cholesky factorization; cg: a few hundred products (the
+     * E1 problems converge in 100-200). */
+    if (uses_cg(cfg))
+        return 300.0 * 6.0 * m * m * (double)cfg->problem.dim;
+    return n * n * n / 3.0;
+}
+
 void otd_lazy_gd_describe(const otd_config *cfg, char *buf, size_t n)
 {
     if (cfg->algo.lazy_alpha > 0)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli_common.h"
@@ -52,7 +53,8 @@ static otd_err print_rerun(const char *dir)
 {
     otd_err err = OTD_OK;
     char self[PATH_MAX], sub[PATH_MAX + 32];
-    char *source = otd_sweep_source(dir);
+    char *source = otd_sweep_source(dir), *args = NULL;
+    size_t len = 0;
     otd_strbuf cmd = {0};
     struct stat st;
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -67,17 +69,50 @@ static otd_err print_rerun(const char *dir)
     OTD_CHECK(source ? otd_strbuf_shell_word(&cmd, source) : otd_strbuf_printf(&cmd, "SWEEP.yaml"));
     OTD_CHECK(otd_strbuf_printf(&cmd, " --out "));
     OTD_CHECK(otd_strbuf_shell_word(&cmd, dir));
-    /* Slurm if the sweep was ever submitted there, else here. */
-    if (stat(sub, &st) == 0)
+    /* Slurm if the sweep was ever submitted there, with the job options of
+     * the last submission (DIR/submit.args, one word a line), else here. */
+    if (stat(sub, &st) == 0) {
         OTD_CHECK(otd_strbuf_printf(&cmd, " --unfinished --submit"));
-    else
+        snprintf(sub, sizeof sub, "%s/submit.args", dir);
+        if (otd_read_text_file(sub, "submit.args", OTD_ERR_IO, &args, &len) != OTD_OK)
+            otd_error_clear();
+        for (char *w = args, *nl; w != NULL && *w; w = nl) {
+            if ((nl = strchr(w, '\n')) != NULL)
+                *nl++ = '\0';
+            OTD_CHECK(otd_strbuf_printf(&cmd, " "));
+            OTD_CHECK(otd_strbuf_shell_word(&cmd, w));
+        }
+    } else {
         OTD_CHECK(otd_strbuf_printf(&cmd, " --unfinished --local %ld", local_parallel()));
+    }
     printf("rerun the failed and missing points (same seeds, done points untouched):\n  %s\n",
            cmd.data);
 done:
     free(source);
+    free(args);
     otd_strbuf_free(&cmd);
     return err;
+}
+
+/* While points are running: the rate since the first recorded outcome and
+ * the time the rest would take at it, as `otd sweep-run` prints them. */
+static void print_progress(const otd_collection *c)
+{
+    int64_t first = 0, ended = 0, left;
+    for (int64_t i = 0; i < c->manifest.n; i++) {
+        const otd_point_info *in = &c->info[i];
+        if (in->attempts == 0)
+            continue;
+        first = first == 0 || in->first_time < first ? in->first_time : first;
+        ended += in->status == OTD_POINT_DONE || in->status == OTD_POINT_FAILED;
+    }
+    left = c->manifest.n - ended;
+    if (c->count[OTD_POINT_RUNNING] == 0 || ended == 0)
+        return;
+    double el = (double)(time(NULL) - first), rate = el > 0 ? (double)ended / el : 0.0;
+    printf("progress: %lld of %lld points ended, %lld running, %.3g points/s, ETA %.0f s\n",
+           (long long)ended, (long long)c->manifest.n, (long long)c->count[OTD_POINT_RUNNING], rate,
+           rate > 0 ? (double)left / rate : 0.0);
 }
 
 int otd_cmd_collect(int argc, char **argv)
@@ -110,6 +145,7 @@ int otd_cmd_collect(int argc, char **argv)
            (long long)c.count[OTD_POINT_RUNNING], (long long)c.count[OTD_POINT_FAILED],
            (long long)c.count[OTD_POINT_MISSING]);
     printf("summary: %s/summary.csv, %s/summary.h5\n", dir, dir);
+    print_progress(&c);
     for (int64_t i = 0; i < c.manifest.n; i++) {
         const otd_point_info *in = &c.info[i];
         if (in->status == OTD_POINT_DONE)

@@ -37,6 +37,11 @@ int otd_cmd_tensor(int argc, char **argv);
 int otd_cmd_sweep(int argc, char **argv);
 void otd_cmd_sweep_usage(FILE *out);
 
+/* `otd sweep-run DIR [--share FILE]`: run a sweep directory's points in
+ * this MPI job (otd_runner.h). Collective. */
+int otd_cmd_sweep_run(int argc, char **argv);
+void otd_cmd_sweep_run_usage(FILE *out);
+
 /* `otd collect DIR`: summarize a sweep directory. Not an MPI command. */
 int otd_cmd_collect(int argc, char **argv);
 void otd_cmd_collect_usage(FILE *out);

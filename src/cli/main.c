@@ -21,7 +21,8 @@
  * being inside a job; and they do not need MPI at all (HDF5 with its serial
  * driver works without MPI_Init).
  *
- * `signals` = 1 for the command that checkpoints on a stop signal (run):
+ * `signals` = 1 for the commands that checkpoint on a stop signal (run,
+ * sweep-run):
  * its handlers are installed here, before MPI starts, so that a signal in
  * the first moments of a run (even during MPI_Init) is honoured at its
  * first step instead of killing it. The others keep the default actions. */
@@ -45,6 +46,8 @@ static const struct {
     {"sweep", otd_cmd_sweep, 0, 0,
      "otd sweep FILE --out DIR [--local N | --submit] [--unfinished] [--dry-run]",
      "expand a sweep file into a run per point; run them here or as a Slurm array"},
+    {"sweep-run", otd_cmd_sweep_run, 1, 1, "mpirun -n N otd sweep-run DIR [--share FILE]",
+     "run a sweep directory's unfinished points inside this one MPI job"},
     {"collect", otd_cmd_collect, 0, 0, "otd collect DIR",
      "gather a sweep's points into DIR/summary.csv and .h5; print the rerun command"},
 };
@@ -58,7 +61,7 @@ static void usage(FILE *out)
         fprintf(out, "%s %s\n", i == 0 ? "usage:" : "      ", commands[i].usage);
     fprintf(out, "       otd --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n"
                  "`otd COMMAND --help` describes a command; `otd run --help` lists every\n"
                  "configuration key with its default and allowed values.\n"

@@ -337,6 +337,11 @@ done:
     return err;
 }
 
+void otd_comm_clear_failure(otd_comm *c)
+{
+    c->failed_rank = -1;
+}
+
 int otd_comm_failed_rank(const otd_comm *c)
 {
     return c->failed_rank;
@@ -375,4 +380,63 @@ done:
 void otd_comm_abort(otd_comm *c, int status)
 {
     MPI_Abort(c != NULL ? c->comm : MPI_COMM_WORLD, status);
+}
+
+/* --- shared counters (one-sided, held by rank 0) --- */
+
+struct otd_counter {
+    MPI_Win win;
+    int64_t *base; /* rank 0: the counters; elsewhere an empty window */
+    int n;
+};
+
+otd_err otd_counter_create(otd_comm *c, int n, otd_counter **out)
+{
+    otd_err err = OTD_OK;
+    otd_counter *ct = NULL;
+    MPI_Aint bytes = c->rank == 0 ? (MPI_Aint)n * (MPI_Aint)sizeof(int64_t) : 0;
+    *out = NULL;
+    OTD_ALLOC(ct, 1);
+    ct->win = MPI_WIN_NULL;
+    ct->n = n;
+    OTD_MPI(MPI_Win_allocate(bytes, sizeof(int64_t), MPI_INFO_NULL, c->comm, &ct->base, &ct->win));
+    OTD_MPI(MPI_Win_set_errhandler(ct->win, MPI_ERRORS_RETURN));
+    if (c->rank == 0)
+        memset(ct->base, 0, (size_t)bytes);
+    /* Every rank then holds a shared lock on every target for the
+     * counters' whole life: a fetch-and-add needs no lock of its own. */
+    OTD_MPI(MPI_Barrier(c->comm));
+    OTD_MPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, ct->win));
+    *out = ct;
+    ct = NULL;
+done:
+    if (ct != NULL && ct->win != MPI_WIN_NULL)
+        MPI_Win_free(&ct->win);
+    free(ct);
+    return err;
+}
+
+otd_err otd_counter_add(otd_counter *ct, int k, int64_t inc, int64_t *old)
+{
+    otd_err err = OTD_OK;
+    int64_t prev = 0;
+    if (k < 0 || k >= ct->n)
+        return OTD_ERROR(OTD_ERR_INTERNAL, "counter %d of %d", k, ct->n);
+    OTD_MPI(MPI_Fetch_and_op(&inc, &prev, MPI_INT64_T, 0, (MPI_Aint)k, MPI_SUM, ct->win));
+    OTD_MPI(MPI_Win_flush(0, ct->win));
+    if (old != NULL)
+        *old = prev;
+done:
+    return err;
+}
+
+void otd_counter_destroy(otd_counter *ct)
+{
+    if (ct == NULL)
+        return;
+    if (ct->win != MPI_WIN_NULL) {
+        MPI_Win_unlock_all(ct->win);
+        MPI_Win_free(&ct->win);
+    }
+    free(ct);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "engine/engine_impl.h"
+#include "otd/otd_packed.h"
 
 /* One row per engine. */
 static const otd_engine_ops *const engines[] = {&otd_engine_implicit, &otd_engine_dense};
@@ -54,6 +55,17 @@ done:
 otd_err otd_engine_eval(otd_engine *e, const double *W_loc, double *grad_loc, otd_eval *ev)
 {
     return e->ops->eval(e->state, W_loc, grad_loc, ev);
+}
+
+double otd_engine_step_flops(const otd_config *cfg)
+{
+    double d = (double)cfg->problem.dim, m = (double)cfg->model.m, r = (double)cfg->problem.rank;
+    /* implicit: W^T W, W^T U, W B, U A; dense: the packed slab against
+     * panels of W, plus the same Gram work. */
+    double f = 3.0 * d * m * m + 4.0 * d * m * r;
+    if (cfg->engine == OTD_ENGINE_DENSE)
+        f += 2.0 * m * d * (double)otd_packed_count(cfg->problem.dim, cfg->problem.order - 1);
+    return f;
 }
 
 void otd_engine_destroy(otd_engine *e)

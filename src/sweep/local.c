@@ -110,3 +110,39 @@ done:
     free(pids);
     return err;
 }
+
+otd_err otd_sweep_run_job(const char *dir, const char *otd_bin, const char *mpiexec, int nranks,
+                          int *code)
+{
+    otd_err err = OTD_OK;
+    char nr[16];
+    char *argv[7];
+    pid_t pid;
+    int st = 0;
+    snprintf(nr, sizeof nr, "%d", nranks);
+    argv[0] = (char *)mpiexec;
+    argv[1] = "-n";
+    argv[2] = nr;
+    argv[3] = (char *)otd_bin;
+    argv[4] = "sweep-run";
+    argv[5] = (char *)dir;
+    argv[6] = NULL;
+    fflush(NULL);
+    if ((pid = fork()) < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot start '%s': %s", mpiexec, strerror(errno));
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        static const char msg[] = "otd sweep: cannot execute the MPI launcher\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(127);
+    }
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            OTD_FAIL(OTD_ERR_IO, "waitpid failed: %s", strerror(errno));
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    if (*code == 127)
+        OTD_FAIL(OTD_ERR_IO, "'%s' could not start `otd sweep-run` (exit 127)", mpiexec);
+done:
+    return err;
+}

@@ -92,6 +92,8 @@ static void read_attempts(const char *dir, const char *name, otd_point_info *inf
         if (nl != NULL)
             *nl = '\0';
         if (sscanf(line, "%lld %d", &t, &code) == 2) {
+            if (info->attempts == 0 || t < info->first_time)
+                info->first_time = t;
             info->attempts++;
             info->last_code = code;
         }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "otd/otd_algo.h"
 #include "otd/otd_config.h"
 #include "otd/otd_sweep.h"
 #include "sweep/sweep_internal.h"
@@ -111,12 +112,13 @@ static const char *kvlist_get(const kvlist *l, const char *key)
 }
 
 /* Flatten a mapping node into l, each value as flow text. */
-static otd_err leaves_to_kv(yaml_document_t *doc, yaml_node_t *map, const char *source, kvlist *l)
+static otd_err leaves_to_kv(yaml_document_t *doc, yaml_node_t *map, const char *source,
+                            int point_keys, kvlist *l)
 {
     otd_err err = OTD_OK;
     otd_yaml_leaves leaves = {0};
     otd_strbuf t = {0};
-    OTD_CHECK(otd_yaml_flatten(doc, map, source, &leaves));
+    OTD_CHECK(otd_yaml_flatten(doc, map, source, point_keys, &leaves));
     for (size_t i = 0; i < leaves.n; i++) {
         t.len = 0;
         OTD_CHECK(otd_strbuf_printf(&t, "%s", ""));
@@ -131,9 +133,9 @@ done:
 
 /* ------------------------------------------------------------ the file */
 
-static const char *const sweep_keys[] = {"name",           "base",        "set",      "grid",
-                                         "points",         "ranks",       "throttle", "sbatch",
-                                         "signal_seconds", "max_requeues"};
+static const char *const sweep_keys[] = {
+    "name",         "base",  "set",    "grid", "points", "ranks",  "sbatch", "signal_seconds",
+    "max_requeues", "nodes", "ntasks", "time", "jobs",   "gflops", "setup"};
 #define NSWEEP_KEYS (sizeof sweep_keys / sizeof *sweep_keys)
 
 typedef struct {
@@ -160,6 +162,46 @@ static otd_err read_int(reader *r, yaml_node_t *v, const char *key, int lo, int 
     return OTD_OK;
 }
 
+/* gflops: a positive, finite number. */
+static otd_err read_rate(reader *r, yaml_node_t *v, const char *key, double *out)
+{
+    const char *s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+    char *end = NULL;
+    double x;
+    errno = 0;
+    x = strtod(s, &end);
+    if (v->type != YAML_SCALAR_NODE || errno != 0 || end == s || *end != '\0' || !(x > 0) ||
+        x > 1e9)
+        return OTD_ERROR(OTD_ERR_CONFIG,
+                         "%s: %s = '%s': expected the assumed GFLOP/s per rank, a number > 0",
+                         r->origin, key, s);
+    *out = x;
+    return OTD_OK;
+}
+
+/* time: a Slurm time limit. */
+static otd_err read_time(reader *r, yaml_node_t *v, int *out)
+{
+    if (v->type != YAML_SCALAR_NODE)
+        return OTD_ERROR(OTD_ERR_CONFIG, "%s: time must be a Slurm time limit (\"01:00:00\")",
+                         r->origin);
+    return otd_sweep_parse_time((const char *)v->data.scalar.value, r->origin, out);
+}
+
+/* #SBATCH options that otd writes for each job it packs. */
+static const struct {
+    const char *opt, *why;
+} per_job[] = {
+    {"--time", "otd sets each job's --time: use the sweep key `time` or --time"},
+    {"-t", "otd sets each job's --time: use the sweep key `time` or --time"},
+    {"--nodes", "otd sets each job's --nodes: use the sweep key `nodes` or --nodes"},
+    {"-N", "otd sets each job's --nodes: use the sweep key `nodes` or --nodes"},
+    {"--ntasks", "otd sets each job's --ntasks: use the sweep key `ntasks` or --ntasks"},
+    {"-n", "otd sets each job's --ntasks: use the sweep key `ntasks` or --ntasks"},
+    {"--array", "otd packs points into jobs, not array tasks (see the sweep key `jobs`)"},
+    {"-a", "otd packs points into jobs, not array tasks (see the sweep key `jobs`)"},
+};
+
 otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what)
 {
     const char *eq = strchr(opt, '=');
@@ -177,6 +219,13 @@ otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what)
     }
     if (why == NULL && strcspn(opt, " ") < word)
         why = "write the option and its value as one word";
+    /* What otd sets per job from its packing: one value, one place. */
+    for (size_t j = 0; why == NULL && j < sizeof per_job / sizeof *per_job; j++) {
+        size_t n = strlen(per_job[j].opt);
+        if (per_job[j].opt[1] == '-' ? word == n && strncmp(opt, per_job[j].opt, n) == 0
+                                     : strncmp(opt, per_job[j].opt, n) == 0)
+            return OTD_ERROR(OTD_ERR_CONFIG, "%s '%.100s': %s", what, opt, per_job[j].why);
+    }
     if (why == NULL)
         return OTD_OK;
     /* The option as printable text on the one line of the message. */
@@ -189,7 +238,7 @@ otd_err otd_sweep_check_sbatch_option(const char *opt, const char *what)
     shown[k] = '\0';
     return OTD_ERROR(OTD_ERR_CONFIG,
                      "%s '%s': %s; each sbatch option is one word starting with '-', its value "
-                     "after '=' (e.g. --time=00:30:00 or -pshort, not -p short)",
+                     "after '=' (e.g. --mem=4G or -pshort, not -p short)",
                      what, shown, why);
 }
 
@@ -209,6 +258,45 @@ static otd_err add_sbatch(reader *r, yaml_node_t *item)
     OTD_CHECK(otd_sweep_check_sbatch_option(opt, what));
     if ((sl->sbatch[sl->nsbatch++] = strdup(opt)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+done:
+    return err;
+}
+
+/* One `setup` line: a string that is one line, run as written. */
+static otd_err add_setup(reader *r, yaml_node_t *item)
+{
+    otd_err err = OTD_OK;
+    otd_sweep_slurm *sl = &r->s->slurm;
+    const char *line;
+    if (item == NULL || item->type != YAML_SCALAR_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: every setup entry must be one shell line (a string)",
+                 r->origin);
+    line = (const char *)item->data.scalar.value;
+    if (strlen(line) != item->data.scalar.length || strpbrk(line, "\n\r") != NULL)
+        OTD_FAIL(OTD_ERR_CONFIG,
+                 "%s:%zu:%zu: setup line '%.60s': a line break or NUL; write one entry per line",
+                 r->path, item->start_mark.line + 1, item->start_mark.column + 1, line);
+    if ((sl->setup[sl->nsetup++] = strdup(line)) == NULL)
+        OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
+done:
+    return err;
+}
+
+static otd_err read_setup(reader *r, yaml_node_t *v)
+{
+    otd_err err = OTD_OK;
+    otd_sweep_slurm *sl = &r->s->slurm;
+    if (v->type == YAML_SCALAR_NODE) {
+        OTD_ALLOC(sl->setup, 1);
+        OTD_CHECK(add_setup(r, v));
+        goto done;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        OTD_FAIL(OTD_ERR_CONFIG, "%s: setup must be a list of shell lines (\"module load x\")",
+                 r->origin);
+    OTD_ALLOC(sl->setup, v->data.sequence.items.top - v->data.sequence.items.start);
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+        OTD_CHECK(add_setup(r, yaml_document_get_node(r->doc, *it)));
 done:
     return err;
 }
@@ -271,7 +359,7 @@ static otd_err read_base(reader *r, yaml_node_t *v)
         OTD_FAIL(OTD_ERR_CONFIG, "%s: base '%s': %s", r->origin, b, otd_error_text());
     OTD_CHECK(otd_yaml_load(text, len, path, &doc, &loaded));
     if (yaml_document_get_root_node(&doc) != NULL)
-        OTD_CHECK(leaves_to_kv(&doc, yaml_document_get_root_node(&doc), path, &r->s->base));
+        OTD_CHECK(leaves_to_kv(&doc, yaml_document_get_root_node(&doc), path, 0, &r->s->base));
 done:
     if (loaded)
         yaml_document_delete(&doc);
@@ -289,7 +377,7 @@ static otd_err read_grid(reader *r, yaml_node_t *v)
     if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
         OTD_FAIL(OTD_ERR_CONFIG, "%s: grid must map configuration keys to lists of values",
                  r->origin);
-    OTD_CHECK(otd_yaml_flatten(r->doc, v, r->path, &leaves));
+    OTD_CHECK(otd_yaml_flatten(r->doc, v, r->path, 1, &leaves));
     OTD_ALLOC(s->grid, leaves.n);
     for (size_t i = 0; i < leaves.n; i++) {
         yaml_node_t *list = leaves.v[i].node;
@@ -339,7 +427,7 @@ static otd_err read_points(reader *r, yaml_node_t *v)
         if (item == NULL || item->type != YAML_MAPPING_NODE)
             OTD_FAIL(OTD_ERR_CONFIG, "%s:%zu: every entry of points must be a mapping of keys",
                      r->path, item ? item->start_mark.line + 1 : 0);
-        OTD_CHECK(leaves_to_kv(r->doc, item, r->path, &s->points[s->npoint_entries++]));
+        OTD_CHECK(leaves_to_kv(r->doc, item, r->path, 1, &s->points[s->npoint_entries++]));
     }
 done:
     return err;
@@ -389,7 +477,7 @@ static otd_err read_top(reader *r, yaml_node_t *root)
             if (v->type != YAML_MAPPING_NODE)
                 OTD_FAIL(OTD_ERR_CONFIG, "%s: set must be a mapping of configuration keys",
                          r->origin);
-            OTD_CHECK(leaves_to_kv(r->doc, v, r->path, &s->set));
+            OTD_CHECK(leaves_to_kv(r->doc, v, r->path, 0, &s->set));
             break;
         case 3:
             OTD_CHECK(read_grid(r, v));
@@ -401,22 +489,41 @@ static otd_err read_top(reader *r, yaml_node_t *root)
             OTD_CHECK(read_int(r, v, key, 1, &s->slurm.ranks));
             break;
         case 6:
-            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.throttle));
-            break;
-        case 7:
             OTD_CHECK(read_sbatch(r, v));
             break;
-        case 8:
+        case 7:
             OTD_CHECK(read_int(r, v, key, 0, &s->slurm.signal_seconds));
             break;
-        case 9:
+        case 8:
             OTD_CHECK(read_int(r, v, key, 0, &s->slurm.max_requeues));
+            break;
+        case 9:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.nodes));
+            break;
+        case 10:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.ntasks));
+            break;
+        case 11:
+            OTD_CHECK(read_time(r, v, &s->slurm.time_seconds));
+            break;
+        case 12:
+            OTD_CHECK(read_int(r, v, key, 1, &s->slurm.jobs));
+            break;
+        case 13:
+            OTD_CHECK(read_rate(r, v, key, &s->slurm.gflops));
+            break;
+        case 14:
+            OTD_CHECK(read_setup(r, v));
             break;
         default:
             OTD_FAIL(OTD_ERR_CONFIG,
                      "%s: unknown sweep key '%s' (known: name, base, set, grid, points, ranks, "
-                     "throttle, sbatch, signal_seconds, max_requeues)",
-                     r->origin, key);
+                     "nodes, ntasks, time, jobs, gflops, setup, sbatch, signal_seconds, "
+                     "max_requeues)%s",
+                     r->origin, key,
+                     strcmp(key, "throttle") == 0
+                         ? "; throttle is gone: points are packed into a few jobs (see jobs)"
+                         : "");
         }
     }
 done:
@@ -523,14 +630,26 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     char **values = NULL, src[512];
     unsigned long long hash;
     uint64_t slot;
-    int valid;
+    int valid, ranks = s->slurm.ranks;
+    const char *rk = kvlist_get(own, OTD_SWEEP_POINT_RANKS);
     memset(&cfg, 0, sizeof cfg);
+    if (rk != NULL) {
+        char *end = NULL;
+        long v = strtol(rk, &end, 10);
+        if (end == rk || *end != '\0' || v < 1 || v > OTD_SWEEP_MAX_RANKS)
+            OTD_FAIL(OTD_ERR_CONFIG,
+                     "%s: a point's ranks = '%s': out of range (allowed: integer in [1, %d])",
+                     s->path, rk, OTD_SWEEP_MAX_RANKS);
+        ranks = (int)v;
+    }
     for (size_t i = 0; i < s->base.n; i++)
         OTD_CHECK(kvlist_set(&merged, s->base.v[i].key, s->base.v[i].text));
     for (size_t i = 0; i < s->set.n; i++)
         OTD_CHECK(kvlist_set(&merged, s->set.v[i].key, s->set.v[i].text));
+    /* A point's ranks are how it runs, not part of its configuration. */
     for (size_t i = 0; i < own->n; i++)
-        OTD_CHECK(kvlist_set(&merged, own->v[i].key, own->v[i].text));
+        if (strcmp(own->v[i].key, OTD_SWEEP_POINT_RANKS) != 0)
+            OTD_CHECK(kvlist_set(&merged, own->v[i].key, own->v[i].text));
     OTD_CHECK(otd_strbuf_printf(&text, "%s", ""));
     for (size_t i = 0; i < merged.n; i++)
         OTD_CHECK(otd_strbuf_printf(&text, "%s: %s\n", merged.v[i].key, merged.v[i].text));
@@ -542,6 +661,11 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     }
     valid = otd_config_parse(text.data, text.len, "<point>", NULL, 0, &cfg) == OTD_OK;
     hash = valid ? otd_config_hash(&cfg) : otd_fnv1a(text.data);
+    /* The same configuration at another rank count is another point (its
+     * last bits differ); at the sweep's own count the name stays what it
+     * was before points could choose. */
+    if (ranks != s->slurm.ranks)
+        hash = (hash ^ (unsigned long long)ranks) * 0x100000001b3ULL;
     OTD_CHECK(readable_part(s, (const char *const *)values, &name));
     OTD_CHECK(otd_strbuf_printf(&name, "%s%010llx", name.len ? "-" : "", hash >> 24));
     slot = otd_fnv1a(name.data) & (s->nslots - 1);
@@ -556,6 +680,9 @@ static otd_err add_point(otd_sweep *s, const kvlist *own)
     otd_sweep_point *p = &s->pts[s->n];
     memset(p, 0, sizeof *p);
     p->valid = valid;
+    p->ranks = ranks;
+    /* The runner orders a job's points by the same estimate. */
+    p->cost = valid ? otd_algo_cost(&cfg) : 0.0;
     if (valid) {
         char *yaml = NULL;
         OTD_CHECK(otd_config_to_yaml(&cfg, &yaml));
@@ -654,8 +781,8 @@ otd_err otd_sweep_load(const char *path, otd_sweep **out)
     reader r;
     *out = NULL;
     OTD_ALLOC(s, 1);
-    s->slurm =
-        (otd_sweep_slurm){.ranks = 1, .throttle = 8, .signal_seconds = 60, .max_requeues = 3};
+    s->slurm = (otd_sweep_slurm){
+        .ranks = 1, .gflops = OTD_SWEEP_GFLOPS_DEFAULT, .signal_seconds = 60, .max_requeues = 3};
     if ((s->path = strdup(path)) == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory");
     /* The file named on the command line: missing is bad usage, like a
@@ -706,6 +833,9 @@ void otd_sweep_destroy(otd_sweep *s)
     for (int k = 0; k < s->slurm.nsbatch; k++)
         free(s->slurm.sbatch[k]);
     free(s->slurm.sbatch);
+    for (int k = 0; k < s->slurm.nsetup; k++)
+        free(s->slurm.setup[k]);
+    free(s->slurm.setup);
     kvlist_free(&s->base);
     kvlist_free(&s->set);
     free(s->path);

@@ -32,8 +32,9 @@ typedef struct {
  * ("problem: {dim: 6}" is problem.dim), so sweep files accept the nested and
  * dotted forms exactly as config files do. Every leaf must be a
  * configuration key (OTD_ERR_CONFIG naming source:line:col and the nearest
- * key otherwise); a key given twice is an error. */
-otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source,
+ * key otherwise), except, with point_keys (grid and points entries), the
+ * top-level key OTD_SWEEP_POINT_RANKS; a key given twice is an error. */
+otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source, int point_keys,
                          otd_yaml_leaves *out);
 void otd_yaml_leaves_free(otd_yaml_leaves *l);
 

@@ -1,6 +1,6 @@
 /* sweepdir.c: the sweep directory on disk (see otd_sweep.h, docs/file-formats.md):
- * writing it idempotently, the Slurm array script, the manifest both ways,
- * and the per-attempt exit records. */
+ * writing it idempotently, the manifest both ways, and the per-attempt
+ * exit records. The Slurm jobs are jobs.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 /* dir/rel := text, unless it already holds exactly that: re-running
  * `otd sweep` leaves unchanged files (and their mtimes) alone. A change is
  * written to a temporary name, fsynced and renamed, so a reader (a running
- * array task reading the manifest) sees the old or the new file, never half. */
+ * job reading the manifest) sees the old or the new file, never half. */
 static otd_err write_if_changed(const char *dir, const char *rel, const char *text)
 {
     otd_err err = OTD_OK;
@@ -35,85 +35,42 @@ done:
     return err;
 }
 
-otd_err otd_sweep_sbatch_text(const otd_sweep *s, const char *dir, const otd_sweep_write_opts *o,
-                              char **text)
+otd_err otd_sweep_check_script_path(const char *dir)
 {
-    otd_err err = OTD_OK;
-    otd_strbuf b = {0}, w = {0};
-    const otd_sweep_slurm *sl = otd_sweep_slurm_settings(s);
-    int64_t n = otd_sweep_npoints(s);
-    int throttle = o->throttle > 0 ? o->throttle : sl->throttle;
-    *text = NULL;
-    if (strpbrk(dir, "\n\r") != NULL || strpbrk(o->otd_bin, "\n\r") != NULL ||
-        strpbrk(o->jobs_dir, "\n\r") != NULL)
-        OTD_FAIL(OTD_ERR_ARG, "a path with a newline cannot go into a batch script");
+    if (strpbrk(dir, "\n\r") != NULL)
+        return OTD_ERROR(OTD_ERR_ARG,
+                         "sweep directory '%s': a path with a line break cannot go into a batch "
+                         "script; choose another --out",
+                         dir);
     /* Slurm's #SBATCH parser takes a backslash as an escape, and one in an
-     * --output path turns off its %A/%a patterns: the log name would be
-     * wrong whatever the quoting. */
+     * --output path turns off its patterns: the log name would be wrong
+     * whatever the quoting. */
     if (strchr(dir, '\\') != NULL)
-        OTD_FAIL(OTD_ERR_ARG,
-                 "sweep directory '%s': a path with a backslash cannot be Slurm's --output; "
-                 "choose another --out",
-                 dir);
-    OTD_CHECK(otd_strbuf_printf(&b, "#!/bin/bash\n#SBATCH --job-name=otd-%s\n", otd_sweep_name(s)));
-    if (n > 1)
-        OTD_CHECK(
-            otd_strbuf_printf(&b, "#SBATCH --array=0-%lld%%%d\n", (long long)(n - 1), throttle));
-    else
-        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH --array=0%%%d\n", throttle));
-    /* --output is a Slurm filename pattern: a '%' of the directory is
-     * written '%%', then the whole is one quoted word. */
-    OTD_CHECK(otd_strbuf_printf(&w, "%s", ""));
-    for (const char *c = dir; *c; c++)
-        OTD_CHECK(otd_strbuf_printf(&w, "%s", *c == '%' ? "%%" : (char[2]){*c, '\0'}));
-    OTD_CHECK(otd_strbuf_printf(&w, "/logs/%%A_%%a.out"));
-    OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH --ntasks=%d\n#SBATCH --output=", sl->ranks));
-    OTD_CHECK(otd_strbuf_shell_word(&b, w.data));
-    OTD_CHECK(otd_strbuf_printf(&b,
-                                "\n#SBATCH --open-mode=append\n"
-                                "#SBATCH --requeue\n"
-                                "#SBATCH --signal=B:USR1@%d\n",
-                                sl->signal_seconds));
-    /* The file's options, then the command line's, each one quoted word:
-     * what was given as one option is one option to Slurm. */
-    for (int k = 0; k < sl->nsbatch + o->nsbatch; k++) {
-        const char *opt = k < sl->nsbatch ? sl->sbatch[k] : o->sbatch[k - sl->nsbatch];
-        OTD_CHECK(otd_sweep_check_sbatch_option(opt, "--sbatch"));
-        OTD_CHECK(otd_strbuf_printf(&b, "#SBATCH "));
-        OTD_CHECK(otd_strbuf_shell_word(&b, opt));
-        OTD_CHECK(otd_strbuf_printf(&b, "\n"));
-    }
-    OTD_CHECK(otd_strbuf_printf(&b, "export OTD_BIN="));
-    OTD_CHECK(otd_strbuf_shell_word(&b, o->otd_bin));
-    OTD_CHECK(otd_strbuf_printf(&b, "\nexport OTD_MAX_REQUEUES=%d\nexec bash ", sl->max_requeues));
-    w.len = 0;
-    OTD_CHECK(otd_strbuf_printf(&w, "%s/slurm/sweep_task.sh", o->jobs_dir));
-    OTD_CHECK(otd_strbuf_shell_word(&b, w.data));
-    OTD_CHECK(otd_strbuf_printf(&b, " "));
-    OTD_CHECK(otd_strbuf_shell_word(&b, dir));
-    OTD_CHECK(otd_strbuf_printf(&b, " \"$SLURM_ARRAY_TASK_ID\"\n"));
-    *text = b.data;
-    b.data = NULL;
-done:
-    otd_strbuf_free(&b);
-    otd_strbuf_free(&w);
-    return err;
+        return OTD_ERROR(OTD_ERR_ARG,
+                         "sweep directory '%s': a path with a backslash cannot be Slurm's "
+                         "--output; choose another --out",
+                         dir);
+    return OTD_OK;
 }
 
 static otd_err manifest_text(const otd_sweep *s, char **text)
 {
     otd_err err = OTD_OK;
     otd_strbuf b = {0};
-    OTD_CHECK(otd_strbuf_printf(&b, "index\tname\tstatus\tconfig\trundir"));
+    OTD_CHECK(otd_strbuf_printf(&b, "index\tname\tstatus\tconfig\trundir\tranks"));
+    /* A swept `ranks` is the ranks column already. */
     for (int k = 0; k < otd_sweep_nkeys(s); k++)
-        OTD_CHECK(otd_strbuf_printf(&b, "\t%s", otd_sweep_key(s, k)));
+        if (strcmp(otd_sweep_key(s, k), OTD_SWEEP_POINT_RANKS) != 0)
+            OTD_CHECK(otd_strbuf_printf(&b, "\t%s", otd_sweep_key(s, k)));
     OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     for (int64_t i = 0; i < otd_sweep_npoints(s); i++) {
         const otd_sweep_point *p = otd_sweep_point_at(s, i);
-        OTD_CHECK(otd_strbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s", (long long)i,
-                                    p->name, p->valid ? "ok" : "invalid", p->name, p->name));
+        OTD_CHECK(otd_strbuf_printf(&b, "%lld\t%s\t%s\tconfigs/%s.yaml\truns/%s\t%d", (long long)i,
+                                    p->name, p->valid ? "ok" : "invalid", p->name, p->name,
+                                    p->ranks));
         for (int k = 0; k < otd_sweep_nkeys(s); k++)
-            OTD_CHECK(otd_strbuf_printf(&b, "\t%s", p->values[k]));
+            if (strcmp(otd_sweep_key(s, k), OTD_SWEEP_POINT_RANKS) != 0)
+                OTD_CHECK(otd_strbuf_printf(&b, "\t%s", p->values[k]));
         OTD_CHECK(otd_strbuf_printf(&b, "\n"));
     }
     *text = b.data;
@@ -251,12 +208,14 @@ otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_wri
 {
     otd_err err = OTD_OK;
     char sub[4200], rel[1024];
-    char *manifest = NULL, *sbatch = NULL, *id = NULL;
+    char *manifest = NULL, *id = NULL;
     otd_strbuf src = {0};
-    static const char *const subdirs[] = {"configs", "runs", "tasks", "logs"};
+    static const char *const subdirs[] = {"configs", "runs", "tasks", "logs", "jobs"};
     /* Everything that can be refused is refused before anything is written. */
     OTD_CHECK(manifest_text(s, &manifest));
-    OTD_CHECK(otd_sweep_sbatch_text(s, dir, o, &sbatch));
+    OTD_CHECK(otd_sweep_check_script_path(dir));
+    for (int k = 0; k < o->nsbatch; k++)
+        OTD_CHECK(otd_sweep_check_sbatch_option(o->sbatch[k], "--sbatch"));
     OTD_CHECK(otd_sweep_identity_text(s, &id));
     OTD_CHECK(otd_strbuf_printf(&src, "%s\n", o->source));
     if (!o->replace)
@@ -279,10 +238,8 @@ otd_err otd_sweep_write(const otd_sweep *s, const char *dir, const otd_sweep_wri
     OTD_CHECK(write_if_changed(dir, "sweep.yaml", otd_sweep_text(s)));
     OTD_CHECK(write_if_changed(dir, "sweep.source", src.data));
     OTD_CHECK(write_if_changed(dir, "manifest.tsv", manifest));
-    OTD_CHECK(write_if_changed(dir, "sweep.sbatch", sbatch));
 done:
     free(manifest);
-    free(sbatch);
     free(id);
     otd_strbuf_free(&src);
     return err;
@@ -365,7 +322,7 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
     char **f = NULL;
     size_t len = 0;
     int64_t nlines = 0, lineno = 1;
-    int cols;
+    int cols, first_key;
     memset(m, 0, sizeof *m);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     err = otd_read_text_file(path, "sweep manifest", OTD_ERR_FORMAT, &text, &len);
@@ -382,10 +339,12 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
     if (cols < 5 || strcmp(f[0], "index") != 0 || strcmp(f[1], "name") != 0 ||
         strcmp(f[2], "status") != 0 || strcmp(f[3], "config") != 0 || strcmp(f[4], "rundir") != 0)
         OTD_FAIL(OTD_ERR_FORMAT, "%s:1: not an otd manifest header", path);
-    m->nkeys = cols - 5;
+    /* The ranks column came later: a manifest without it runs on 1 rank. */
+    first_key = cols > 5 && strcmp(f[5], "ranks") == 0 ? 6 : 5;
+    m->nkeys = cols - first_key;
     OTD_ALLOC(m->keys, m->nkeys);
     for (int k = 0; k < m->nkeys; k++)
-        OTD_CHECK(dup_to(&m->keys[k], f[5 + k]));
+        OTD_CHECK(dup_to(&m->keys[k], f[first_key + k]));
     OTD_ALLOC(m->rows, nlines);
     OTD_ALLOC(m->values, nlines * (m->nkeys > 0 ? m->nkeys : 1));
     for (line = next; line != NULL && *line; line = next) {
@@ -406,8 +365,16 @@ otd_err otd_manifest_read(const char *dir, otd_manifest *m)
         OTD_CHECK(dup_to(&r->status, f[2]));
         OTD_CHECK(dup_to(&r->config, f[3]));
         OTD_CHECK(dup_to(&r->rundir, f[4]));
+        r->ranks = 1;
+        if (first_key == 6) {
+            long v = strtol(f[5], &end, 10);
+            if (end == f[5] || *end != '\0' || v < 1 || v > OTD_SWEEP_MAX_RANKS)
+                OTD_FAIL(OTD_ERR_FORMAT, "%s:%lld: ranks '%s' is not a rank count", path,
+                         (long long)lineno, f[5]);
+            r->ranks = (int)v;
+        }
         for (int k = 0; k < m->nkeys; k++)
-            OTD_CHECK(dup_to(&m->values[r->index * m->nkeys + k], f[5 + k]));
+            OTD_CHECK(dup_to(&m->values[r->index * m->nkeys + k], f[first_key + k]));
     }
 done:
     if (err != OTD_OK)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "otd/otd_config.h"
+#include "otd/otd_sweep.h"
 #include "sweep/sweep_internal.h"
 
 /* Deeper than any sane sweep file; bounds recursion (aliases can loop). */
@@ -119,7 +120,7 @@ static otd_err add_leaf(otd_yaml_leaves *l, char *key, yaml_node_t *node, int li
 }
 
 static otd_err flatten(yaml_document_t *doc, yaml_node_t *map, const char *prefix,
-                       const char *source, otd_yaml_leaves *out, int depth)
+                       const char *source, int point_keys, otd_yaml_leaves *out, int depth)
 {
     otd_err err = OTD_OK;
     char *key = NULL, origin[512];
@@ -148,12 +149,13 @@ static otd_err flatten(yaml_document_t *doc, yaml_node_t *map, const char *prefi
         if (key == NULL)
             OTD_FAIL(OTD_ERR_NOMEM, "out of memory reading %s", source);
         if (v->type == YAML_MAPPING_NODE && otd_config_check_key(key, origin) != OTD_OK) {
-            OTD_CHECK(flatten(doc, v, key, source, out, depth + 1));
+            OTD_CHECK(flatten(doc, v, key, source, point_keys, out, depth + 1));
             free(key);
             key = NULL;
             continue;
         }
-        OTD_CHECK(otd_config_check_key(key, origin));
+        if (!(point_keys && prefix == NULL && strcmp(key, OTD_SWEEP_POINT_RANKS) == 0))
+            OTD_CHECK(otd_config_check_key(key, origin));
         for (size_t i = 0; i < out->n; i++)
             if (strcmp(out->v[i].key, key) == 0)
                 OTD_FAIL(OTD_ERR_CONFIG, "duplicate key '%s' (in %s; first at line %d)", key,
@@ -166,11 +168,11 @@ done:
     return err;
 }
 
-otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source,
+otd_err otd_yaml_flatten(yaml_document_t *doc, yaml_node_t *map, const char *source, int point_keys,
                          otd_yaml_leaves *out)
 {
     if (map == NULL || map->type != YAML_MAPPING_NODE)
         return OTD_ERROR(OTD_ERR_CONFIG, "%s:%zu: expected a mapping of configuration keys", source,
                          map ? map->start_mark.line + 1 : 0);
-    return flatten(doc, map, NULL, source, out, 0);
+    return flatten(doc, map, NULL, source, point_keys, out, 0);
 }

@@ -12,7 +12,8 @@
  * sanitized build of otd. Each case writes a sweep file and calls
  * otd_sweep_load, the function `otd sweep` uses, then, if it was accepted,
  * what `otd sweep` does with the points: their names, configs and values,
- * the sweep.id text, the sbatch script, and for some cases the whole sweep
+ * the sweep.id text, the packing into Slurm jobs and a job's batch script,
+ * and for some cases the whole sweep
  * directory (otd_sweep_write, otd_manifest_read, otd_sweep_check_dir).
  *
  * Checked for every case: no crash and no sanitizer report (either aborts
@@ -20,8 +21,10 @@
  * accepted or refused with OTD_ERR_CONFIG and a message. For an accepted
  * one: every point name is "<readable>-<10 hex>" of the characters
  * [A-Za-z0-9._+-] and unique, every point has a config and a valid flag
- * that agrees with its error, the sbatch script has exactly its lines (no
- * value starts a line of its own), and a sweep directory written from it
+ * that agrees with its error, the points are packed into jobs that hold
+ * each exactly once, the batch script has exactly its lines (no value
+ * starts a line of its own; the setup lines as written), and a sweep
+ * directory written from it
  * reads back. Also: otd_strbuf_shell_word round-trips through a POSIX
  * single-quote reading, and otd_sweep_check_sbatch_option accepts or
  * refuses with a message. A failing case is printed (escaped) with its
@@ -284,7 +287,8 @@ static void make_case(otd_strbuf *b)
         otd_strbuf v = {0};
         append(&v, "name: fz\nbase: base.yaml\nset: {run.seed: 3}\ngrid:\n  model.m: [4, 5]\n"
                    "  algo.name: [gd, bl]\npoints:\n  - {model.m: 6, problem.dim: 7}\n"
-                   "sbatch: [\"--time=00:10:00\"]\nthrottle: 2\n");
+                   "sbatch: [\"--mem=1G\"]\ntime: 10\njobs: 2\n"
+                   "setup: [\"module load x\", \"echo ok\"]\n");
         for (size_t n = 1 + pick(4); n > 0; n--) {
             size_t at = pick(v.len);
             int op = (int)pick(3);
@@ -370,9 +374,22 @@ static void make_case(otd_strbuf *b)
         }
         append(b, "]\n");
     }
-    if (pick(6) == 0) {
-        static const char *const ints[] = {"ranks", "throttle", "signal_seconds", "max_requeues"};
-        append(b, ints[pick(4)]);
+    if (pick(3) == 0) {
+        append(b, "setup: [");
+        for (size_t n = 1 + pick(2); n > 0; n--) {
+            otd_strbuf s = {0};
+            append(&s, "");
+            random_string(&s);
+            yaml_scalar(b, s.data);
+            otd_strbuf_free(&s);
+            append(b, n > 1 ? ", " : "");
+        }
+        append(b, "]\n");
+    }
+    if (pick(4) == 0) {
+        static const char *const ints[] = {"ranks",  "signal_seconds", "max_requeues", "nodes",
+                                           "ntasks", "jobs",           "time",         "gflops"};
+        append(b, ints[pick(sizeof ints / sizeof *ints)]);
         append(b, ": ");
         adversarial_scalar(b);
         append(b, "\n");
@@ -390,21 +407,76 @@ static int name_ok(const char *n)
     return len == 10 || n[len - 11] == '-';
 }
 
-/* The sbatch script: exactly its lines, each of a known kind. */
-static void check_sbatch(const otd_sweep *s, const char *text)
+/* The packing and a job's batch script: every point in exactly one job,
+ * and the script exactly its lines, each of a known kind, the setup lines
+ * as written. */
+static void check_jobs(const otd_sweep *s)
 {
-    int lines = 0;
+    int64_t n = otd_sweep_npoints(s), *idx = NULL, *seen = NULL, total = 0;
+    otd_sweep_job_opts none = {0, 0, 0, 0};
+    otd_sweep_plan plan;
+    otd_sweep_write_opts o = {
+        .source = "/fz/sweep.yaml", .otd_bin = "/fz/otd", .jobs_dir = "/fz/jobs"};
+    const otd_sweep_slurm *sl = otd_sweep_slurm_settings(s);
+    char *text = NULL;
+    int lines = 0, setup = 0;
+    idx = calloc((size_t)n, sizeof *idx);
+    seen = calloc((size_t)n, sizeof *seen);
+    if (idx == NULL || seen == NULL)
+        fail("out of memory", "");
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i;
+    if (otd_sweep_pack(s, &none, idx, n, &plan) != OTD_OK) {
+        /* Only a job of fewer tasks than nodes is refused. */
+        if (sl->ntasks == 0 || sl->ntasks >= sl->nodes)
+            fail("otd_sweep_pack failed", otd_error_text());
+        otd_error_clear();
+        free(idx);
+        free(seen);
+        return;
+    }
+    for (int64_t k = 0; k < plan.njobs; k++) {
+        const otd_sweep_job *j = &plan.jobs[k];
+        if (j->n < 1 || j->ntasks < 1 || j->nodes < 1 || j->nodes > j->ntasks || j->seconds < 1)
+            fail("a packed job is empty or of no size", otd_sweep_name(s));
+        for (int64_t q = 0; q < j->n; q++) {
+            if (j->idx[q] < 0 || j->idx[q] >= n || seen[j->idx[q]]++)
+                fail("a point packed twice or out of range", otd_sweep_name(s));
+            if (otd_sweep_point_at(s, j->idx[q])->ranks > j->ntasks)
+                fail("a point packed into a job of fewer ranks", otd_sweep_name(s));
+            total++;
+        }
+    }
+    if (total != n)
+        fail("a point packed into no job", otd_sweep_name(s));
+    if (otd_sweep_job_text(s, "/fz/dir with space/%j", "job-1-0", &plan.jobs[0], &o, &text) !=
+        OTD_OK)
+        fail("otd_sweep_job_text failed", otd_error_text());
     for (const char *l = text; *l; lines++) {
         const char *nl = strchr(l, '\n');
+        size_t len;
         if (nl == NULL)
-            fail("sbatch script: last line without a newline", text);
-        if (strncmp(l, "#!/bin/bash\n", 12) != 0 && strncmp(l, "#SBATCH ", 8) != 0 &&
-            strncmp(l, "export OTD_", 11) != 0 && strncmp(l, "exec bash ", 10) != 0)
-            fail("sbatch script: a line of an unknown kind", text);
+            fail("batch script: last line without a newline", text);
+        len = (size_t)(nl - l);
+        if (setup > 0 && setup <= sl->nsetup) {
+            if (len != strlen(sl->setup[setup - 1]) || memcmp(l, sl->setup[setup - 1], len) != 0)
+                fail("batch script: a setup line not as written", text);
+            setup++;
+        } else if (strncmp(l, "# setup: ", 9) == 0) {
+            setup = 1;
+        } else if (strncmp(l, "#!/bin/bash\n", 12) != 0 && strncmp(l, "#SBATCH ", 8) != 0 &&
+                   strncmp(l, "export OTD_", 11) != 0 && strncmp(l, ". ", 2) != 0 &&
+                   strncmp(l, "otd_slurm_step ", 15) != 0) {
+            fail("batch script: a line of an unknown kind", text);
+        }
         l = nl + 1;
     }
-    if (lines != 11 + otd_sweep_slurm_settings(s)->nsbatch)
-        fail("sbatch script: unexpected number of lines", text);
+    if (lines != 13 + sl->nsbatch + (sl->nsetup > 0 ? 1 + sl->nsetup : 0))
+        fail("batch script: unexpected number of lines", text);
+    free(text);
+    free(idx);
+    free(seen);
+    otd_sweep_plan_free(&plan);
 }
 
 /* The sweep directory: written, read back, and the same sweep accepted
@@ -413,7 +485,8 @@ static void check_dir(const otd_sweep *s)
 {
     char dir[512];
     otd_manifest m;
-    otd_sweep_write_opts o = {"/fz/sweep.yaml", "/fz/otd", "/fz/jobs", 0, 0, NULL, 0};
+    otd_sweep_write_opts o = {
+        .source = "/fz/sweep.yaml", .otd_bin = "/fz/otd", .jobs_dir = "/fz/jobs"};
     snprintf(dir, sizeof dir, "%s/dir %ld $(x) '%%j ü", tmpdir, case_no);
     if (otd_sweep_write(s, dir, &o) != OTD_OK)
         fail("otd_sweep_write of an accepted sweep failed", otd_error_text());
@@ -438,7 +511,6 @@ static void check_accepted(const otd_sweep *s, int write_dir)
 {
     int64_t n = otd_sweep_npoints(s);
     char *text = NULL;
-    otd_sweep_write_opts o = {"/fz/sweep.yaml", "/fz/otd", "/fz/jobs", 0, 0, NULL, 0};
     if (n < 1)
         fail("accepted with no point", "");
     for (int64_t i = 0; i < n; i++) {
@@ -466,10 +538,7 @@ static void check_accepted(const otd_sweep *s, int write_dir)
     }
     free(text);
     text = NULL;
-    if (otd_sweep_sbatch_text(s, "/fz/dir with space/%j", &o, &text) != OTD_OK)
-        fail("otd_sweep_sbatch_text failed", otd_error_text());
-    check_sbatch(s, text);
-    free(text);
+    check_jobs(s);
     if (write_dir)
         check_dir(s);
 }

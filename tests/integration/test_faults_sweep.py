@@ -4,16 +4,19 @@ in test_slurm.py (one private cluster per test file).
 
   - text that crashed the point-name builder (a grid value starting with a
     space or a comma) expands, with --dry-run and for real;
-  - every command otd prints (the rerun command of `otd collect`, the
-    `submit: sbatch ...` line) is shell-quoted: run through `bash -c` from
-    directories named `x $(touch y)`, with quotes, `%`, backticks and
-    non-ASCII, it does exactly what it says and nothing else (no file y);
-    sweep.sbatch quotes its paths, with `%` written `%%` in --output;
+  - every command otd prints (the rerun command of `otd collect` with the
+    job options of the last submission, the `submit:` lines) is
+    shell-quoted: run through `bash -c` from directories named
+    `x $(touch y)`, with quotes, `%`, backticks and non-ASCII, it does
+    exactly what it says and nothing else (no file y); the batch scripts'
+    quoting is checked on the real cluster (test_slurm.py) and by the fuzz
+    test;
   - run, sweep --local, collect and the rerun command from a working
     directory with spaces and non-ASCII characters, by relative paths;
   - an extra #SBATCH option is checked by one rule from the command line and
-    from the sweep file (exit 2 naming the option, nothing written), and a
-    good one with spaces is written as one quoted word;
+    from the sweep file (exit 2 naming the option, nothing written), which
+    also refuses the options otd sets per job (--time, --nodes, --ntasks,
+    --array);
   - a different sweep (another name, base configuration or set) into an
     existing sweep directory is refused, exit 2, naming the directory and
     what differs, nothing rewritten; the same sweep, edited points, and
@@ -137,20 +140,14 @@ class SweepFaults(TmpTestCase):
                 submit = [l for l in p.stdout.splitlines() if l.startswith("submit: ")]
                 self.assertEqual(len(submit), 1, p.stdout)
                 self.assertEqual(bash_words(submit[0][len("submit: "):], self.tmp),
-                                 ["sbatch", os.path.join(d, "sweep.sbatch")])
-                # sweep.sbatch: the exec line's words, and --output with
-                # Slurm's '%' doubled, as one quoted word.
-                with open(os.path.join(d, "sweep.sbatch")) as f:
-                    lines = f.read().splitlines()
-                out = [l for l in lines if l.startswith("#SBATCH --output=")]
-                self.assertEqual(len(out), 1)
-                self.assertEqual(shlex.split(out[0][len("#SBATCH "):]),
-                                 ["--output=%s/logs/%%A_%%a.out" % d.replace("%", "%%")])
-                ex = [l for l in lines if l.startswith("exec bash ")][0]
-                words = bash_words(ex[len("exec bash "):].replace('"$SLURM_ARRAY_TASK_ID"', "7"),
-                                   self.tmp)
-                self.assertEqual(words[1:], [d, "7"])
-                self.assertTrue(words[0].endswith("/slurm/sweep_task.sh"), words)
+                                 [os.path.realpath(OTD), "sweep", os.path.realpath(sw), "--out",
+                                  d, "--submit"])
+                # What --submit would run: one sbatch per job script.
+                p = otd(["sweep", sw, "--out", d, "--submit", "--dry-run"])
+                self.assertRc(p, 0)
+                submit = [l for l in p.stdout.splitlines() if l.startswith("submit: ")]
+                self.assertEqual([bash_words(l[len("submit: "):], self.tmp) for l in submit],
+                                 [["sbatch", os.path.join(d, "jobs", "job-1-0.sbatch")]])
 
                 # The point never ran: collect prints the rerun command; run
                 # through bash from the parent directory, it runs the point
@@ -179,18 +176,24 @@ class SweepFaults(TmpTestCase):
         r = run_command([MPIEXEC, "-n", "1", OTD, "run", "configs/%s.yaml" % names[1], "--out",
                          "runs/%s" % names[1]], cwd=d)
         self.assertRc(r, 0)
-        p = otd(["sweep", sw, "--out", d, "--unfinished", "--dry-run"])
+        p = otd(["sweep", sw, "--out", d, "--unfinished", "--submit", "--dry-run"])
         self.assertRc(p, 0)
+        self.assertIn("slurm: 2 points in 1 job", p.stdout)
         line = [l for l in p.stdout.splitlines() if l.startswith("submit: ")][0]
         self.assertEqual(bash_words(line[len("submit: "):], self.tmp),
-                         ["sbatch", "--array=0,2%8", os.path.join(d, "sweep.sbatch")])
+                         ["sbatch", os.path.join(d, "jobs", "job-1-0.sbatch")])
+        # A sweep submitted once, with job options: the rerun command ends
+        # in --submit and those options, each one word.
         with open(os.path.join(d, "submissions.txt"), "w") as f:
-            f.write("1 1 --array=all\n")
+            f.write("1 1 jobs/job-1-0.sbatch 3\n")
+        opts = ["--ntasks", "2", "--time", "00:05:00", "--sbatch", "--comment=x 'y' $(z) %j"]
+        with open(os.path.join(d, "submit.args"), "w") as f:
+            f.write("".join(o + "\n" for o in opts))
         p = otd(["collect", d])
         self.assertRc(p, 1)
         words = bash_words(p.stdout.splitlines()[-1].strip(), self.tmp)
         self.assertEqual(words[1:], ["sweep", os.path.realpath(sw), "--out", d, "--unfinished",
-                                     "--submit"])
+                                     "--submit"] + opts)
         self.no_stray_files()
 
     # ----------------------------- 16. paths with spaces and non-ASCII
@@ -226,9 +229,13 @@ class SweepFaults(TmpTestCase):
     def test_sbatch_options_one_rule(self):
         where = self.out("s")
         self.sweep_file(where)
-        bad = [("-t 10", "one word"), ("--time 00:10:00", "one word"),
+        bad = [("-p short", "one word"), ("--mem 4G", "one word"),
                ("time=10", "starts with '-'"), ("", "starts with '-'"),
-               ("--comment=a\\b", "backslash"), ("--comment=a\tb", "control character")]
+               ("--comment=a\\b", "backslash"), ("--comment=a\tb", "control character"),
+               ("--time=00:10:00", "otd sets each job's --time"),
+               ("-t10", "otd sets each job's --time"), ("-N2", "otd sets each job's --nodes"),
+               ("--ntasks=4", "otd sets each job's --ntasks"),
+               ("--array=0-3", "not array tasks")]
         for opt, why in bad:
             with self.subTest(opt=opt):
                 d = os.path.join(where, "cli")
@@ -256,16 +263,13 @@ class SweepFaults(TmpTestCase):
         p = otd(["sweep", sw, "--out", os.path.join(where, "nl")])
         self.assertRc(p, 2)
         self.assertIn("sbatch option '--x=1\\x0arm -rf y': a control character", p.stderr)
-        # Good ones, spaces in the value included, go in as one word each.
+        # Good ones, spaces in the value included, are accepted (test_slurm.py
+        # checks that Slurm reads such an option as one).
         sw = self.write(os.path.join(where, "g.yaml"),
                         'base: base.yaml\ngrid:\n  run.seed: [0]\nsbatch: ["--comment=a b #c"]\n')
         d = os.path.join(where, "good")
         self.assertRc(otd(["sweep", sw, "--out", d, "--sbatch", "--comment=x 'y' $(z)",
-                           "--sbatch=-pshort"]), 0)
-        with open(os.path.join(d, "sweep.sbatch")) as f:
-            extra = [l for l in f.read().splitlines() if l.startswith("#SBATCH ")][7:]
-        self.assertEqual([shlex.split(l[len("#SBATCH "):]) for l in extra],
-                         [["--comment=a b #c"], ["--comment=x 'y' $(z)"], ["-pshort"]])
+                           "--sbatch=-pshort", "--sbatch=--ntasks-per-node=2"]), 0)
 
     # ------------------------- 14. a different sweep into a sweep directory
 

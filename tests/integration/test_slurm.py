@@ -15,20 +15,20 @@ What is checked:
     the retry limit was reached (through OTD_LAUNCH=mpirun, the documented
     alternative launcher);
   - SIGTERM to the batch shell is relayed the same way;
-  - sweep_task.sh runs both tasks of `sbatch --array=0-1` over a
-    hand-written 2-point sweep directory (the layout of docs/file-formats.md);
-  - `otd sweep --submit` of a 6-point sweep (2 ranks per point, srun
-    --mpi=pmix) completes, `otd collect` reports 6 done, and every point is
-    bitwise the same as the same sweep run with `otd sweep --local`;
-  - `otd sweep --submit` from a working directory with spaces and
-    non-ASCII into a sweep directory named with $( ), quotes and Slurm's %
-    patterns: the task's log is where --output says, nothing else appears;
-  - a sweep with an invalid value in a list and a task killed mid-run:
-    collect reports both as failed with the command that reruns only the
-    unfinished points; after the invalid value is fixed in the sweep file,
-    that command (a Slurm array of just those points) completes them, the
-    killed one resuming from its checkpoint, and the finished points'
-    results are not rewritten.
+  - `otd sweep --submit` packs 40 small points (ranks 1 and 2 mixed) into
+    at most 4 jobs (one sbatch submission and one script per job), each
+    running `otd sweep-run DIR --share FILE` over its 2 ranks with srun
+    --mpi=pmix: every point ends done, recorded with its job, a few
+    compared bitwise with `otd run` at their rank count; the sweep file's
+    `setup` lines are in every script and run once per job; the sweep
+    directory is named with $( ), quotes and Slurm's % patterns, jobs/
+    lies under a path with a space, and Slurm reads --output as written;
+    after a point is lost, the rerun command of `otd collect` (with the same
+    job options) packs only that point into a new job and completes it,
+    leaving the other results untouched;
+  - the warning signal to a packed job: both of its groups checkpoint their
+    points, the job exits 75, requeues itself, resumes both points from
+    their checkpoints and runs the rest; results bitwise equal to `otd run`.
 
 Nothing depends on speed. Signalled runs have an unreachable step budget
 (max_iters 2e9, target_rel_err 0): they are signalled once their first
@@ -38,13 +38,12 @@ before signalling it: a held job keeps running, and once requeued it stays
 pending until released, which leaves time to shorten max_iters in its
 config (a key otd allows to change on resume) so that the rerun finishes.
 Every wait is bounded by a generous timeout that fails the test."""
-import csv
 import hashlib
+import json
 import os
 import re
 import shlex
 import shutil
-import signal
 import unittest
 
 from otdtest import OTD, SOURCE, TmpTestCase, read, run, run_command
@@ -52,7 +51,6 @@ from slurmtest import Slurm
 
 JOBS = os.path.join(SOURCE, "jobs")
 RUN_ONE = os.path.join(JOBS, "slurm", "run_one.sbatch")
-SWEEP_TASK = os.path.join(JOBS, "slurm", "sweep_task.sh")
 ENDLESS = 2000000000
 
 CLUSTER = None
@@ -138,10 +136,10 @@ class SlurmCase(TmpTestCase):
             self.assertTrue((a["history"][k] == b["history"][k]).all(), "history/%s differs" % k)
         self.assertEqual(a["summary"]["iters"], b["summary"]["iters"])
 
-    def reference(self, config, name="ref"):
-        """The same config run directly: mpirun -n 2 otd run."""
+    def reference(self, config, name="ref", nranks=2):
+        """The same config run directly: mpirun -n NRANKS otd run."""
         ref = self.out(name)
-        self.assertOk(run(["run", config, "--out", ref], nranks=2))
+        self.assertOk(run(["run", config, "--out", ref], nranks=nranks))
         return os.path.join(ref, "results.h5")
 
 
@@ -232,50 +230,7 @@ class TestRunOne(SlurmCase):
         self.assertEqual([s[1] for s in st], ["75"], (st, text, rec))
 
 
-class TestSweepArray(SlurmCase):
-
-    def test_sweep_task_runs_both_array_tasks(self):
-        d = self.out("sweep")
-        names = ["seed0-0123456789", "seed1-abcdef0123"]
-        rows = ["index\tname\tstatus\tconfig\trundir\trun.seed"]
-        for i, name in enumerate(names):
-            self.write("sweep/configs/%s.yaml" % name, config_text(1000, seed=i))
-            rows.append("%d\t%s\tok\tconfigs/%s.yaml\truns/%s\t%d" % (i, name, name, name, i))
-        self.write("sweep/manifest.tsv", "\n".join(rows) + "\n")
-        os.makedirs(os.path.join(d, "logs"))
-        # DIR/sweep.sbatch as docs/file-formats.md has it and `otd sweep` writes it.
-        script = self.write("sweep/sweep.sbatch", "\n".join([
-            "#!/bin/bash",
-            "#SBATCH --job-name=otd-test",
-            "#SBATCH --array=0-1%2",
-            "#SBATCH --ntasks=1",
-            "#SBATCH --output=%s/logs/%%A_%%a.out" % d,
-            "#SBATCH --open-mode=append",
-            "#SBATCH --requeue",
-            "#SBATCH --signal=B:USR1@60",
-            "export OTD_BIN=%s" % OTD,
-            "export OTD_MAX_REQUEUES=3",
-            'exec bash %s %s "$SLURM_ARRAY_TASK_ID"' % (SWEEP_TASK, d), ""]))
-        job = self.slurm.submit(["-D", d, script])
-        self.jobs.append(job)
-        recs = self.slurm.wait_job(job)
-        self.assertEqual(sorted(r["ArrayTaskId"] for r in recs), ["0", "1"], recs)
-        for r in recs:
-            i = int(r["ArrayTaskId"])
-            logf = os.path.join(d, "logs", "%s_%d.out" % (job, i))
-            text = self.slurp(logf)
-            self.assertEqual(r["JobState"], "COMPLETED", text)
-            self.assertIn("point %d: %s (ok)" % (i, names[i]), text)
-            st = self.status_lines(os.path.join(d, "tasks", names[i] + ".exit"))
-            self.assertEqual(len(st), 1, st)
-            self.assertEqual(st[0][1], "0")
-            self.assertEqual(st[0][3], "%s_%d" % (job, i))
-            res = read(os.path.join(d, "runs", names[i], "results.h5"))
-            self.assertEqual(res["summary"]["iters"], 1000)
-            self.assertIn("seed: %d" % i, str(res["attrs"]["config"]))
-
-
-
+# A sweep of small points: 2 x 10 x 2 = 40 (ranks 1 and 2 mixed).
 SWEEP = """name: slurm-test
 set:
   algo.name: gd
@@ -285,26 +240,10 @@ set:
   algo.max_iters: 2000
   run.log_every: 100
 grid:
-  model.m: %s
-  run.seed: %s
-%sranks: %d
-throttle: 4
-"""
-
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def exe(pid):
-    try:
-        return os.readlink("/proc/%d/exe" % pid)
-    except OSError:
-        return ""
+  model.m: [6, 12]
+  run.seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+  ranks: [1, 2]
+%s"""
 
 
 def sha(path):
@@ -313,142 +252,213 @@ def sha(path):
 
 
 class TestSweepSubmit(SlurmCase):
-    """`otd sweep --submit` and `otd collect` against the real cluster."""
+    """`otd sweep --submit`: points packed into a few jobs, each running
+    `otd sweep-run DIR --share FILE` over its allocation."""
 
-    def otd(self, args, ok=True):
-        p = run_command([OTD] + list(args), env=dict(self.slurm.env, OTD_JOBS_DIR=JOBS),
-                        timeout=600)
+    def otd(self, args, ok=True, cwd=None, jobs=JOBS):
+        p = run_command([OTD] + list(args), env=dict(self.slurm.env, OTD_JOBS_DIR=jobs),
+                        timeout=600, cwd=cwd)
         if ok:
             self.assertEqual(p.returncode, 0, "otd %s: %s%s" % (" ".join(args), p.stdout,
                                                                p.stderr))
         return p
 
     def submitted(self, d):
-        """Job ids of DIR/submissions.txt, oldest first."""
-        return [line.split()[1] for line in self.slurp(os.path.join(d, "submissions.txt"))
-                .splitlines()]
+        """(job id, script) of DIR/submissions.txt, oldest first."""
+        return [tuple(line.split()[1:3]) for line in
+                self.slurp(os.path.join(d, "submissions.txt")).splitlines()]
 
-    def wait_sweep(self, d):
-        job = self.submitted(d)[-1]
-        self.jobs.append(job)
-        return self.slurm.wait_job(job)
+    def wait_all(self, d):
+        recs = []
+        for job, _ in self.submitted(d):
+            self.jobs.append(job)
+        for job, _ in self.submitted(d):
+            recs += self.slurm.wait_job(job)
+        return recs
 
-    def test_submit_collect_equals_local(self):
-        spec = self.write("sweep.yaml", SWEEP % ("[6, 12]", "[0, 1, 2]", "", 2))
-        d = self.out("slurm")
-        p = self.otd(["sweep", spec, "--out", d, "--submit"])
-        self.assertIn("sbatch", p.stdout)
-        recs = self.wait_sweep(d)
-        self.assertEqual(len(recs), 6, recs)
-        for r in recs:
-            self.assertEqual(r["JobState"], "COMPLETED", r)
-        p = self.otd(["collect", d])
-        self.assertRegex(p.stdout, r"6 done")
-        with open(os.path.join(d, "summary.csv"), newline="") as f:
-            rows = list(csv.DictReader(f))
-        self.assertEqual(sorted(r["status"] for r in rows), ["done"] * 6)
-        # The same sweep run here: the same names, the same bits.
-        loc = self.out("local")
-        self.otd(["sweep", spec, "--out", loc, "--local", "2"])
-        names = sorted(os.listdir(os.path.join(d, "runs")))
-        self.assertEqual(names, sorted(os.listdir(os.path.join(loc, "runs"))))
-        self.assertEqual(len(names), 6)
-        for n in names:
-            got = os.path.join(d, "runs", n, "results.h5")
-            self.assertSameRun(got, os.path.join(loc, "runs", n, "results.h5"))
-            self.assertIn("P = 2 ranks", self.slurp(os.path.join(
-                d, "logs", [f for f in os.listdir(os.path.join(d, "logs"))
-                            if self.slurp(os.path.join(d, "logs", f)).find(n) >= 0][0])))
+    def manifest(self, d):
+        with open(os.path.join(d, "manifest.tsv")) as f:
+            hdr = f.readline().rstrip("\n").split("\t")
+            return [dict(zip(hdr, line.rstrip("\n").split("\t"))) for line in f]
 
-    def test_submit_from_odd_paths(self):
-        # Issue 11: a working directory with spaces and non-ASCII, a sweep
-        # directory whose name a shell or Slurm would act on ($( ), quotes,
-        # %j, %%), jobs/ under a path with a space. The task runs, its log
-        # is DIR/logs/<job>_0.out (Slurm read --output as written), and
-        # nothing else is created.
+    def test_packed_submit_equals_run(self):
+        # 40 small points, ranks 1 and 2, into a sweep directory whose name
+        # a shell or Slurm would act on ($( ), quotes, %j, %%), from a
+        # working directory with spaces and non-ASCII, with jobs/ under a
+        # path with a space; a `setup` line that records each job.
         cwd = self.out("dir with space/\u00fcn\u00ef")
         jobs = self.out("jobs dir \u00fc")
         shutil.copytree(JOBS, jobs)
         name = "sw $(touch y) 'q' \"d\" %j %% \u00fc"
-        self.write(os.path.join(cwd, "sweep.yaml"), SWEEP % ("[6]", "[0]", "", 1))
-        p = run_command([OTD, "sweep", "sweep.yaml", "--out", name, "--submit"], cwd=cwd,
-                        env=dict(self.slurm.env, OTD_JOBS_DIR=jobs), timeout=600)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         d = os.path.join(cwd, name)
-        m = re.search(r"submitted job (\d+); `(.*)` shows progress", p.stdout)
+        setup = 'echo "setup ran in $SLURM_JOB_ID" >> setup-marker.txt'
+        self.write(os.path.join(cwd, "sweep.yaml"),
+                   SWEEP % ("setup: [%s, 'export OTD_SETUP_SEEN=1']\n" % json.dumps(setup)))
+        p = self.otd(["sweep", "sweep.yaml", "--out", name, "--submit", "--ntasks", "2",
+                      "--sbatch", "--comment=a b #c"], cwd=cwd, jobs=jobs)
+        m = re.search(r"slurm: 40 points in (\d+) jobs? of 1 node, 2 tasks, --time=01:00:00",
+                      p.stdout)
         self.assertIsNotNone(m, p.stdout)
-        self.assertEqual(shlex.split(m.group(2)), ["otd", "collect", d])
-        job = m.group(1)
-        self.jobs.append(job)
-        recs = self.slurm.wait_job(job)
-        self.assertEqual([r["JobState"] for r in recs], ["COMPLETED"], recs)
-        self.assertEqual(os.listdir(os.path.join(d, "logs")), ["%s_0.out" % job])
-        self.assertIn("point 0: ", self.slurp(os.path.join(d, "logs", "%s_0.out" % job)))
+        njobs = int(m.group(1))
+        sub = self.submitted(d)
+        # The default packing: at most 4 jobs, one submission per job script.
+        self.assertTrue(1 <= njobs <= 4, p.stdout)
+        self.assertEqual(len(sub), njobs)
+        self.assertEqual(sorted(s[1] for s in sub),
+                         ["jobs/job-1-%d.sbatch" % k for k in range(njobs)])
+        self.assertEqual(sorted(f for f in os.listdir(os.path.join(d, "jobs"))
+                                if f.endswith(".sbatch")),
+                         ["job-1-%d.sbatch" % k for k in range(njobs)])
+        recs = self.wait_all(d)
+        for r in recs:
+            self.assertEqual(r["JobState"], "COMPLETED", (r, self.slurp(os.path.join(
+                d, "jobs", "job-1-0.out"))))
+        # The shares: every point in exactly one; each job's own files.
+        shares = [self.slurp(os.path.join(d, "jobs", "job-1-%d.points" % k)).split()
+                  for k in range(njobs)]
+        rows = self.manifest(d)
+        self.assertEqual(sorted(sum(shares, [])), sorted(r["name"] for r in rows))
+        self.assertEqual(sorted(os.listdir(os.path.join(d, "jobs"))),
+                         sorted("job-1-%d.%s" % (k, e) for k in range(njobs)
+                                for e in ("sbatch", "points", "out", "exit")))
+        for k, (job, _) in enumerate(sub):
+            st = self.status_lines(os.path.join(d, "jobs", "job-1-%d.exit" % k))
+            self.assertEqual([(s[1], s[3]) for s in st], [("0", job)])
+            log = self.slurp(os.path.join(d, "jobs", "job-1-%d.out" % k))
+            self.assertIn("srun --mpi=pmix", log)
+            self.assertIn("sweep-run", log)
+        # The script: the setup lines as written, the options one word each.
+        script = self.slurp(os.path.join(d, "jobs", "job-1-0.sbatch")).splitlines()
+        self.assertIn(setup, script)
+        self.assertIn("#SBATCH --ntasks=2", script)
+        opts = [shlex.split(l[len("#SBATCH "):]) for l in script if l.startswith("#SBATCH ")]
+        self.assertEqual([o for o in opts if o[0].startswith("--comment")],
+                         [["--comment=a b #c"]])
+        self.assertEqual(shlex.split([l for l in script if l.startswith("#SBATCH --output")][0]
+                                     [len("#SBATCH "):]),
+                         ["--output=%s/jobs/job-1-0.out" % d.replace("%", "%%")])
+        # The setup line ran once in each job, before otd (in the submit directory).
+        self.assertEqual(sorted(self.slurp(os.path.join(cwd, "setup-marker.txt")).splitlines()),
+                         sorted("setup ran in %s" % job for job, _ in sub))
+        p = self.otd(["collect", d])
+        self.assertIn("40 done", p.stdout)
+        # Every point done once, recorded with its job; a few bitwise equal
+        # to `otd run` of the same config at the same rank count.
+        by_share = {n: sub[k][0] for k, names in enumerate(shares) for n in names}
+        for r in rows:
+            st = self.status_lines(os.path.join(d, "tasks", r["name"] + ".exit"))
+            self.assertEqual([(s[1], s[3]) for s in st], [("0", by_share[r["name"]])])
+        for r in [r for r in rows if r["run.seed"] == "3"]:
+            ref = self.out("ref-" + r["name"])
+            self.assertOk(run(["run", os.path.join(d, r["config"]), "--out", ref],
+                              nranks=int(r["ranks"])))
+            got = os.path.join(d, r["rundir"], "results.h5")
+            self.assertSameRun(got, os.path.join(ref, "results.h5"))
+            self.assertEqual(int(read(got)["attrs"]["nranks"]), int(r["ranks"]))
+
+        # A point lost: collect's rerun command resubmits only it, with the
+        # same job options, as a new submission (job-2-0) of one job.
+        lost = rows[5]
+        done = {r["name"]: sha(os.path.join(d, r["rundir"], "results.h5")) for r in rows
+                if r is not lost}
+        shutil.rmtree(os.path.join(d, lost["rundir"]))
+        os.remove(os.path.join(d, "tasks", lost["name"] + ".exit"))
+        p = self.otd(["collect", d], ok=False)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        rerun = p.stdout.splitlines()[-1].strip()
+        self.assertEqual(shlex.split(rerun)[1:], ["sweep",
+                                                  os.path.realpath(os.path.join(cwd, "sweep.yaml")),
+                                                  "--out", os.path.realpath(d), "--unfinished",
+                                                  "--submit",
+                                                  "--ntasks", "2", "--sbatch",
+                                                  "--comment=a b #c"])
+        r = run_command(["bash", "-c", rerun], env=dict(self.slurm.env, OTD_JOBS_DIR=jobs),
+                        cwd=self.tmp, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("slurm: 1 point in 1 job", r.stdout)
+        self.assertEqual(self.submitted(d)[-1][1], "jobs/job-2-0.sbatch")
+        self.assertEqual(self.slurp(os.path.join(d, "jobs", "job-2-0.points")),
+                         lost["name"] + "\n")
+        recs = self.wait_all(d)
+        self.assertTrue(all(r["JobState"] == "COMPLETED" for r in recs), recs)
         self.otd(["collect", d])
-        self.assertEqual(sorted(os.listdir(cwd)), sorted([name, "sweep.yaml"]))
+        self.assertEqual({r["name"]: sha(os.path.join(d, r["rundir"], "results.h5"))
+                          for r in rows if r is not lost}, done)
+        self.assertSameRun(os.path.join(d, lost["rundir"], "results.h5"),
+                           self.reference(os.path.join(d, lost["config"]), "ref-lost",
+                                          nranks=int(lost["ranks"])))
+        # Nothing a shell or Slurm could have made of the name.
+        self.assertEqual(sorted(os.listdir(cwd)), sorted([name, "sweep.yaml",
+                                                          "setup-marker.txt"]))
         for root, dirs, files in os.walk(self.tmp):
             self.assertNotIn("y", dirs + files, root)
 
-    def test_failed_points_rerun(self):
-        # model.m = -1 is invalid; the m = 10 point runs long enough (8e6
-        # steps, a checkpoint every 1e5) to be killed mid-run.
-        long_point = "points:\n  - {model.m: 10, run.seed: 0, algo.max_iters: 8000000, " \
-                     "run.checkpoint_every: 100000}\n"
-        spec = self.write("sweep.yaml", SWEEP % ("[6, -1]", "[0]", long_point, 1))
+    def test_warning_signal_requeues_packed_job(self):
+        # Two endless points (they end only through the signal; gflops
+        # makes the estimate small enough to share) and four small ones in
+        # one job of 2 ranks: both groups run an endless point.
+        endless = "points:\n  - {model.m: 6, run.seed: 100, algo.max_iters: %d}\n" \
+                  "  - {model.m: 6, run.seed: 101, algo.max_iters: %d}\n" % (ENDLESS, ENDLESS)
+        spec = self.write("sweep.yaml", SWEEP.replace("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]", "[0, 1]")
+                          .replace("  ranks: [1, 2]\n", "") % (endless + "gflops: 1000\n"))
         d = self.out("sw")
-        p = self.otd(["sweep", spec, "--out", d, "--submit"])
-        self.assertIn("model.m = -1", p.stderr + p.stdout)
-        job = self.submitted(d)[-1]
+        p = self.otd(["sweep", spec, "--out", d, "--submit", "--ntasks", "2", "--jobs", "1"])
+        self.assertIn("slurm: 6 points in 1 job of 1 node, 2 tasks", p.stdout)
+        (job, _), = self.submitted(d)
         self.jobs.append(job)
-        # Find the long point's array task, wait for its first checkpoint
-        # after iteration 0, then kill its otd process (SIGKILL, as the OOM
-        # killer or a failing node would: no chance to checkpoint).
-        with open(os.path.join(d, "manifest.tsv")) as f:
-            hdr = f.readline().rstrip("\n").split("\t")
-            man = [dict(zip(hdr, line.rstrip("\n").split("\t"))) for line in f]
-        long_row = [r for r in man if r["model.m"] == "10"][0]
-        ck = os.path.join(d, long_row["rundir"], "checkpoints")
-
-        def checkpointed():
-            return os.path.isdir(ck) and len([n for n in os.listdir(ck)
-                                              if n.endswith(".h5")]) >= 2
-        self.slurm.wait_for(checkpointed, 240, "a second checkpoint in " + ck)
-        config = os.path.join(d, long_row["config"])
-        victims = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-                   if config.encode() in cmdline(pid) and exe(pid) == os.path.realpath(OTD)]
-        self.assertEqual(len(victims), 1, "otd processes of %s: %s" % (config, victims))
-        os.kill(victims[0], signal.SIGKILL)
-        recs = self.slurm.wait_job(job)
-        states = {r["ArrayTaskId"]: r["JobState"] for r in recs}
-        self.assertEqual(len(states), 3, recs)
-        ok_row = [r for r in man if r["model.m"] == "6"][0]
-        done_h5 = os.path.join(d, ok_row["rundir"], "results.h5")
-        before = (os.path.getmtime(done_h5), sha(done_h5))
-        p = self.otd(["collect", d], ok=False)
-        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertIn("1 done", p.stdout)
-        self.assertIn("2 failed", p.stdout)
-        self.assertIn("model.m = -1", p.stdout)
-        self.assertIn("interrupted at iteration", p.stdout)
-        rerun = [l.strip() for l in p.stdout.splitlines() if "--unfinished" in l]
-        self.assertEqual(len(rerun), 1, p.stdout)
-        self.assertTrue(rerun[0].endswith("--unfinished --submit"), rerun)
-        # The user fixes the invalid value and runs the printed command.
-        self.write("sweep.yaml", SWEEP % ("[6, 4]", "[0]", long_point, 1))
-        args = shlex.split(rerun[0])
-        self.assertEqual(args[0], OTD)
-        self.otd(args[1:])
-        self.assertEqual(len(self.submitted(d)), 2)
-        recs = self.wait_sweep(d)
-        self.assertEqual(len(recs), 2, recs)  # only the two unfinished points
-        p = self.otd(["collect", d])
-        self.assertIn("3 done", p.stdout)
-        long_log = self.slurp(os.path.join(d, "logs", "%s_%s.out" % (
-            self.submitted(d)[-1], long_row["index"])))
-        self.assertRegex(long_log, r"resuming at iteration [1-9]")
-        self.assertEqual((os.path.getmtime(done_h5), sha(done_h5)), before)
-        res = read(os.path.join(d, long_row["rundir"], "results.h5"))
-        self.assertEqual(res["summary"]["iters"], 8000000)
+        log = os.path.join(d, "jobs", "job-1-0.out")
+        rows = self.manifest(d)
+        long_rows = [r for r in rows if r["run.seed"] in ("100", "101")]
+        self.assertEqual(len(long_rows), 2)
+        for r in long_rows:
+            self.wait_checkpoint(os.path.join(d, r["rundir"]), job, log)
+        self.slurm.hold(job)
+        self.slurm.signal_batch(job, "USR1")
+        self.slurm.wait_state(job, lambda r: r["Restarts"] == 1 and r["JobState"] == "PENDING",
+                              what="requeued and pending")
+        text = self.slurp(log)
+        self.assertIn("received SIGUSR1", text)
+        self.assertIn("requeueing job %s" % job, text)
+        self.assertEqual([s[1] for s in self.status_lines(
+            os.path.join(d, "jobs", "job-1-0.exit"))], ["75"])
+        # Each group checkpointed its point and recorded 75; the rerun must
+        # end: a budget a little beyond each checkpoint.
+        final = {}
+        for r in long_rows:
+            m = CHECKPOINTED.search(self.slurp(os.path.join(d, "logs",
+                                                            "run-%s.out" % r["name"])))
+            self.assertIsNotNone(m, r["name"])
+            final[r["name"]] = int(m.group(1)) + 2000
+            self.assertEqual([s[1] for s in self.status_lines(
+                os.path.join(d, "tasks", r["name"] + ".exit"))], ["75"])
+            cfg = os.path.join(d, r["config"])
+            text = self.slurp(cfg)
+            self.assertIn("max_iters: %d\n" % ENDLESS, text)
+            with open(cfg, "w") as f:
+                f.write(text.replace("max_iters: %d\n" % ENDLESS,
+                                     "max_iters: %d\n" % final[r["name"]]))
+        self.slurm.release(job)
+        rec = self.slurm.wait_job(job)[0]
+        text = self.slurp(log)
+        self.assertEqual(rec["JobState"], "COMPLETED", text)
+        self.assertEqual(rec["Restarts"], 1)
+        self.assertIn("SLURM_RESTART_COUNT=1", text)
+        self.assertEqual([s[1] for s in self.status_lines(
+            os.path.join(d, "jobs", "job-1-0.exit"))], ["75", "0"])
+        self.assertIn("6 done", self.otd(["collect", d]).stdout)
+        for r in long_rows:
+            self.assertRegex(self.slurp(os.path.join(d, "logs", "run-%s.out" % r["name"])),
+                             r"resuming at iteration %d" % (final[r["name"]] - 2000))
+            self.assertEqual([s[1] for s in self.status_lines(
+                os.path.join(d, "tasks", r["name"] + ".exit"))], ["75", "0"])
+            got = os.path.join(d, r["rundir"], "results.h5")
+            self.assertEqual(read(got)["summary"]["iters"], final[r["name"]])
+            self.assertSameRun(got, self.reference(os.path.join(d, r["config"]),
+                                                   "ref-" + r["name"], nranks=1))
+        small = [r for r in rows if r not in long_rows][0]
+        self.assertSameRun(os.path.join(d, small["rundir"], "results.h5"),
+                           self.reference(os.path.join(d, small["config"]), "ref-small",
+                                          nranks=1))
 
 
 if __name__ == "__main__":

@@ -47,8 +47,8 @@ grid:
 points:
   - {problem.dim: 6, model.m: 4}
   - {model.m: %s}
-sbatch: ["--time=00:10:00"]
-throttle: 3
+sbatch: ["--mem=1G"]
+time: 00:10:00
 %s"""
 
 LONG_POINT = "  - {problem.dim: 7, algo.max_iters: 3000000, run.checkpoint_every: 20000}\n"
@@ -107,10 +107,14 @@ class SweepTest(TmpTestCase):
     def test_expansion(self):
         sw = self.make_sweep()
         d1, d2 = self.out("d1"), self.out("d2")
-        p = otd(["sweep", sw, "--out", d1, "--sbatch", "--partition=short", "--throttle", "2"])
+        p = otd(["sweep", sw, "--out", d1, "--sbatch", "--partition=short", "--ntasks", "2"])
         self.assertRc(p, 0)
         self.assertIn("tiny: 5 points (1 duplicates merged, 1 invalid)", p.stdout)
-        self.assertIn("sbatch %s/sweep.sbatch" % d1, p.stdout)
+        # The Slurm plan and the command that submits it; no job written yet.
+        self.assertIn("slurm: 5 points in 1 job of 1 node, 2 tasks, --time=00:10:00", p.stdout)
+        self.assertIn("submit: %s sweep %s --out %s --submit --sbatch --partition=short "
+                      "--ntasks 2" % (os.path.realpath(OTD), os.path.realpath(sw), d1), p.stdout)
+        self.assertEqual(os.listdir(os.path.join(d1, "jobs")), [])
         rows = manifest(d1)
         self.assertEqual([r["index"] for r in rows], ["0", "1", "2", "3", "4"])
         # Grid order: the last grid key varies fastest; the explicit points
@@ -124,7 +128,7 @@ class SweepTest(TmpTestCase):
             self.assertEqual(r["rundir"], "runs/%s" % r["name"])
             self.assertTrue(os.path.isfile(os.path.join(d1, r["config"])))
         self.assertTrue(rows[0]["name"].startswith("dim6-m4-"))
-        for sub in ("runs", "tasks", "logs", "configs"):
+        for sub in ("runs", "tasks", "logs", "configs", "jobs"):
             self.assertTrue(os.path.isdir(os.path.join(d1, sub)))
         with open(os.path.join(d1, "sweep.yaml")) as f, open(sw) as g:
             self.assertEqual(f.read(), g.read())
@@ -146,29 +150,8 @@ class SweepTest(TmpTestCase):
         before = tree_state(d1)
         time.sleep(0.01)
         self.assertRc(otd(["sweep", sw, "--out", d1, "--sbatch", "--partition=short",
-                           "--throttle", "2"]), 0)
+                           "--ntasks", "2"]), 0)
         self.assertEqual(tree_state(d1), before)
-
-        # sweep.sbatch as docs/file-formats.md has it.
-        with open(os.path.join(d1, "sweep.sbatch")) as f:
-            sb = f.read().splitlines()
-        self.assertEqual(sb[0], "#!/bin/bash")
-        self.assertEqual(sb[1:10], [
-            "#SBATCH --job-name=otd-tiny",
-            "#SBATCH --array=0-4%2",
-            "#SBATCH --ntasks=1",
-            "#SBATCH --output=%s/logs/%%A_%%a.out" % d1,
-            "#SBATCH --open-mode=append",
-            "#SBATCH --requeue",
-            "#SBATCH --signal=B:USR1@60",
-            "#SBATCH --time=00:10:00",
-            "#SBATCH --partition=short",
-        ])
-        self.assertEqual(sb[10], "export OTD_BIN=%s" % os.path.realpath(OTD))
-        self.assertEqual(sb[11], "export OTD_MAX_REQUEUES=3")
-        self.assertRegex(sb[12], r'^exec bash \S+/slurm/sweep_task\.sh %s "\$SLURM_ARRAY_TASK_ID"$'
-                         % re.escape(d1))
-        self.assertEqual(len(sb), 13)
 
         # --dry-run writes nothing.
         d3 = self.out("d3")
@@ -215,6 +198,101 @@ class SweepTest(TmpTestCase):
         self.assertIn("otd collect DIR", p.stdout)
         self.assertRc(otd(["collect", self.out("nope")]), 2)
 
+    # ------------------------------------------------ packing into jobs
+
+    def plan(self, p):
+        """(number of jobs, [(points, ntasks, time, estimate, own)]) of the plan."""
+        m = re.search(r"^slurm: \d+ points? in (\d+) jobs? ", p.stdout, re.M)
+        self.assertIsNotNone(m, p.stdout + p.stderr)
+        jobs = [(int(n), int(t), tl, float(e), own != "")
+                for n, t, tl, e, own in re.findall(
+                    r"^  job \d+: (\d+) points?, \d+ nodes?, (\d+) tasks?, --time=(\S+), "
+                    r"estimated (\S+) s( \(too large to share\))?$", p.stdout, re.M)]
+        return int(m.group(1)), jobs
+
+    def test_packing(self):
+        # Small points (d = 8, m = 12, 2000 steps): 40 need at most 4 jobs,
+        # 1,000 at most 10 (issue 13); by default as few as fit in time.
+        self.write("base.yaml", BASE.replace("max_iters: 200", "max_iters: 2000"))
+        for n, most in ((40, 4), (1000, 10)):
+            sw = self.write("p%d.yaml" % n, "base: base.yaml\nset: {problem.dim: 8, model.m: 12}"
+                            "\ngrid:\n  run.seed: [%s]\n" % ", ".join(map(str, range(n))))
+            p = otd(["sweep", sw, "--out", self.out("p%d" % n), "--dry-run"])
+            self.assertRc(p, 0)
+            njobs, jobs = self.plan(p)
+            self.assertLessEqual(njobs, most)
+            self.assertEqual(sum(j[0] for j in jobs), n)
+        # Twelve points at an assumed 100 kFLOP/s per rank (about 10 s
+        # each) into jobs of 2 ranks and 2 minutes (60 s for points): the
+        # fewest jobs whose estimates fit, balanced; a point of 4 ranks
+        # (more than --ntasks) and one far longer than a job get jobs of
+        # their own, sized from them.
+        sw = self.write("big.yaml", "base: base.yaml\nset: {algo.max_iters: 200}\ngflops: 1e-4\n"
+                        "grid:\n  run.seed: [%s]\npoints:\n  - {run.seed: 99, ranks: 4}\n"
+                        "  - {run.seed: 98, algo.max_iters: 200000}\n"
+                        % ", ".join(map(str, range(12))))
+        args = ["sweep", sw, "--out", self.out("big"), "--dry-run", "--time", "2", "--ntasks", "2"]
+        p = otd(args)
+        self.assertRc(p, 0)
+        njobs, jobs = self.plan(p)
+        shared = [j for j in jobs if not j[4]]
+        own = sorted([j for j in jobs if j[4]], key=lambda j: j[1])
+        self.assertEqual(njobs, len(jobs))
+        self.assertEqual(sum(j[0] for j in shared), 12)
+        self.assertGreater(len(shared), 1, p.stdout)
+        self.assertTrue(all(j[1] == 2 and j[2] == "00:02:00" and j[3] <= 60 for j in shared),
+                        p.stdout)
+        self.assertLessEqual(max(j[0] for j in shared) - min(j[0] for j in shared), 1)
+        # One job fewer would not fit.
+        _, fewer = self.plan(otd(args + ["--jobs", str(len(shared) - 1)]))
+        self.assertGreater(max(j[3] for j in fewer if not j[4]), 60)
+        self.assertEqual([(j[0], j[1]) for j in own], [(1, 1), (1, 4)])
+        self.assertRegex(p.stdout, r"job \d+: 1 point, 2 nodes, 4 tasks, ")
+        self.assertGreater(own[0][3], 3600)  # the long point: its estimate ...
+        h, mnt, sec = map(int, own[0][2].split(":"))
+        self.assertGreaterEqual(3600 * h + 60 * mnt + sec, 2 * own[0][3])  # ... twice, as --time
+        # --jobs K: K jobs share the points, whatever the estimate.
+        njobs, jobs = self.plan(otd(args + ["--jobs", "3"]))
+        self.assertEqual([j[0] for j in jobs if not j[4]], [4, 4, 4])
+        self.assertEqual(njobs, 5)
+
+    def test_bad_job_settings(self):
+        self.write("base.yaml", BASE)
+        d = self.out("dir")
+        cli = [(["--time", "0"], "time '0': expected a Slurm time limit"),
+               (["--time", "1:2:3:4"], "time '1:2:3:4'"),
+               (["--time=abc"], "time 'abc'"),
+               (["--nodes", "0"], "--nodes 0: expected an integer >= 1"),
+               (["--ntasks", "1", "--nodes", "2"], "ntasks = 1 is less than nodes = 2"),
+               (["--jobs", "x"], "--jobs x: expected an integer"),
+               (["--sbatch=-n4"], "otd sets each job's --ntasks"),
+               (["--sbatch", "--time=1:00:00"], "otd sets each job's --time"),
+               (["--throttle", "2"], "--throttle is gone"),
+               (["--local", "1", "--ntasks", "2"], "--ntasks sizes Slurm jobs")]
+        sw = self.write("s.yaml", "base: base.yaml\ngrid:\n  run.seed: [0, 1]\n")
+        for args, msg in cli:
+            with self.subTest(args=args):
+                p = otd(["sweep", sw, "--out", d] + args)
+                self.assertRc(p, 2)
+                self.assertIn(msg, p.stderr)
+                self.assertFalse(os.path.exists(d))
+        files = [("time: abc\n", r"s\.yaml:3:1: time 'abc'"),
+                 ("ntasks: 1\nnodes: 3\n", r"ntasks = 1 is less than nodes = 3"),
+                 ("gflops: 0\n", r"s\.yaml:3:1: gflops = '0': expected"),
+                 ('setup: "a\\nb"\n', r"s\.yaml:3:8: setup line 'a\nb': a line break"),
+                 ("setup: [{a: 1}]\n", r"every setup entry must be one shell line"),
+                 ("sbatch: [\"--array=0-3\"]\n", r"not array tasks"),
+                 ("throttle: 3\n", r"unknown sweep key 'throttle'.*throttle is gone")]
+        for text, msg in files:
+            with self.subTest(text=text):
+                # The key on line 3.
+                sw = self.write("s.yaml", "base: base.yaml\n\n" + text +
+                                "grid:\n  run.seed: [0, 1]\n")
+                p = otd(["sweep", sw, "--out", d])
+                self.assertRc(p, 2)
+                self.assertRegex(p.stderr, msg)
+                self.assertFalse(os.path.exists(d))
+
     # --------------------------------------------------------- local runs
 
     def check_same_as_run(self, d, name, nranks):
@@ -234,7 +312,8 @@ class SweepTest(TmpTestCase):
         sw = self.write("two.yaml", "base: base.yaml\nranks: 2\ngrid:\n  run.seed: [0, 1]\n"
                         "set: {problem.dim: 6, model.m: 4}\n")
         d = self.out("two")
-        p = otd(["sweep", sw, "--out", d, "--local", "1"])
+        # The fallback: one `mpirun -n 2 otd run` per point, one at a time.
+        p = otd(["sweep", sw, "--out", d, "--local", "1", "--launch-each"])
         self.assertRc(p, 0)
         self.assertEqual(len(re.findall(r"^\[\d/2\] \S+: done \(exit 0\)$", p.stdout, re.M)), 2)
         for r in manifest(d):
@@ -244,8 +323,9 @@ class SweepTest(TmpTestCase):
     def test_local_collect_kill_and_rerun(self):
         sw = self.make_sweep()
         d = self.out("sweep")
-        # 1. Four good points and one invalid one, two at a time.
-        p = otd(["sweep", sw, "--out", d, "--local", "2"])
+        # 1. Four good points and one invalid one, two at a time (one
+        # process per point, which prints a line per point).
+        p = otd(["sweep", sw, "--out", d, "--local", "2", "--launch-each"])
         self.assertRc(p, 1)
         rows = manifest(d)
         names = [r["name"] for r in rows]
@@ -262,10 +342,13 @@ class SweepTest(TmpTestCase):
         done_files = {n: fingerprint(os.path.join(d, "runs", n, "results.h5"))
                       for n in names[:4]}
 
-        # --unfinished picks only the failed point (array list for Slurm).
-        p = otd(["sweep", sw, "--out", d, "--unfinished", "--dry-run"])
+        # --unfinished picks only the failed point (one job for Slurm).
+        p = otd(["sweep", sw, "--out", d, "--unfinished", "--submit", "--dry-run"])
         self.assertRc(p, 0)
-        self.assertIn("sbatch --array=4%%3 %s/sweep.sbatch" % d, p.stdout)
+        self.assertIn("1 of them not done", p.stdout)
+        self.assertIn("slurm: 1 point in 1 job of 1 node, 1 task, --time=00:10:00", p.stdout)
+        self.assertIn("submit: sbatch %s/jobs/job-1-0.sbatch" % d, p.stdout)
+        self.assertEqual(os.listdir(os.path.join(d, "jobs")), [])
 
         # 2. The edited file adds a long point; the done points stay as they are.
         sw = self.make_sweep(points_extra=LONG_POINT)
