@@ -13,14 +13,11 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/jobsdir.h"
 #include "otd/otd_collect.h"
 #include "otd/otd_fileio.h"
 #include "otd/otd_sweep.h"
 #include "otd/otd_text.h"
-
-#ifndef OTD_JOBS_DIR
-#define OTD_JOBS_DIR "jobs"
-#endif
 
 /* Slurm's default MaxArraySize: task ids 0..1000. */
 #define SLURM_MAX_ARRAY_INDEX 1000
@@ -340,13 +337,12 @@ int otd_cmd_sweep(int argc, char **argv)
     otd_err err = OTD_OK;
     sweep_args a;
     otd_sweep *s = NULL;
-    char *dir = NULL, *source = NULL, *arr = NULL, *text = NULL;
+    char *dir = NULL, *source = NULL, *arr = NULL, *text = NULL, *jobs = NULL;
     otd_strbuf line = {0};
     const char **names = NULL;
     int64_t *idx = NULL, nsel = 0, ninvalid = 0;
     char self[PATH_MAX], script[4200], jobid[64];
     int status = OTD_EXIT_OK;
-    const char *jobs = getenv("OTD_JOBS_DIR");
     memset(&a, 0, sizeof a);
     OTD_CHECK(parse_args(argc, argv, &a));
     if (a.help) {
@@ -365,10 +361,9 @@ int otd_cmd_sweep(int argc, char **argv)
         OTD_FAIL(OTD_ERR_IO, "cannot resolve the paths '%s' and '%s': %s", a.out, a.file,
                  strerror(errno));
     self_path(self, sizeof self);
+    OTD_CHECK(otd_jobs_dir(self, &jobs));
     {
-        otd_sweep_write_opts o = {source,     self,      jobs && jobs[0] ? jobs : OTD_JOBS_DIR,
-                                  a.throttle, a.nsbatch, a.sbatch,
-                                  a.replace};
+        otd_sweep_write_opts o = {source, self, jobs, a.throttle, a.nsbatch, a.sbatch, a.replace};
         if (!a.dry_run) {
             OTD_CHECK(otd_sweep_write(s, dir, &o));
         } else {
@@ -440,6 +435,7 @@ done:
     otd_strbuf_free(&line);
     free(dir);
     free(source);
+    free(jobs);
     free(a.sbatch);
     otd_sweep_destroy(s);
     return err != OTD_OK ? otd_cli_finish(NULL, "sweep", err) : status;
