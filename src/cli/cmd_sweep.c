@@ -14,14 +14,12 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/jobsdir.h"
 #include "otd/otd_collect.h"
 #include "otd/otd_fileio.h"
 #include "otd/otd_sweep.h"
 #include "otd/otd_text.h"
 
-#ifndef OTD_JOBS_DIR
-#define OTD_JOBS_DIR "jobs"
-#endif
 
 typedef struct {
     const char *file, *out;
@@ -487,7 +485,7 @@ int otd_cmd_sweep(int argc, char **argv)
     otd_err err = OTD_OK;
     sweep_args a;
     otd_sweep *s = NULL;
-    char *dir = NULL, *source = NULL;
+    char *dir = NULL, *source = NULL, *jobs = NULL;
     otd_strbuf line = {0};
     const char **names = NULL;
     int64_t *idx = NULL, nsel = 0, ninvalid = 0;
@@ -495,7 +493,6 @@ int otd_cmd_sweep(int argc, char **argv)
     otd_sweep_write_opts o;
     char self[PATH_MAX];
     int status = OTD_EXIT_OK;
-    const char *jobs = getenv("OTD_JOBS_DIR");
     memset(&a, 0, sizeof a);
     memset(&plan, 0, sizeof plan);
     memset(&o, 0, sizeof o);
@@ -518,8 +515,8 @@ int otd_cmd_sweep(int argc, char **argv)
     self_path(self, sizeof self);
     /* Refused before anything is written, like a bad sweep file. */
     OTD_CHECK(otd_sweep_check_job_opts(s, &a.job));
-    o = (otd_sweep_write_opts){source,    self,     jobs && jobs[0] ? jobs : OTD_JOBS_DIR,
-                               a.nsbatch, a.sbatch, a.replace};
+    OTD_CHECK(otd_jobs_dir(self, &jobs));
+    o = (otd_sweep_write_opts){source, self, jobs, a.nsbatch, a.sbatch, a.replace};
     if (!a.dry_run) {
         OTD_CHECK(otd_sweep_write(s, dir, &o));
     } else {
@@ -597,6 +594,7 @@ done:
     otd_strbuf_free(&line);
     free(dir);
     free(source);
+    free(jobs);
     free(a.sbatch);
     free(a.given);
     otd_sweep_destroy(s);

@@ -1,25 +1,76 @@
-/* blas.c: choose OpenBLAS kernels that match the CPU (see otd_blas.h). */
+/* blas.c: find out which BLAS this process runs, and for OpenBLAS choose
+ * kernels that match the CPU (see otd_blas.h). */
 #define _GNU_SOURCE
 #include "otd/otd_blas.h"
 
 #include <cpuid.h>
+#include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* From OpenBLAS (cblas.h declares them too, but only with its own types). */
-char *openblas_get_corename(void);
-char *openblas_get_config(void);
-int openblas_get_num_threads(void);
-void openblas_set_num_threads(int n);
-
 /* Set in the re-executed process so that it never loops. */
 #define REEXEC_MARK "OTD_BLAS_REEXEC"
 
+/* The vendor functions, looked up in the running process (otd links
+ * whichever BLAS CMake found; none of these is referenced at link time). */
+typedef char *(*str_fn)(void);
+typedef int (*int_fn)(void);
+typedef void (*set_int_fn)(int);
+typedef void (*mkl_version_fn)(char *buf, int len);
+
+static struct {
+    int looked;
+    str_fn ob_corename, ob_config;
+    int_fn ob_get_threads;
+    set_int_fn ob_set_threads;
+    str_fn bli_version;
+    int64_t (*bli_get_threads)(void); /* BLIS's dim_t: 64 bits on 64-bit targets */
+    void (*bli_set_threads)(int64_t);
+    mkl_version_fn mkl_version;
+    int_fn mkl_get_threads;
+    set_int_fn mkl_set_threads;
+} v;
+
+/* dlsym's void * into a function pointer (POSIX guarantees this works). */
+#define LOOKUP(field, name)                                                                        \
+    do {                                                                                           \
+        void *sym_ = dlsym(RTLD_DEFAULT, name);                                                    \
+        memcpy(&v.field, &sym_, sizeof sym_);                                                      \
+    } while (0)
+
+static void look_up(void)
+{
+    if (v.looked)
+        return;
+    v.looked = 1;
+    LOOKUP(ob_corename, "openblas_get_corename");
+    LOOKUP(ob_config, "openblas_get_config");
+    LOOKUP(ob_get_threads, "openblas_get_num_threads");
+    LOOKUP(ob_set_threads, "openblas_set_num_threads");
+    LOOKUP(bli_version, "bli_info_get_version_str");
+    LOOKUP(bli_get_threads, "bli_thread_get_num_threads");
+    LOOKUP(bli_set_threads, "bli_thread_set_num_threads");
+    LOOKUP(mkl_version, "mkl_get_version_string");
+    LOOKUP(mkl_get_threads, "MKL_Get_Max_Threads");
+    LOOKUP(mkl_set_threads, "MKL_Set_Num_Threads");
+    /* OpenBLAS only when all four are there (a library that merely shares a
+     * name would break the re-exec below). */
+    if (!v.ob_corename || !v.ob_config || !v.ob_get_threads || !v.ob_set_threads)
+        v.ob_corename = NULL;
+}
+
+static int is_openblas(void)
+{
+    look_up();
+    return v.ob_corename != NULL;
+}
+
 const char *otd_blas_corename(void)
 {
-    return openblas_get_corename();
+    return is_openblas() ? v.ob_corename() : NULL;
 }
 
 /* Best OpenBLAS kernel family this CPU can run, from cpuid and XCR0 (the OS
@@ -61,9 +112,24 @@ static int is_generic(const char *core)
 
 static char note[160];
 
+/* One BLAS thread per rank for the BLAS libraries other than OpenBLAS, unless
+ * the user said otherwise. */
+static void one_thread_elsewhere(void)
+{
+    int omp = getenv("OMP_NUM_THREADS") != NULL;
+    if (v.bli_set_threads && !omp && getenv("BLIS_NUM_THREADS") == NULL)
+        v.bli_set_threads(1);
+    if (v.mkl_set_threads && !omp && getenv("MKL_NUM_THREADS") == NULL)
+        v.mkl_set_threads(1);
+}
+
 void otd_blas_select(char **argv)
 {
-    const char *core = openblas_get_corename(), *best = best_core();
+    if (!is_openblas()) {
+        one_thread_elsewhere();
+        return;
+    }
+    const char *core = v.ob_corename(), *best = best_core();
     if (getenv(REEXEC_MARK) != NULL) {
         snprintf(note, sizeof note, "OPENBLAS_CORETYPE=%s set by otd: the library picked %s",
                  getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "?",
@@ -76,7 +142,7 @@ void otd_blas_select(char **argv)
     if (need_threads) {
         /* Thread count can change at run time; the variable is for children. */
         setenv("OPENBLAS_NUM_THREADS", "1", 1);
-        openblas_set_num_threads(1);
+        v.ob_set_threads(1);
     }
     if (!need_core)
         return;
@@ -90,13 +156,31 @@ void otd_blas_select(char **argv)
 
 void otd_blas_describe(char *buf, size_t n)
 {
-    char cfg[64];
-    /* openblas_get_config() starts "OpenBLAS 0.3.21 DYNAMIC_ARCH ...": keep
-     * the name and version only. */
-    snprintf(cfg, sizeof cfg, "%s", openblas_get_config());
-    char *sp = strchr(cfg, ' ');
-    if (sp != NULL && (sp = strchr(sp + 1, ' ')) != NULL)
-        *sp = '\0';
-    snprintf(buf, n, "%s core=%s threads=%d%s%s%s", cfg, openblas_get_corename(),
-             openblas_get_num_threads(), note[0] ? " (" : "", note, note[0] ? ")" : "");
+    look_up();
+    if (is_openblas()) {
+        char cfg[64];
+        /* openblas_get_config() starts "OpenBLAS 0.3.21 DYNAMIC_ARCH ...":
+         * keep the name and version only. */
+        snprintf(cfg, sizeof cfg, "%s", v.ob_config());
+        char *sp = strchr(cfg, ' ');
+        if (sp != NULL && (sp = strchr(sp + 1, ' ')) != NULL)
+            *sp = '\0';
+        snprintf(buf, n, "%s core=%s threads=%d%s%s%s", cfg, v.ob_corename(), v.ob_get_threads(),
+                 note[0] ? " (" : "", note, note[0] ? ")" : "");
+    } else if (v.bli_version != NULL) {
+        snprintf(buf, n, "BLIS %s threads=%lld", v.bli_version(),
+                 v.bli_get_threads ? (long long)v.bli_get_threads() : -1LL);
+    } else if (v.mkl_version != NULL) {
+        char ver[198];
+        v.mkl_version(ver, (int)sizeof ver);
+        snprintf(buf, n, "%s threads=%d", ver, v.mkl_get_threads ? v.mkl_get_threads() : -1);
+    } else {
+        /* Name at least the library that holds dgemm_. */
+        Dl_info info;
+        void *dgemm = dlsym(RTLD_DEFAULT, "dgemm_");
+        if (dgemm != NULL && dladdr(dgemm, &info) != 0 && info.dli_fname != NULL)
+            snprintf(buf, n, "unknown BLAS (dgemm_ from %s)", info.dli_fname);
+        else
+            snprintf(buf, n, "unknown BLAS");
+    }
 }
