@@ -20,7 +20,6 @@
 #include "otd/otd_sweep.h"
 #include "otd/otd_text.h"
 
-
 typedef struct {
     const char *file, *out;
     int local; /* --local N (0: not given) */

@@ -1,4 +1,4 @@
-/* jobsdir.h: where `otd sweep` finds jobs/ (the Slurm scripts its
+/* jobsdir.h: where `otd sweep` finds jobs/ (the Slurm scripts
  * its batch scripts run), with no path compiled in. */
 #ifndef OTD_CLI_JOBSDIR_H
 #define OTD_CLI_JOBSDIR_H
