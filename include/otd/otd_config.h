@@ -144,6 +144,28 @@ otd_err otd_config_check_key(const char *key, const char *origin);
 size_t otd_config_nkeys(void);
 const char *otd_config_key(size_t i);
 
+/* What a key's resolved value is, for typed tables (summary.h5): */
+typedef enum {
+    OTD_KEY_INT,         /* an integer */
+    OTD_KEY_REAL,        /* a real ("auto" words are resolved to a number) */
+    OTD_KEY_BOOL,        /* true or false */
+    OTD_KEY_ENUM,        /* one of a few names */
+    OTD_KEY_STRING,      /* free text (a file path) */
+    OTD_KEY_LIST,        /* a list of reals (problem.weights), as its YAML flow text */
+    OTD_KEY_INT_OR_WORD, /* an integer or a word kept as such (run.checkpoint_every: auto) */
+} otd_config_key_type;
+
+typedef struct {
+    const char *key;
+    otd_config_key_type type;
+    const char *help; /* the help text of `otd run --help` */
+    const char *unit; /* "s" for a number of seconds; NULL when dimensionless */
+} otd_config_key_info;
+
+/* Key i's type, help and unit (table order, as otd_config_key). OTD_ERR_ARG
+ * for i out of range. Not collective. */
+otd_err otd_config_key_describe(size_t i, otd_config_key_info *info);
+
 /* Key i's resolved value in cfg as text: its canonical YAML, except that a
  * string is given as itself, unquoted. *text is malloc'd, owned by the
  * caller. OTD_ERR_ARG for i out of range. Not collective. */

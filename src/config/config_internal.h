@@ -75,6 +75,7 @@ struct otd_option {
     otd_err (*apply)(const otd_option *opt, const otd_cfg_value *v, otd_cfg_build *b);
     otd_err (*format)(const otd_option *opt, const otd_config *cfg, otd_strbuf *out);
     const char *help;
+    const char *unit; /* "s" for seconds (summary.h5's unit attribute); NULL: none */
     /* May differ between a checkpoint and the run resuming from it: the key
      * changes when or how visibly a run stops, not its trajectory. */
     int resume_ok;

@@ -206,6 +206,41 @@ const char *otd_config_key(size_t i)
     return i < otd_cfg_noptions ? otd_cfg_options[i].key : NULL;
 }
 
+otd_err otd_config_key_describe(size_t i, otd_config_key_info *info)
+{
+    const otd_option *o;
+    memset(info, 0, sizeof *info);
+    if (i >= otd_cfg_noptions)
+        return OTD_ERROR(OTD_ERR_ARG, "otd_config_key_describe: key %zu of %zu", i,
+                         otd_cfg_noptions);
+    o = &otd_cfg_options[i];
+    info->key = o->key;
+    info->help = o->help;
+    info->unit = o->unit;
+    switch (o->type) {
+    case OTD_OPT_INT:
+        /* The word survives resolution (otd_cfg_format writes it back). */
+        info->type = o->word != NULL ? OTD_KEY_INT_OR_WORD : OTD_KEY_INT;
+        break;
+    case OTD_OPT_REAL:
+        info->type = OTD_KEY_REAL; /* a word is resolved to a number */
+        break;
+    case OTD_OPT_BOOL:
+        info->type = OTD_KEY_BOOL;
+        break;
+    case OTD_OPT_ENUM:
+        info->type = OTD_KEY_ENUM;
+        break;
+    case OTD_OPT_STRING:
+        info->type = OTD_KEY_STRING;
+        break;
+    case OTD_OPT_WEIGHTS:
+        info->type = OTD_KEY_LIST;
+        break;
+    }
+    return OTD_OK;
+}
+
 otd_err otd_config_value_text(const otd_config *cfg, size_t i, char **text)
 {
     otd_err err = OTD_OK;

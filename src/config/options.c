@@ -261,6 +261,7 @@ const otd_option otd_cfg_options[] = {
      FIELD(run.log_every),
      .help = "Record one history row of metrics every this many iterations."},
     {.key = "run.progress_seconds",
+     .unit = "s",
      .resume_ok = 1,
      REAL_RANGE(0.0, 1, HUGE_VAL, 1),
      .def = "2.0",
@@ -278,6 +279,7 @@ const otd_option otd_cfg_options[] = {
              "run.checkpoint_seconds of wall time (so tiny fast runs do not spend their time "
              "writing). Signals SIGUSR1/SIGUSR2/SIGTERM always checkpoint at the next step."},
     {.key = "run.checkpoint_seconds",
+     .unit = "s",
      .resume_ok = 1,
      REAL_RANGE(0.0, 1, HUGE_VAL, 1),
      .def = "300",
