@@ -1,8 +1,9 @@
 /* otd_metrics.h: what every logged iteration records (docs/science.md section 6).
  *
  * The columns are fixed here, in order, and the results file takes their
- * names from otd_metrics_scalar_names / otd_metrics_vector_names, so adding
- * a metric is one enum value, one name and one line computing it. */
+ * names, descriptions and units from otd_metrics_scalar_cols /
+ * otd_metrics_vector_cols, so adding a metric is one enum value, one entry
+ * there and one line computing it. */
 #ifndef OTD_METRICS_H
 #define OTD_METRICS_H
 
@@ -12,6 +13,7 @@
 #include "otd/otd_config.h"
 #include "otd/otd_engine.h"
 #include "otd/otd_error.h"
+#include "otd/otd_results.h"
 #include "otd/otd_target.h"
 
 enum {
@@ -42,8 +44,9 @@ enum {
     OTD_V_NVEC
 };
 
-extern const char *const otd_metrics_scalar_names[OTD_M_NSCALAR];
-extern const char *const otd_metrics_vector_names[OTD_V_NVEC];
+/* Name, description and unit of every column, in enum order. */
+extern const otd_results_column otd_metrics_scalar_cols[OTD_M_NSCALAR];
+extern const otd_results_column otd_metrics_vector_cols[OTD_V_NVEC];
 
 typedef struct otd_metrics otd_metrics;
 

@@ -15,6 +15,11 @@
  *   /summary          group with attributes final_rel_err (double), iters
  *                     (int64), status (string), and any extra numbers
  *
+ * Every dataset has a `description` attribute (string) and, when its values
+ * have a unit, a `unit` attribute ("s"; dimensionless values have none):
+ * the fixed datasets' from a table in results.c, the history columns' from
+ * the otd_results_column entries that define them.
+ *
  * History rows are buffered in memory on every rank (all ranks hold the same
  * values) and written at flush time by rank 0 inside a collective extend, so
  * the step loop never touches the file. */
@@ -28,6 +33,14 @@
 
 typedef struct otd_results otd_results;
 
+/* A history column: its name, what it holds (non-empty), and its unit
+ * ("s", "1/s", "bytes"; NULL for a dimensionless value or a count). */
+typedef struct {
+    const char *name;
+    const char *description;
+    const char *unit;
+} otd_results_column;
+
 typedef struct {
     const char *name;  /* attribute name */
     const char *value; /* string value */
@@ -40,7 +53,9 @@ otd_err otd_results_create(const char *path, otd_comm *comm, const otd_attr *att
                            otd_results **out);
 
 /* Collective. Write a distributed d x ncols matrix as dataset `name` (full
- * path, groups created as needed) of shape (d, ncols). `local` is this rank's
+ * path, groups created as needed) of shape (d, ncols). `name` is one of the
+ * layout above (/init/W, /final/W, /target/U, /target/a), which gives its
+ * description; OTD_ERR_ARG for another. Likewise write_replicated. `local` is this rank's
  * row block, column-major nrows x ncols with leading dimension lay->nrows. */
 otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_layout *lay,
                                const double *local, int64_t ncols);
@@ -52,9 +67,11 @@ otd_err otd_results_write_replicated(otd_results *res, const char *name, const d
                                      int64_t rows, int64_t cols);
 
 /* Collective. Declare the history columns once, before the first append:
- * nscalar names of 1-D columns, nvec names of 2-D columns of `width`. */
-otd_err otd_results_history_define(otd_results *res, const char *const *scalar_names, int nscalar,
-                                   const char *const *vec_names, int nvec, int64_t width);
+ * nscalar 1-D columns, nvec 2-D columns of `width`; each gets its
+ * description and unit as attributes (OTD_ERR_ARG if one has no
+ * description). */
+otd_err otd_results_history_define(otd_results *res, const otd_results_column *scalars, int nscalar,
+                                   const otd_results_column *vecs, int nvec, int64_t width);
 
 /* Not collective (but every rank must append the same rows): buffer one row,
  * nscalar values and nvec*width values (vector v at [v*width, (v+1)*width)). */
@@ -77,8 +94,8 @@ otd_err otd_results_write_summary(otd_results *res, const char *status, const ot
  * logged iteration. A /final/W from an end that
  * did not complete is removed. OTD_ERR_FORMAT if the file does not have
  * these columns or has fewer rows. */
-otd_err otd_results_reopen(const char *path, otd_comm *comm, const char *const *scalar_names,
-                           int nscalar, const char *const *vec_names, int nvec, int64_t width,
+otd_err otd_results_reopen(const char *path, otd_comm *comm, const otd_results_column *scalars,
+                           int nscalar, const otd_results_column *vecs, int nvec, int64_t width,
                            int64_t keep_rows, otd_results **out);
 
 /* Rows of history so far, written and buffered. Not collective. */

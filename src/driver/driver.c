@@ -203,8 +203,8 @@ static otd_err create_results(run_state *s)
             otd_results_write_replicated(s->results, "/target/a", s->target->a, s->target->r, 0));
     }
     OTD_CHECK(otd_results_write_rows(s->results, "/init/W", &s->lay, s->W, cfg->model.m));
-    OTD_CHECK(otd_results_history_define(s->results, otd_metrics_scalar_names, OTD_M_NSCALAR,
-                                         otd_metrics_vector_names, (int)nvec(s), s->target->r));
+    OTD_CHECK(otd_results_history_define(s->results, otd_metrics_scalar_cols, OTD_M_NSCALAR,
+                                         otd_metrics_vector_cols, (int)nvec(s), s->target->r));
     OTD_CHECK(write_summary(s, OTD_STATUS_RUNNING, NULL, NULL, NULL, 0, NULL, NULL, 0));
 done:
     /* Not written whole (a full disk): no file is left to pass for the
@@ -343,9 +343,9 @@ static otd_err resume(run_state *s)
     /* Everything is checked: from here on this call changes the directory. */
     s->wrote = 1;
     OTD_CHECK(prepare_results(s, changes));
-    OTD_CHECK(otd_results_reopen(otd_rundir_results_path(s->rd), s->comm, otd_metrics_scalar_names,
-                                 OTD_M_NSCALAR, otd_metrics_vector_names, (int)nvec(s),
-                                 s->target->r, meta.history_rows, &s->results));
+    OTD_CHECK(otd_results_reopen(otd_rundir_results_path(s->rd), s->comm, otd_metrics_scalar_cols,
+                                 OTD_M_NSCALAR, otd_metrics_vector_cols, (int)nvec(s), s->target->r,
+                                 meta.history_rows, &s->results));
     if (root(s)) {
         otd_report_resume(s->out, meta.iter, meta.nranks, meta.history_rows);
         if (changes[0] != '\0')

@@ -7,29 +7,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const otd_metrics_scalar_names[OTD_M_NSCALAR] = {
-    [OTD_M_ITER] = "iter",
-    [OTD_M_EPOCH] = "epoch",
-    [OTD_M_LOSS] = "loss",
-    [OTD_M_FIT] = "fit_loss",
-    [OTD_M_REL_ERR] = "rel_err",
-    [OTD_M_GRAD_NORM] = "grad_norm",
-    [OTD_M_N_LARGE] = "n_large",
-    [OTD_M_N_REINIT] = "n_reinit",
-    [OTD_M_SUM_SQ_NORM] = "sum_sq_norm",
-    [OTD_M_MAX_NORM] = "max_norm",
-    [OTD_M_MIN_BEST_CORR] = "min_best_corr",
-    [OTD_M_MAX_OUT_OF_SPAN] = "max_out_of_span",
-    [OTD_M_N_FITTED] = "n_fitted",
-    [OTD_M_DIST_INIT] = "dist_init",
-    [OTD_M_WALL_TIME] = "wall_time",
-    [OTD_M_REL_ERR_RES] = "rel_err_resolution",
+/* Descriptions as in docs/science.md section 6; every value is on the scale
+ * of ||T*|| or dimensionless, except the wall time. */
+const otd_results_column otd_metrics_scalar_cols[OTD_M_NSCALAR] = {
+    [OTD_M_ITER] = {"iter", "iteration t of the row (W_t, before step t)", NULL},
+    [OTD_M_EPOCH] = {"epoch", "bl/tdp epoch of the row, 0 for the other algorithms", NULL},
+    [OTD_M_LOSS] = {"loss", "objective L(W): fit + regularizer", NULL},
+    [OTD_M_FIT] = {"fit_loss", "fit 1/2 ||T(W) - T*||_F^2", NULL},
+    [OTD_M_REL_ERR] = {"rel_err", "relative error ||T(W) - T*||_F / ||T*||_F", NULL},
+    [OTD_M_GRAD_NORM] = {"grad_norm", "gradient norm ||grad L(W)||_F", NULL},
+    [OTD_M_N_LARGE] = {"n_large",
+                       "components whose coefficient in T(W) is at least "
+                       "metrics.large_fraction times the smallest |a_k|",
+                       NULL},
+    [OTD_M_N_REINIT] = {"n_reinit", "components re-initialized since the previous row", NULL},
+    [OTD_M_SUM_SQ_NORM] = {"sum_sq_norm", "sum_i ||w_i||^2", NULL},
+    [OTD_M_MAX_NORM] = {"max_norm", "max_i ||w_i||", NULL},
+    [OTD_M_MIN_BEST_CORR] = {"min_best_corr",
+                             "min over large components of their best |cos(w_i, u_k)| "
+                             "(NaN: none large, or no target components)",
+                             NULL},
+    [OTD_M_MAX_OUT_OF_SPAN] = {"max_out_of_span",
+                               "max over large components of the fraction of ||w_i||^2 "
+                               "outside span{u_k} (NaN: none large)",
+                               NULL},
+    [OTD_M_N_FITTED] = {"n_fitted",
+                        "targets fitted: a large component at |cos| >= metrics.fit_corr and "
+                        "target_mass within metrics.fit_mass_tol of 1",
+                        NULL},
+    [OTD_M_DIST_INIT] = {"dist_init", "relative distance from W0, ||W - W0||_F / ||W0||_F", NULL},
+    [OTD_M_WALL_TIME] = {"wall_time", "wall time since the start of the step loop (rank 0)", "s"},
+    [OTD_M_REL_ERR_RES] = {"rel_err_resolution",
+                           "resolution of rel_err: a smaller rel_err is only known to be at "
+                           "most this",
+                           NULL},
 };
 
-const char *const otd_metrics_vector_names[OTD_V_NVEC] = {
-    [OTD_V_TARGET_MASS] = "target_mass",
-    [OTD_V_TARGET_RESIDUAL] = "target_residual",
-    [OTD_V_TARGET_COUNT] = "target_count",
+const otd_results_column otd_metrics_vector_cols[OTD_V_NVEC] = {
+    [OTD_V_TARGET_MASS] = {"target_mass",
+                           "per target k: <T(W), u_k^l> / (a_k ||u_k||^{2l}), 1 when k is fitted",
+                           NULL},
+    [OTD_V_TARGET_RESIDUAL] = {"target_residual",
+                               "per target k: <T* - T(W), u_k^l> / (a_k ||u_k||^{2l})", NULL},
+    [OTD_V_TARGET_COUNT] = {"target_count",
+                            "per target k: large components whose best-correlated target is k",
+                            NULL},
 };
 
 struct otd_metrics {

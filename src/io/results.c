@@ -58,6 +58,41 @@ struct otd_results {
     double *rows; /* nbuf rows of stride() values each */
 };
 
+/* The fixed datasets of the layout (otd_results.h) and what they hold: a
+ * reader of the file learns it from the file itself. */
+static const otd_results_column fixed_datasets[] = {
+    {"/init/W", "W0, the initial factor matrix: W0[j, i] is coordinate j of component w_i", NULL},
+    {"/final/W", "the final factor matrix: W[j, i] is coordinate j of component w_i", NULL},
+    {"/target/U", "target components: U[j, k] is coordinate j of u_k", NULL},
+    {"/target/a", "target weights a_k of T* = sum_k a_k u_k^l, after normalization", NULL},
+};
+
+static const otd_results_column *fixed_dataset(const char *name)
+{
+    for (size_t k = 0; k < sizeof fixed_datasets / sizeof *fixed_datasets; k++)
+        if (strcmp(fixed_datasets[k].name, name) == 0)
+            return &fixed_datasets[k];
+    return NULL;
+}
+
+/* Collective: the description and unit attributes of dataset name (an
+ * object path relative to loc). */
+static otd_err describe(hid_t loc, const char *name, const otd_results_column *doc)
+{
+    otd_err err = OTD_OK;
+    hid_t d = H5I_INVALID_HID;
+    OTD_H5(d = H5Dopen2(loc, name, H5P_DEFAULT), name);
+    OTD_CHECK(otd_h5_attr_string(d, "description", doc->description));
+    if (doc->unit != NULL)
+        OTD_CHECK(otd_h5_attr_string(d, "unit", doc->unit));
+done:
+    otd_h5_close(&d, &err);
+    return err;
+}
+
+/* Bytes the attributes of describe() may take. */
+#define DESCRIBE_BYTES 2048
+
 /* A valid buffer for ranks that select nothing: HDF5 rejects NULL there. */
 static const double no_data[1] = {0.0};
 
@@ -253,6 +288,9 @@ static otd_err check_name(const char *name)
 {
     if (name == NULL || name[0] == '\0')
         return OTD_ERROR(OTD_ERR_ARG, "results dataset name is empty");
+    /* Only datasets of the layout: each is described in the file. */
+    if (fixed_dataset(name) == NULL)
+        return OTD_ERROR(OTD_ERR_ARG, "results dataset '%s' is not one of the layout", name);
     return OTD_OK;
 }
 
@@ -284,7 +322,7 @@ otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_lay
     hsize_t dims[2], start[2], count[2];
     err = rows_prepare(res, name, lay, local, ncols, &buf);
     OTD_CHECK(otd_comm_agree(res->comm, err));
-    OTD_CHECK(reserve(res, lay->d * ncols * (int64_t)sizeof(double)));
+    OTD_CHECK(reserve(res, lay->d * ncols * (int64_t)sizeof(double) + DESCRIBE_BYTES));
     dims[0] = (hsize_t)lay->d;
     dims[1] = (hsize_t)ncols;
     start[0] = (hsize_t)lay->row0;
@@ -292,6 +330,8 @@ otd_err otd_results_write_rows(otd_results *res, const char *name, const otd_lay
     count[0] = (hsize_t)lay->nrows;
     count[1] = (hsize_t)ncols;
     err = otd_h5_write_block(res->file, res->dxpl, name, 2, dims, start, count, buf);
+    if (err == OTD_OK)
+        err = describe(res->file, name, fixed_dataset(name));
     OTD_CHECK(agreed(res, err));
     OTD_CHECK(finish_write(res));
 done:
@@ -314,12 +354,15 @@ otd_err otd_results_write_replicated(otd_results *res, const char *name, const d
     if (err == OTD_OK && root)
         err = otd_h5_to_row_major(data, rows, cols == 0 ? 1 : cols, rows, &buf);
     OTD_CHECK(otd_comm_agree(res->comm, err));
-    OTD_CHECK(reserve(res, rows * (cols == 0 ? 1 : cols) * (int64_t)sizeof(double)));
+    OTD_CHECK(
+        reserve(res, rows * (cols == 0 ? 1 : cols) * (int64_t)sizeof(double) + DESCRIBE_BYTES));
     if (root) {
         count[0] = dims[0];
         count[1] = dims[1];
     }
     err = otd_h5_write_block(res->file, res->dxpl, name, rank, dims, start, count, buf);
+    if (err == OTD_OK)
+        err = describe(res->file, name, fixed_dataset(name));
     OTD_CHECK(agreed(res, err));
     OTD_CHECK(finish_write(res));
 done:
@@ -328,15 +371,15 @@ done:
 }
 
 /* Local part of history_define: check names, allocate the column tables. */
-static otd_err define_prepare(otd_results *res, const char *const *scalar_names, int nscalar,
-                              const char *const *vec_names, int nvec, int64_t width)
+static otd_err define_prepare(otd_results *res, const otd_results_column *scalars, int nscalar,
+                              const otd_results_column *vecs, int nvec, int64_t width)
 {
     otd_err err = OTD_OK;
     int ncol = 0;
     if (res->hist_defined)
         OTD_FAIL(OTD_ERR_ARG, "results history of '%s' is already defined", res->path);
     if (nscalar < 0 || nvec < 0 || nscalar + nvec == 0 || (nvec > 0 && width < 1) ||
-        (nscalar > 0 && scalar_names == NULL) || (nvec > 0 && vec_names == NULL))
+        (nscalar > 0 && scalars == NULL) || (nvec > 0 && vecs == NULL))
         OTD_FAIL(OTD_ERR_ARG, "results history: bad columns (%d scalar, %d vector of width %lld)",
                  nscalar, nvec, (long long)width);
     ncol = nscalar + nvec;
@@ -346,11 +389,14 @@ static otd_err define_prepare(otd_results *res, const char *const *scalar_names,
     for (int k = 0; k < ncol; k++)
         res->dsets[k] = H5I_INVALID_HID;
     for (int k = 0; k < ncol; k++) {
-        const char *n = k < nscalar ? scalar_names[k] : vec_names[k - nscalar];
+        const otd_results_column *col = k < nscalar ? &scalars[k] : &vecs[k - nscalar];
+        const char *n = col->name;
         /* A slash would silently nest groups; a duplicate would collide. */
         if (n == NULL || n[0] == '\0' || strchr(n, '/') != NULL)
             OTD_FAIL(OTD_ERR_ARG, "results history: bad column name '%s'",
                      n == NULL ? "(null)" : n);
+        if (col->description == NULL || col->description[0] == '\0')
+            OTD_FAIL(OTD_ERR_ARG, "results history: column '%s' has no description", n);
         for (int q = 0; q < k; q++)
             if (strcmp(res->names[q], n) == 0)
                 OTD_FAIL(OTD_ERR_ARG, "results history: column '%s' given twice", n);
@@ -386,19 +432,22 @@ done:
     return err;
 }
 
-otd_err otd_results_history_define(otd_results *res, const char *const *scalar_names, int nscalar,
-                                   const char *const *vec_names, int nvec, int64_t width)
+otd_err otd_results_history_define(otd_results *res, const otd_results_column *scalars, int nscalar,
+                                   const otd_results_column *vecs, int nvec, int64_t width)
 {
     otd_err err = OTD_OK;
     hid_t group = H5I_INVALID_HID;
-    err = define_prepare(res, scalar_names, nscalar, vec_names, nvec, width);
+    err = define_prepare(res, scalars, nscalar, vecs, nvec, width);
     OTD_CHECK(otd_comm_agree(res->comm, err));
-    /* An object header per column, and the group's. */
-    OTD_CHECK(reserve(res, (int64_t)(res->ncol + 1) * 4096));
+    /* An object header per column with its attributes, and the group's. */
+    OTD_CHECK(reserve(res, (int64_t)(res->ncol + 1) * (4096 + DESCRIBE_BYTES)));
     err = otd_h5_group(res->file, "/history", &group);
-    for (int k = 0; err == OTD_OK && k < res->ncol; k++)
+    for (int k = 0; err == OTD_OK && k < res->ncol; k++) {
         err =
             define_column(group, res->names[k], k < res->nscalar ? 0 : res->width, &res->dsets[k]);
+        if (err == OTD_OK)
+            err = describe(group, res->names[k], k < nscalar ? &scalars[k] : &vecs[k - nscalar]);
+    }
     otd_h5_close(&group, &err);
     OTD_CHECK(agreed(res, err));
     res->hist_defined = 1;
@@ -722,8 +771,8 @@ done:
     return err;
 }
 
-otd_err otd_results_reopen(const char *path, otd_comm *comm, const char *const *scalar_names,
-                           int nscalar, const char *const *vec_names, int nvec, int64_t width,
+otd_err otd_results_reopen(const char *path, otd_comm *comm, const otd_results_column *scalars,
+                           int nscalar, const otd_results_column *vecs, int nvec, int64_t width,
                            int64_t keep_rows, otd_results **out)
 {
     otd_err err = OTD_OK;
@@ -731,7 +780,7 @@ otd_err otd_results_reopen(const char *path, otd_comm *comm, const char *const *
     *out = NULL;
     err = create_prepare(path, comm, NULL, 0, &res);
     if (err == OTD_OK)
-        err = define_prepare(res, scalar_names, nscalar, vec_names, nvec, width);
+        err = define_prepare(res, scalars, nscalar, vecs, nvec, width);
     OTD_CHECK(otd_comm_agree(comm, err));
     err = reopen_file(res, keep_rows);
     OTD_CHECK(otd_comm_agree(comm, err));

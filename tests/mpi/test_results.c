@@ -68,8 +68,10 @@ static void test_write(void)
                               {"otd_version", "test-version"},
                               {"blas", "OpenBLAS test"},
                               {"nranks", "ignored: stored as int64"}};
-    const char *scalars[NSCALAR] = {"iter", "loss", "rel_err"};
-    const char *vecs[1] = {"coef"};
+    const otd_results_column scalars[NSCALAR] = {
+        {"iter", "iteration", NULL}, {"loss", "loss", NULL}, {"rel_err", "error", "s"}};
+    const otd_results_column vecs[1] = {{"coef", "coefficients", NULL}};
+    const otd_results_column undescribed[1] = {{"x", "", NULL}};
     const otd_attr sstr[] = {{"stop_reason", "target reached"}};
     const char *dnames[] = {"final_rel_err", "wall_seconds"};
     const double dvals[] = {1e-3, 12.5};
@@ -90,6 +92,9 @@ static void test_write(void)
             u[k * D + j] = u_value(j, k);
 
     OTD_TEST_OK(otd_results_create(path, c, attrs, 5, &res));
+    /* Only datasets the file can describe: on every rank, before writing. */
+    CU_ASSERT_EQUAL(otd_results_write_rows(res, "/other/W", &lay, local, NCOLS), OTD_ERR_ARG);
+    CU_ASSERT_EQUAL(otd_results_history_define(res, undescribed, 1, NULL, 0, 0), OTD_ERR_ARG);
     OTD_TEST_OK(otd_results_write_rows(res, "/final/W", &lay, local, NCOLS));
     OTD_TEST_OK(otd_results_write_replicated(res, "/target/U", u, D, R));
     OTD_TEST_OK(otd_results_write_replicated(res, "/target/a", a_values, R, 0));
@@ -206,6 +211,22 @@ static void test_read_back(void)
         free(buf);
     }
 
+    {
+        hid_t d = H5Dopen2(f, "/history/rel_err", H5P_DEFAULT);
+        CU_ASSERT_FATAL(d >= 0);
+        check_string_attr(d, "description", "error");
+        check_string_attr(d, "unit", "s");
+        H5Dclose(d);
+        d = H5Dopen2(f, "/history/iter", H5P_DEFAULT);
+        CU_ASSERT_FATAL(d >= 0);
+        CU_ASSERT(H5Aexists(d, "unit") == 0);
+        H5Dclose(d);
+        d = H5Dopen2(f, "/target/a", H5P_DEFAULT);
+        CU_ASSERT_FATAL(d >= 0);
+        check_string_attr(d, "description",
+                          "target weights a_k of T* = sum_k a_k u_k^l, after normalization");
+        H5Dclose(d);
+    }
     {
         int64_t nranks = otd_comm_size(otd_test_comm());
         check_string_attr(f, "config", config_yaml);
