@@ -33,6 +33,7 @@ typedef struct {
     int nnum;           /* numeric attributes of the results' /summary */
     char **num_names;
     double *num_vals;
+    unsigned char *num_is_int; /* 1: an integer attribute (summary.h5 column type) */
 } otd_point_info;
 
 /* Classify point `name` of sweep directory dir (manifest fields config and

@@ -26,8 +26,9 @@ typedef struct {
     int nnum;         /* every single-valued integer or float attribute of */
     char **num_names; /* /summary, by name, as a double (integers converted) */
     double *num_vals;
-    int64_t iters; /* /summary iters, else (a run not finished) the last */
-                   /* row of /history/iter; -1: neither */
+    unsigned char *num_is_int; /* 1: stored as an HDF5 integer */
+    int64_t iters;             /* /summary iters, else (a run not finished) the last */
+                               /* row of /history/iter; -1: neither */
 } otd_runfile_summary;
 
 /* Read the /summary of the results file at path (and, if it has no iters,

@@ -37,10 +37,11 @@ done:
     return err;
 }
 
-static otd_err add_num(otd_runfile_summary *s, const char *name, double v)
+static otd_err add_num(otd_runfile_summary *s, const char *name, double v, int is_int)
 {
     char **names = realloc(s->num_names, (size_t)(s->nnum + 1) * sizeof *names);
     double *vals;
+    unsigned char *ints;
     if (names == NULL)
         return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
     s->num_names = names;
@@ -48,8 +49,13 @@ static otd_err add_num(otd_runfile_summary *s, const char *name, double v)
     if (vals == NULL)
         return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
     s->num_vals = vals;
+    ints = realloc(s->num_is_int, (size_t)(s->nnum + 1) * sizeof *ints);
+    if (ints == NULL)
+        return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    s->num_is_int = ints;
     if ((names[s->nnum] = strdup(name)) == NULL)
         return OTD_ERROR(OTD_ERR_NOMEM, "out of memory");
+    ints[s->nnum] = (unsigned char)(is_int != 0);
     vals[s->nnum++] = v;
     return OTD_OK;
 }
@@ -75,7 +81,7 @@ static herr_t num_attr_cb(hid_t loc, const char *name, const H5A_info_t *ainfo, 
         } else {
             OTD_CHECK(otd_h5_attr_read_double(loc, name, &v));
         }
-        OTD_CHECK(add_num(s, name, v));
+        OTD_CHECK(add_num(s, name, v, cls == H5T_INTEGER));
     }
 done:
     otd_h5_close(&space, &err);
@@ -129,5 +135,6 @@ void otd_runfile_summary_free(otd_runfile_summary *s)
         free(s->num_names[k]);
     free(s->num_names);
     free(s->num_vals);
+    free(s->num_is_int);
     memset(s, 0, sizeof *s);
 }

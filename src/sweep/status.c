@@ -38,6 +38,7 @@ void otd_point_info_free(otd_point_info *info)
         free(info->num_names[k]);
     free(info->num_names);
     free(info->num_vals);
+    free(info->num_is_int);
     memset(info, 0, sizeof *info);
 }
 
@@ -116,9 +117,11 @@ static otd_err read_results(const char *path, otd_point_info *info, char **statu
     info->nnum = sum.nnum;
     info->num_names = sum.num_names;
     info->num_vals = sum.num_vals;
+    info->num_is_int = sum.num_is_int;
     sum.nnum = 0;
     sum.num_names = NULL;
     sum.num_vals = NULL;
+    sum.num_is_int = NULL;
     info->iters = sum.iters;
     *status = sum.status != NULL ? sum.status : strdup("running");
     sum.status = NULL;
