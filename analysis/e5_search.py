@@ -52,9 +52,12 @@ import subprocess
 import sys
 import time
 
-import yaml
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otd_env  # noqa: E402
+
+otd_env.require("h5py", "numpy", "pandas", "yaml")
+import yaml  # noqa: E402
+
 import otd_e5  # noqa: E402
 from otd_sweep import SweepError, flatten_config, load_sweep  # noqa: E402
 

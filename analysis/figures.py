@@ -54,7 +54,11 @@ import os
 import sys
 import zlib
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otd_env  # noqa: E402
+
+otd_env.require("h5py", "numpy", "matplotlib", "pandas", "yaml")
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # files only: no display on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402

@@ -14,9 +14,12 @@ and include/otd/otd_results.h.
 import fcntl
 import os
 
-import h5py
-import numpy as np
-import yaml
+import otd_env
+
+otd_env.require("h5py", "numpy", "yaml")
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
 RESULTS_NAME = "results.h5"
 

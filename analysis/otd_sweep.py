@@ -19,17 +19,49 @@ integral) or float; other cells stay text; empty cells are None. A directory
 holding results.h5 but no summary.csv is read as a sweep of one point, so the
 per-run figures work on a plain `otd run --out DIR` as well.
 
+For pandas, dataframe(DIR) reads DIR/summary.h5 into one typed row per point:
+integer columns int64, reals float64, text str (object), booleans bool;
+every column's description and unit are in df.attrs:
+
+    >>> from otd_sweep import dataframe
+    >>> df = dataframe("sweeps/e1")
+    >>> df[["name", "model.m", "algo.lr", "problem.normalize", "final_rel_err"]].dtypes
+    name                  object
+    model.m                int64
+    algo.lr              float64
+    problem.normalize       bool
+    final_rel_err        float64
+    dtype: object
+    >>> df.attrs["description"]["steps_per_s"], df.attrs["unit"]["steps_per_s"]
+    ('gradient steps per second of wall time of the last process', '1/s')
+    >>> done = df[df.status == "done"]
+    >>> done.groupby(["problem.dim", "model.m"])["final_rel_err"].median()
+
+A column with points that lack a value (a point that never ran has no iters,
+an invalid point no configuration) becomes pandas' nullable Int64 / boolean
+with <NA> there; floats get NaN, text None.
+
 Errors are SweepError with a message meant for the user (main prints it and
-exits nonzero). Run with /usr/bin/python3 (Debian's h5py, numpy, yaml).
+exits nonzero). Run with /usr/bin/python3 (Debian's h5py, numpy, pandas,
+yaml): importing this module with another Python exits with status 2 and
+says so (otd_env.py).
 """
 
 import csv
 import math
 import os
 
-from otd_results import RESULTS_NAME, load_run, run_verdict
+import otd_env
+
+otd_env.require("h5py", "numpy", "pandas", "yaml")
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from otd_results import RESULTS_NAME, load_run, run_verdict  # noqa: E402
 
 SUMMARY_NAME = "summary.csv"
+SUMMARY_H5 = "summary.h5"
 DONE = "done"
 
 
@@ -219,3 +251,52 @@ def require(sweep, rows, what, figure):
     done = len(sweep.done())
     raise SweepError(f"{figure}: no finished points with {what} in "
                      f"{sweep.path} ({done} of {total} points done; algo.name present: {algos})")
+
+
+def _column(f, name):
+    """One summary.h5 column as a pandas Series of its type (see dataframe)."""
+    ds = f[name]
+    raw = ds.asstr()[()] if h5py.check_string_dtype(ds.dtype) else ds[()]
+    miss = None
+    if "missing" in f and name in f["missing"]:
+        miss = np.asarray(f["missing"][name][()], dtype=bool)
+    if h5py.check_string_dtype(ds.dtype):
+        out = pd.Series(list(raw), dtype=object)
+        if miss is not None:
+            out[miss] = None
+    elif raw.dtype == np.bool_:
+        out = pd.Series(raw, dtype=bool)
+        if miss is not None:
+            out = out.astype("boolean")
+            out[miss] = pd.NA
+    elif np.issubdtype(raw.dtype, np.integer):
+        out = pd.Series(raw, dtype="int64")
+        if miss is not None:
+            out = out.astype("Int64")
+            out[miss] = pd.NA
+    else:
+        out = pd.Series(raw, dtype="float64")
+        if miss is not None:
+            out[miss] = np.nan
+    return out
+
+
+def dataframe(path):
+    """DIR/summary.h5 (`otd collect DIR`) as a pandas DataFrame: one row per
+    point in manifest order, the columns of summary.csv in its order, each
+    of its stored type; df.attrs["description"] and df.attrs["unit"] map
+    each column to its description and unit (None: dimensionless).
+    SweepError if DIR has no summary.h5 or it cannot be read."""
+    summary = os.path.join(path, SUMMARY_H5)
+    if not os.path.exists(summary):
+        raise SweepError(f"no {summary}: run `otd collect {path}` first")
+    try:
+        with h5py.File(summary, "r") as f:
+            text = f.attrs["columns"]
+            names = text.split(",") if text else []
+            df = pd.DataFrame({n: _column(f, n) for n in names}, columns=names)
+            df.attrs["description"] = {n: f[n].attrs.get("description") for n in names}
+            df.attrs["unit"] = {n: f[n].attrs.get("unit") for n in names}
+    except (OSError, KeyError) as e:
+        raise SweepError(f"cannot read {summary}: {e}") from e
+    return df

@@ -13,13 +13,16 @@ import argparse
 import os
 import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otd_env  # noqa: E402
+
+otd_env.require("h5py", "numpy", "matplotlib", "yaml")
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # files only: no display on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from otd_results import config_get, describe, load_run  # noqa: E402
 
 

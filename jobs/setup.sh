@@ -26,6 +26,7 @@ OTD_BUILD=${OTD_BUILD:-$OTD_ROOT/build}
 OTD_PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
   libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools libcunit1-dev libopenblas-dev
   libyaml-dev clang-format python3 python3-h5py python3-numpy python3-matplotlib python3-yaml
+  python3-pandas
   slurmctld slurmd slurm-client munge)
 # The tests' second toolchain (Debian keeps Open MPI and OpenBLAS the
 # defaults: these come in beside them) and the module system.
