@@ -439,10 +439,19 @@ class SweepTest(TmpTestCase):
                 self.assertEqual(t["run.seed"], "5")
                 self.assertIn("model:\n  m: %s\n" % t["model.m"], res["attrs"]["config"])
                 self.assertIn("  dim: %s\n" % t["problem.dim"], res["attrs"]["config"])
-                self.assertEqual(h["name"][i].decode(), t["name"])
+                self.assertEqual(h["name"].asstr()[i], t["name"])
                 self.assertEqual(h["final_rel_err"][i], float(s["final_rel_err"]))
-                self.assertEqual(h["model.m"][i], float(t["model.m"]))
-                self.assertEqual(h["algo.name"][i].decode(), "gd")
+                # Typed by source: integers stay integers, in both files.
+                self.assertEqual(h["model.m"][i], int(t["model.m"]))
+                self.assertEqual(h["iters"][i], int(s["iters"]))
+                self.assertEqual(h["algo.name"].asstr()[i], "gd")
+                self.assertEqual(h["problem.normalize"][i], t["problem.normalize"] == "true")
+            self.assertEqual(h["model.m"].dtype, np.int64)
+            self.assertEqual(h["iters"].dtype, np.int64)
+            self.assertEqual(h["final_rel_err"].dtype, np.float64)
+            self.assertEqual(h["problem.normalize"].dtype, np.bool_)
+            self.assertNotIn("missing", h)  # every point done: every cell has a value
+        self.assertEqual({t["problem.normalize"] for t in table}, {"true"})
         self.assertEqual([t["restarts"] for t in table], ["0"] * 6)
 
 
