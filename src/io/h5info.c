@@ -128,6 +128,10 @@ static void type_name(hid_t type, char *buf, size_t cap)
     case H5T_STRING:
         snprintf(buf, cap, "string");
         break;
+    case H5T_ENUM:
+        /* summary.h5's booleans: h5py's FALSE/TRUE enum (otd_h5table.h). */
+        snprintf(buf, cap, "%s", H5Tget_nmembers(type) == 2 ? "bool" : "enum");
+        break;
     default:
         snprintf(buf, cap, "type class %d", (int)cls);
         break;
