@@ -1,7 +1,8 @@
 /* collect.c: one table of every point of a sweep (see otd_collect.h).
  *
  * Columns: index, name, status, reason, rundir, iters, wall_seconds,
- * restarts, final_rel_err, final_loss; then every other numeric /summary
+ * restarts, final_rel_err, final_loss; then hosts, started_utc,
+ * finished_utc (the point's /provenance, text); then every other numeric /summary
  * attribute found in any point (by name, sorted); then every configuration
  * key with the point's resolved value. The table is built as text cells;
  * the CSV writes them as they are, summary.h5 writes a column as float64
@@ -12,17 +13,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "otd/otd_collect.h"
 #include "otd/otd_config.h"
 #include "otd/otd_fileio.h"
 #include "otd/otd_h5table.h"
+#include "otd/otd_runfile.h"
 #include "sweep/sweep_internal.h"
 
 static const char *const fixed_cols[] = {"index",         "name",      "status",       "reason",
                                          "rundir",        "iters",     "wall_seconds", "restarts",
                                          "final_rel_err", "final_loss"};
 #define NFIXED ((int)(sizeof fixed_cols / sizeof *fixed_cols))
+/* From each point's /provenance: text columns after the fixed ones. */
+static const char *const prov_cols[] = {"hosts", "started_utc", "finished_utc"};
+#define NPROV ((int)(sizeof prov_cols / sizeof *prov_cols))
 /* Fixed columns that are text, whatever they hold. */
 #define FIRST_NUMERIC_FIXED 5
 
@@ -101,6 +107,8 @@ static otd_err make_columns(table *t, const otd_collection *c)
     int nextra = 0, cap = 0;
     for (int k = 0; k < NFIXED; k++)
         OTD_CHECK(add_col(t, fixed_cols[k]));
+    for (int k = 0; k < NPROV; k++)
+        OTD_CHECK(add_col(t, prov_cols[k]));
     for (int64_t i = 0; i < c->manifest.n; i++) {
         for (int k = 0; k < c->info[i].nnum; k++) {
             const char *n = c->info[i].num_names[k];
@@ -157,6 +165,27 @@ done:
     return err;
 }
 
+/* Where and when the point ran, from its results.h5's /provenance (left
+ * empty without one: a point that never started, or a file of an otd
+ * before provenance; a file that cannot be read is status's business). */
+static otd_err provenance_cells(table *t, int64_t row, const char *dir, const otd_manifest_row *r)
+{
+    otd_err err = OTD_OK;
+    char path[4300], *vals[NPROV] = {NULL};
+    snprintf(path, sizeof path, "%s/%s/results.h5", dir, r->rundir);
+    if (access(path, F_OK) != 0 ||
+        otd_runfile_read_provenance(path, prov_cols, NPROV, vals) != OTD_OK) {
+        otd_error_clear();
+        goto done;
+    }
+    for (int k = 0; k < NPROV; k++)
+        OTD_CHECK(set_cell(t, row, prov_cols[k], vals[k]));
+done:
+    for (int k = 0; k < NPROV; k++)
+        free(vals[k]);
+    return err;
+}
+
 static otd_err fill_row(table *t, int64_t i, const char *dir, const otd_collection *c)
 {
     otd_err err = OTD_OK;
@@ -174,6 +203,7 @@ static otd_err fill_row(table *t, int64_t i, const char *dir, const otd_collecti
     for (int k = 0; k < info->nnum; k++)
         OTD_CHECK(set_num(t, i, info->num_names[k], info->num_vals[k]));
     OTD_CHECK(config_cells(t, i, dir, r));
+    OTD_CHECK(provenance_cells(t, i, dir, r));
 done:
     return err;
 }
@@ -220,6 +250,10 @@ static int numeric_column(const table *t, int c, double *vals)
 {
     if (c < FIRST_NUMERIC_FIXED)
         return 0;
+    /* A host named by digits alone is still a name. */
+    for (int k = 0; k < NPROV; k++)
+        if (strcmp(t->cols[c], prov_cols[k]) == 0)
+            return 0;
     for (int64_t i = 0; i < t->nrows; i++) {
         const char *s = t->cells[i * t->ncols + c];
         char *end = NULL;
