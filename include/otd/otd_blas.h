@@ -39,4 +39,11 @@ void otd_blas_describe(char *buf, size_t n);
  * NULL when the BLAS is not OpenBLAS. */
 const char *otd_blas_corename(void);
 
+/* The ScaLAPACK in use, for provenance: ScaLAPACK has no version query, so
+ * the file the running process took pdgeqrf_ from, its symbolic links
+ * resolved (the version is in the name:
+ * "/usr/lib/x86_64-linux-gnu/libscalapack-openmpi.so.2.2.1"), or "unknown"
+ * (a static link, no dladdr). Writes at most n bytes including the NUL. */
+void otd_scalapack_describe(char *buf, size_t n);
+
 #endif

@@ -59,6 +59,16 @@ otd_err otd_comm_self(otd_comm **out);
  * for memory checks that divide a node's free memory among its ranks. */
 otd_err otd_comm_node_size(otd_comm *c, int *n);
 
+/* Collective: the distinct names of the hosts c's ranks run on
+ * (MPI_Get_processor_name), sorted and joined by "," ("node01,node02"), in a
+ * malloc'd *out, the same on every rank: where a run ran (provenance). */
+otd_err otd_comm_hosts(otd_comm *c, char **out);
+
+/* Not collective: the first line of MPI_Get_library_version ("Open MPI
+ * v4.1.4, package: ...", "MPICH Version: 4.0.2"), trailing blanks cut, in
+ * buf (n bytes, NUL included). OTD_ERR_MPI if MPI cannot say. */
+otd_err otd_comm_library_version(char *buf, size_t n);
+
 int otd_comm_rank(const otd_comm *c);
 int otd_comm_size(const otd_comm *c);
 

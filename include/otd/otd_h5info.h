@@ -1,6 +1,6 @@
 /* otd_h5info.h: what is in any HDF5 file otd reads or writes (results,
  * checkpoint, tensor, sweep summary), as plain C values: the attributes of
- * the root and of /summary, and every dataset with its shape and type. This
+ * the root, of /summary and of /provenance, and every dataset with its shape and type. This
  * is what `otd info` shows; it formats, this reads.
  *
  * Read with HDF5's default (serial) driver: not collective, no MPI needed. */
@@ -50,10 +50,12 @@ typedef struct {
     char *path;            /* the file read */
     otd_h5info_attrs root; /* attributes of / */
     otd_h5info_dataset *dsets;
-    int64_t ndsets;           /* every dataset reached by a hard link, by name, depth first */
-    int has_summary;          /* /summary exists: */
-    otd_h5info_attrs summary; /* its attributes */
-    int has_history;          /* /history exists */
+    int64_t ndsets;              /* every dataset reached by a hard link, by name, depth first */
+    int has_summary;             /* /summary exists: */
+    otd_h5info_attrs summary;    /* its attributes */
+    int has_history;             /* /history exists */
+    int has_provenance;          /* /provenance exists (results.h5): */
+    otd_h5info_attrs provenance; /* its attributes */
 } otd_h5info;
 
 /* Read what `arg` holds into a zeroed *info (free it with otd_h5info_free

@@ -14,6 +14,9 @@
  *                     (per-target quantities, width r)
  *   /summary          group with attributes final_rel_err (double), iters
  *                     (int64), status (string), and any extra numbers
+ *   /provenance       group with string attributes (where the run ran, when,
+ *                     by which command and libraries) and the compound
+ *                     record /provenance/resumes (one row per resume)
  *
  * Every dataset has a `description` attribute (string) and, when its values
  * have a unit, a `unit` attribute ("s"; dimensionless values have none):
@@ -26,6 +29,7 @@
 #ifndef OTD_RESULTS_H
 #define OTD_RESULTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "otd/otd_comm.h"
@@ -116,5 +120,27 @@ otd_err otd_results_close(otd_results *res);
  * run starts over. Best effort (a file that cannot be removed is a
  * warning); the current error message is left alone. Accepts NULL. */
 void otd_results_discard(otd_results *res);
+
+/* --- /provenance (docs/file-formats.md; src/io/prov_h5.c) --- */
+
+/* Collective. Write (replace) string attributes of /provenance, the group
+ * created if needed; in agreed steps like every write here. */
+otd_err otd_results_set_provenance(otd_results *res, const otd_attr *attrs, int nattrs);
+
+/* One resume of a run. */
+typedef struct {
+    const char *utc;   /* when it resumed, "2026-11-30T10:46:39Z" */
+    const char *hosts; /* otd_comm_hosts of the resuming ranks */
+    int64_t nranks;
+    int64_t iteration; /* the checkpoint's iteration it resumed at */
+} otd_results_resume;
+
+/* Collective. Append r to /provenance/resumes (created on the first
+ * resume); the arguments are the same on every rank. */
+otd_err otd_results_add_resume(otd_results *res, const otd_results_resume *r);
+
+/* Not collective: the HDF5 library's version, "1.10.8" (H5get_libversion),
+ * or "unknown"; n bytes including the NUL. */
+void otd_results_hdf5_version(char *buf, size_t n);
 
 #endif

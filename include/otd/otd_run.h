@@ -28,6 +28,12 @@ typedef struct {
     int restart; /* set an earlier run in the directory aside (dir/previous-N) first */
     FILE *out;   /* where rank 0 of the communicator prints banner, progress and
                   * summary; NULL: stdout */
+    /* Provenance (results.h5's /provenance, written when the run starts;
+     * NULL / 0: recorded empty). A library call has no argv of its own:
+     * the caller says what made it. */
+    const char *command;          /* the command line, shell-quoted words */
+    const char *const *overrides; /* the --set KEY=VALUE strings, in order */
+    int noverrides;
 } otd_run_opts;
 
 /* What a call did: filled on every return (status RUNNING until the run ends,

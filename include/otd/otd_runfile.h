@@ -39,6 +39,12 @@ typedef struct {
 otd_err otd_runfile_read_summary(const char *path, otd_runfile_summary *s);
 void otd_runfile_summary_free(otd_runfile_summary *s);
 
+/* The string attributes names[0..n) of /provenance of the results file at
+ * path, each in a malloc'd vals[k] ("" where there is none: a results file
+ * of an otd before provenance). Reads past HDF5's file lock like
+ * otd_runfile_read_summary; on failure every vals[k] is NULL. */
+otd_err otd_runfile_read_provenance(const char *path, const char *const *names, int n, char **vals);
+
 /* --- Before a run trusts a results file (src/io/runcheck.c) --- */
 
 /* The stored configuration (root attribute `config`, canonical YAML) of the

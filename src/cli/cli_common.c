@@ -19,6 +19,8 @@ otd_err otd_cli_parse_args(int argc, char **argv, const char *cmd, otd_cli_args 
             a->help = 1;
         } else if (strcmp(s, "--restart") == 0 && strcmp(cmd, "run") == 0) {
             a->restart = 1;
+        } else if (strcmp(s, "--print-config") == 0 && strcmp(cmd, "run") == 0) {
+            a->print_config = 1;
         } else if (strcmp(s, "--set") == 0 || strcmp(s, "--out") == 0) {
             if (i + 1 >= argc)
                 OTD_FAIL(OTD_ERR_ARG, "%s needs a value", s);

@@ -16,7 +16,8 @@ typedef struct {
     const char **sets;  /* nsets "KEY=VALUE" strings (argv's, not copies) */
     int nsets;
     int help;
-    int restart; /* --restart: set an earlier run in --out aside and start over */
+    int restart;      /* --restart: set an earlier run in --out aside and start over */
+    int print_config; /* run --print-config: print the resolved YAML, run nothing */
 } otd_cli_args;
 
 /* Parse argv[1..argc) of sub-command `cmd` ("run", named in messages) into

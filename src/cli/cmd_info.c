@@ -186,6 +186,10 @@ static otd_err info_file(const char *arg)
         printf("summary:\n");
         print_attrs(&info.summary, "  ", 0);
     }
+    if (info.has_provenance) {
+        printf("provenance:\n");
+        print_attrs(&info.provenance, "  ", 0);
+    }
     if (info.has_history)
         OTD_CHECK(print_history(&info));
 done:

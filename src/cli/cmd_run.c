@@ -10,12 +10,14 @@
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_run.h"
+#include "otd/otd_text.h"
 
 void otd_cmd_run_usage(FILE *out)
 {
     fprintf(
         out,
         "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR] [--restart]\n"
+        "       otd run --print-config [CONFIG.yaml] [--set KEY=VALUE]...\n"
         "\n"
         "Run one experiment. CONFIG.yaml holds any of the keys below, nested\n"
         "(problem:\\n  order: 3) or dotted (problem.order: 3); --set overrides them,\n"
@@ -25,10 +27,15 @@ void otd_cmd_run_usage(FILE *out)
         "  --set KEY=VALUE   override one key (VALUE in YAML: 0.01, bl, [1, 0.5])\n"
         "  --out DIR         run directory (created; default otd-run-<config hash>)\n"
         "  --restart         set an earlier run in DIR aside (DIR/previous-N) and start over\n"
+        "  --print-config    print the resolved configuration (YAML, every key, defaults\n"
+        "                    filled in; `otd run` of it is the same run) and exit 0:\n"
+        "                    nothing is created, no DIR, no lock\n"
         "  -h, --help        this help\n"
         "\n"
-        "Output: DIR/results.h5 (resolved config, provenance, /history/<metric>,\n"
-        "/target, /init/W, /final/W, /summary); see `otd info DIR/results.h5`.\n"
+        "Output: DIR/results.h5 (resolved config, /history/<metric>, /target,\n"
+        "/init/W, /final/W, /summary, and /provenance: hosts, start and finish times,\n"
+        "this command line and its --set list, MPI/HDF5/BLAS/ScaLAPACK versions, Slurm\n"
+        "job ids, one /provenance/resumes row per resume); see `otd info DIR/results.h5`.\n"
         "DIR/checkpoints/ holds the newest run.keep_checkpoints checkpoints.\n"
         "\n"
         "Running the same command again continues an unfinished run from its newest\n"
@@ -64,6 +71,37 @@ void otd_cmd_run_usage(FILE *out)
     otd_config_print_help(out);
 }
 
+/* The command as typed, for /provenance: "otd" and every word of argv
+ * (argv[0] is "run"), each quoted as a shell reads it back. */
+static otd_err command_line(int argc, char **argv, otd_strbuf *b)
+{
+    otd_err err = OTD_OK;
+    OTD_CHECK(otd_strbuf_printf(b, "otd"));
+    for (int k = 0; k < argc; k++) {
+        OTD_CHECK(otd_strbuf_printf(b, " "));
+        OTD_CHECK(otd_strbuf_shell_word(b, argv[k]));
+    }
+done:
+    return err;
+}
+
+/* Collective: --print-config: rank 0 prints the canonical YAML of the
+ * resolved configuration, what results.h5 stores as `config`. */
+static otd_err print_config(otd_comm *comm, const otd_config *cfg)
+{
+    otd_err err = OTD_OK;
+    char *yaml = NULL;
+    if (otd_comm_rank(comm) == 0) {
+        err = otd_config_to_yaml(cfg, &yaml);
+        if (err == OTD_OK && (fputs(yaml, stdout) == EOF || fflush(stdout) != 0))
+            err = OTD_ERROR(OTD_ERR_IO, "cannot write the configuration to standard output");
+    }
+    /* Every rank ends with rank 0's verdict. */
+    err = otd_comm_agree(comm, err);
+    free(yaml);
+    return err;
+}
+
 int otd_cmd_run(int argc, char **argv)
 {
     otd_err err = OTD_OK;
@@ -72,6 +110,7 @@ int otd_cmd_run(int argc, char **argv)
     otd_cli_args args = {0};
     char outbuf[64];
     otd_run_summary sum;
+    otd_strbuf command = {0};
     memset(&cfg, 0, sizeof cfg);
     memset(&sum, 0, sizeof sum);
 
@@ -91,20 +130,30 @@ int otd_cmd_run(int argc, char **argv)
     if (args.out != NULL && args.out[0] == '\0')
         OTD_FAIL(OTD_ERR_ARG, "--out needs a directory name (it was given an empty one)");
     OTD_CHECK(otd_cli_load_config(comm, &args, &cfg));
+    if (args.print_config) {
+        OTD_CHECK(print_config(comm, &cfg));
+        goto done;
+    }
     if (args.out == NULL) {
         snprintf(outbuf, sizeof outbuf, "otd-run-%016llx",
                  (unsigned long long)otd_config_hash(&cfg));
         args.out = outbuf;
     }
-    otd_run_opts opts = {.restart = args.restart};
+    OTD_CHECK(command_line(argc, argv, &command));
+    otd_run_opts opts = {.restart = args.restart,
+                         .command = command.data,
+                         .overrides = args.sets,
+                         .noverrides = args.nsets};
     OTD_CHECK(otd_run(&cfg, comm, args.out, &opts, &sum));
 done:
+    otd_strbuf_free(&command);
     otd_cli_fail(comm, "run", err);
     otd_cli_args_free(&args);
     otd_config_free(&cfg);
     otd_comm_destroy(comm);
     /* Success ends with the run's status (0, or 75 after a checkpoint on a
      * signal, 130 on SIGINT); a failure with the error's. */
-    return err == OTD_OK && !args.help ? otd_status_exit_after(sum.status, sum.interrupted)
-                                       : otd_exit_for_error(err);
+    return err == OTD_OK && !args.help && !args.print_config
+               ? otd_status_exit_after(sum.status, sum.interrupted)
+               : otd_exit_for_error(err);
 }

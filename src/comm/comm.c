@@ -143,6 +143,73 @@ done:
     return err;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+otd_err otd_comm_hosts(otd_comm *c, char **out)
+{
+    otd_err err = OTD_OK;
+    char name[MPI_MAX_PROCESSOR_NAME + 1], *all = NULL, **names = NULL, *joined = NULL;
+    int len = 0;
+    size_t total = 0, at = 0;
+    *out = NULL;
+    memset(name, 0, sizeof name);
+    OTD_MPI(MPI_Get_processor_name(name, &len));
+    /* Fixed-width slots: one Allgather, whatever the names' lengths. */
+    OTD_ALLOC(all, (size_t)c->size * sizeof name);
+    OTD_ALLOC(names, c->size);
+    OTD_MPI(
+        MPI_Allgather(name, (int)sizeof name, MPI_CHAR, all, (int)sizeof name, MPI_CHAR, c->comm));
+    for (int p = 0; p < c->size; p++) {
+        names[p] = all + (size_t)p * sizeof name;
+        names[p][MPI_MAX_PROCESSOR_NAME] = '\0';
+        total += strlen(names[p]) + 1;
+    }
+    qsort(names, (size_t)c->size, sizeof *names, cmp_name);
+    OTD_ALLOC(joined, total + 1);
+    joined[0] = '\0';
+    for (int p = 0; p < c->size; p++) {
+        size_t n = strlen(names[p]);
+        if (p > 0 && strcmp(names[p], names[p - 1]) == 0)
+            continue;
+        if (at > 0)
+            joined[at++] = ',';
+        memcpy(joined + at, names[p], n + 1);
+        at += n;
+    }
+    *out = joined;
+    joined = NULL;
+done:
+    free(joined);
+    free(names);
+    free(all);
+    return err;
+}
+
+otd_err otd_comm_library_version(char *buf, size_t n)
+{
+    otd_err err = OTD_OK;
+    char v[MPI_MAX_LIBRARY_VERSION_STRING + 1];
+    int len = 0;
+    size_t k;
+    memset(v, 0, sizeof v);
+    if (n > 0)
+        buf[0] = '\0';
+    OTD_MPI(MPI_Get_library_version(v, &len));
+    /* MPICH's string goes on with its configure line: the first line names
+     * the library and its version. */
+    k = strcspn(v, "\n");
+    while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t' || v[k - 1] == '\r'))
+        k--;
+    v[k] = '\0';
+    if (n > 0)
+        snprintf(buf, n, "%s", v);
+done:
+    return err;
+}
+
 void otd_comm_destroy(otd_comm *c)
 {
     if (c == NULL)

@@ -5,6 +5,7 @@
 
 #include <cpuid.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,4 +184,24 @@ void otd_blas_describe(char *buf, size_t n)
         else
             snprintf(buf, n, "unknown BLAS");
     }
+}
+
+void otd_scalapack_describe(char *buf, size_t n)
+{
+    Dl_info info;
+    char real[PATH_MAX];
+    /* Looked up, not referenced: the BLAS module names no ScaLAPACK symbol
+     * at link time; otd's QR (src/linalg) links pdgeqrf_. */
+    void *sym = dlsym(RTLD_DEFAULT, "pdgeqrf_");
+    if (sym == NULL || dladdr(sym, &info) == 0 || info.dli_fname == NULL) {
+        snprintf(buf, n, "unknown");
+        return;
+    }
+    /* The main program itself: ScaLAPACK linked statically, name unknown. */
+    if (info.dli_fname[0] == '\0' || strstr(info.dli_fname, ".so") == NULL) {
+        snprintf(buf, n, "unknown (linked statically into %s)",
+                 info.dli_fname[0] != '\0' ? info.dli_fname : "the program");
+        return;
+    }
+    snprintf(buf, n, "%s", realpath(info.dli_fname, real) != NULL ? real : info.dli_fname);
 }

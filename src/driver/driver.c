@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/provenance.h"
 #include "driver/report.h"
 #include "otd/otd_algo.h"
 #include "otd/otd_blas.h"
@@ -44,6 +45,7 @@ enum { FLAG_SIGNAL, FLAG_INTERRUPT, FLAG_CKPT_DUE };
 /* Everything one run holds; released in one place. */
 typedef struct {
     const otd_config *cfg;
+    const otd_run_opts *opts; /* NULL: defaults */
     otd_comm *comm;
     otd_rundir *rd;
     FILE *out; /* rank 0's output */
@@ -181,6 +183,8 @@ static otd_err create_results(run_state *s)
     otd_err err = OTD_OK;
     char hash[17], blas[256];
     const otd_config *cfg = s->cfg;
+    otd_prov prov;
+    memset(&prov, 0, sizeof prov);
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)otd_config_hash(cfg));
     otd_blas_describe(blas, sizeof blas);
     const otd_attr attrs[] = {
@@ -192,8 +196,11 @@ static otd_err create_results(run_state *s)
         {"algo", otd_algo_name_str(cfg->algo.name)},
         {"layout", "contiguous row blocks"},
     };
+    /* Gathered before the file exists: a failure here leaves nothing. */
+    OTD_CHECK(otd_prov_gather(s->comm, s->opts, &prov));
     OTD_CHECK(otd_results_create(otd_rundir_results_path(s->rd), s->comm, attrs,
                                  (int)(sizeof attrs / sizeof *attrs), &s->results));
+    OTD_CHECK(otd_results_set_provenance(s->results, prov.attrs, OTD_PROV_NATTRS));
     /* The target's components, when it has any (not for a tensor file, whose
      * path is in the config). */
     if (s->target->r > 0) {
@@ -207,6 +214,7 @@ static otd_err create_results(run_state *s)
                                          otd_metrics_vector_cols, (int)nvec(s), s->target->r));
     OTD_CHECK(write_summary(s, OTD_STATUS_RUNNING, NULL, NULL, NULL, 0, NULL, NULL, 0));
 done:
+    otd_prov_free(&prov);
     /* Not written whole (a full disk): no file is left to pass for the
      * results of a run that has no checkpoint; the next try starts over. */
     if (err != OTD_OK && s->results != NULL) {
@@ -304,6 +312,22 @@ done:
     return err;
 }
 
+/* Collective: one more row of /provenance/resumes: when, where, on how
+ * many ranks, from which iteration. */
+static otd_err record_resume(run_state *s, int64_t iter)
+{
+    otd_err err = OTD_OK;
+    char utc[OTD_PROV_UTC_CAP], *hosts = NULL;
+    OTD_CHECK(otd_prov_now(s->comm, utc));
+    OTD_CHECK(otd_comm_hosts(s->comm, &hosts));
+    otd_results_resume r = {
+        .utc = utc, .hosts = hosts, .nranks = otd_comm_size(s->comm), .iteration = iter};
+    OTD_CHECK(otd_results_add_resume(s->results, &r));
+done:
+    free(hosts);
+    return err;
+}
+
 /* A resume: the newest valid checkpoint of this configuration, results.h5
  * checked against it, and its history cut back to it. */
 static otd_err resume(run_state *s)
@@ -346,6 +370,7 @@ static otd_err resume(run_state *s)
     OTD_CHECK(otd_results_reopen(otd_rundir_results_path(s->rd), s->comm, otd_metrics_scalar_cols,
                                  OTD_M_NSCALAR, otd_metrics_vector_cols, (int)nvec(s), s->target->r,
                                  meta.history_rows, &s->results));
+    OTD_CHECK(record_resume(s, meta.iter));
     if (root(s)) {
         otd_report_resume(s->out, meta.iter, meta.nranks, meta.history_rows);
         if (changes[0] != '\0')
@@ -509,6 +534,8 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
     otd_err err = OTD_OK;
     const otd_config *cfg = s->cfg;
     otd_algo_report rep;
+    char utc[OTD_PROV_UTC_CAP];
+    const otd_attr fin = {"finished_utc", utc};
     /* With the outcome, the stopping keys that governed the run: they may
      * change on resume, and the root attribute config holds the same. */
     const char *dn[] = {"final_rel_err", "final_loss", "wall_seconds",
@@ -531,6 +558,9 @@ static otd_err write_final(run_state *s, const otd_run_summary *sum)
     otd_algo_report_fields(s->algo, &rep);
     OTD_CHECK(otd_results_write_rows(s->results, "/final/W", &s->lay, s->W, cfg->model.m));
     OTD_CHECK(write_summary(s, sum->status, &rep, dn, dv, 7, in, iv, ni));
+    /* The run has ended (its final status is written): when. */
+    OTD_CHECK(otd_prov_now(s->comm, utc));
+    OTD_CHECK(otd_results_set_provenance(s->results, &fin, 1));
 done:
     return err;
 }
@@ -676,7 +706,7 @@ otd_err otd_run(const otd_config *cfg, otd_comm *comm, const char *dir, const ot
                 otd_run_summary *sum)
 {
     otd_err err = OTD_OK;
-    run_state s = {.cfg = cfg, .comm = comm, .row_iter = -1};
+    run_state s = {.cfg = cfg, .opts = opts, .comm = comm, .row_iter = -1};
     memset(sum, 0, sizeof *sum);
     sum->status = OTD_STATUS_RUNNING;
     s.out = opts != NULL && opts->out != NULL ? opts->out : stdout;

@@ -251,6 +251,13 @@ otd_err otd_h5info_read(const char *arg, otd_h5info *info)
         OTD_H5(group = H5Gopen2(file, "/summary", H5P_DEFAULT), "/summary");
         OTD_CHECK(read_attrs(group, "/summary", &info->summary));
     }
+    OTD_H5(there = H5Lexists(file, "/provenance", H5P_DEFAULT), "/provenance");
+    if (there) {
+        info->has_provenance = 1;
+        otd_h5_close(&group, &err);
+        OTD_H5(group = H5Gopen2(file, "/provenance", H5P_DEFAULT), "/provenance");
+        OTD_CHECK(read_attrs(group, "/provenance", &info->provenance));
+    }
     OTD_H5(there = H5Lexists(file, "/history", H5P_DEFAULT), "/history");
     info->has_history = there > 0;
 done:
@@ -263,6 +270,7 @@ void otd_h5info_free(otd_h5info *info)
 {
     attrs_free(&info->root);
     attrs_free(&info->summary);
+    attrs_free(&info->provenance);
     for (int64_t k = 0; k < info->ndsets; k++)
         free(info->dsets[k].path);
     free(info->dsets);

@@ -22,6 +22,7 @@
 
 #include "comm/comm_mpi.h"
 #include "io/h5util.h"
+#include "io/prov_h5.h"
 #include "otd/otd_fileio.h"
 
 /* History datasets grow by at most this many rows per chunk: a flush every
@@ -788,5 +789,34 @@ otd_err otd_results_reopen(const char *path, otd_comm *comm, const otd_results_c
     res = NULL;
 done:
     results_free(res, &err);
+    return err;
+}
+
+/* --- /provenance: metadata, in the same agreed steps as every write --- */
+
+otd_err otd_results_set_provenance(otd_results *res, const otd_attr *attrs, int nattrs)
+{
+    otd_err err = OTD_OK;
+    for (int k = 0; k < nattrs; k++)
+        if (attrs[k].name == NULL || attrs[k].name[0] == '\0' || attrs[k].value == NULL)
+            OTD_FAIL(OTD_ERR_ARG, "provenance attribute %d has no name or no value", k);
+    OTD_CHECK(reserve(res, attrs_bytes(attrs, nattrs) + 4096));
+    OTD_CHECK(agreed(res, otd_h5_prov_attrs(res->file, attrs, nattrs)));
+    OTD_CHECK(finish_write(res));
+done:
+    return err;
+}
+
+otd_err otd_results_add_resume(otd_results *res, const otd_results_resume *r)
+{
+    otd_err err = OTD_OK;
+    if (r == NULL || r->utc == NULL || r->hosts == NULL)
+        OTD_FAIL(OTD_ERR_ARG, "a resume record without time or hosts");
+    /* The record is rewritten whole: count every earlier row as new. */
+    OTD_CHECK(reserve(res, 4096 + 64 * (int64_t)(strlen(r->hosts) + 64)));
+    OTD_CHECK(
+        agreed(res, otd_h5_prov_resume(res->file, res->dxpl, otd_comm_rank(res->comm) == 0, r)));
+    OTD_CHECK(finish_write(res));
+done:
     return err;
 }

@@ -1,7 +1,8 @@
 /* collect.c: one table of every point of a sweep (see otd_collect.h).
  *
  * Columns: index, name, status, reason, rundir, iters, wall_seconds,
- * restarts, final_rel_err, final_loss; then every other numeric /summary
+ * restarts, final_rel_err, final_loss; then hosts, started_utc,
+ * finished_utc (the point's /provenance, text); then every other numeric /summary
  * attribute found in any point (by name, sorted); then every configuration
  * key with the point's resolved value. The table is built as text cells
  * (NULL: no value); the CSV writes them as they are. Each column's type in
@@ -14,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "otd/otd_collect.h"
 #include "otd/otd_config.h"
 #include "otd/otd_fileio.h"
 #include "otd/otd_h5table.h"
+#include "otd/otd_runfile.h"
 #include "sweep/sweep_internal.h"
 
 /* What a column holds, for summary.h5's type, description and unit. */
@@ -50,6 +53,13 @@ static const col_doc fixed_cols[] = {
     {"final_loss", F64, "objective (fit + regularizer) at the final W", NULL},
 };
 #define NFIXED ((int)(sizeof fixed_cols / sizeof *fixed_cols))
+/* From each point's /provenance: text columns after the fixed ones. */
+static const col_doc prov_cols[] = {
+    {"hosts", STR, "distinct host names of the point's ranks (results.h5 /provenance)", NULL},
+    {"started_utc", STR, "when the point's run started, UTC, ISO 8601", NULL},
+    {"finished_utc", STR, "when it finished, UTC, ISO 8601 (empty while unfinished)", NULL},
+};
+#define NPROV ((int)(sizeof prov_cols / sizeof *prov_cols))
 
 /* The other /summary attributes otd writes (docs/file-formats.md, /summary);
  * their type is the one each file stores, so it is not repeated here. */
@@ -212,6 +222,9 @@ static otd_err make_columns(table *t, const otd_collection *c)
     for (int k = 0; k < NFIXED; k++)
         OTD_CHECK(add_col(t, fixed_cols[k].name, fixed_cols[k].type, fixed_cols[k].description,
                           fixed_cols[k].unit));
+    for (int k = 0; k < NPROV; k++)
+        OTD_CHECK(add_col(t, prov_cols[k].name, prov_cols[k].type, prov_cols[k].description,
+                          prov_cols[k].unit));
     for (int64_t i = 0; i < c->manifest.n; i++) {
         for (int k = 0; k < c->info[i].nnum; k++) {
             const char *n = c->info[i].num_names[k];
@@ -282,6 +295,30 @@ done:
     return err;
 }
 
+/* Where and when the point ran, from its results.h5's /provenance (left
+ * empty without one: a point that never started, or a file of an otd
+ * before provenance; a file that cannot be read is status's business). */
+static otd_err provenance_cells(table *t, int64_t row, const char *dir, const otd_manifest_row *r)
+{
+    otd_err err = OTD_OK;
+    char path[4300], *vals[NPROV] = {NULL};
+    const char *names[NPROV];
+    for (int k = 0; k < NPROV; k++)
+        names[k] = prov_cols[k].name;
+    snprintf(path, sizeof path, "%s/%s/results.h5", dir, r->rundir);
+    if (access(path, F_OK) != 0 ||
+        otd_runfile_read_provenance(path, names, NPROV, vals) != OTD_OK) {
+        otd_error_clear();
+        goto done;
+    }
+    for (int k = 0; k < NPROV; k++)
+        OTD_CHECK(set_cell(t, row, prov_cols[k].name, vals[k]));
+done:
+    for (int k = 0; k < NPROV; k++)
+        free(vals[k]);
+    return err;
+}
+
 static otd_err fill_row(table *t, int64_t i, const char *dir, const otd_collection *c)
 {
     otd_err err = OTD_OK;
@@ -299,6 +336,7 @@ static otd_err fill_row(table *t, int64_t i, const char *dir, const otd_collecti
     for (int k = 0; k < info->nnum; k++)
         OTD_CHECK(set_num(t, i, info->num_names[k], info->num_vals[k]));
     OTD_CHECK(config_cells(t, i, dir, r));
+    OTD_CHECK(provenance_cells(t, i, dir, r));
 done:
     return err;
 }

@@ -193,6 +193,20 @@ static int shared(otd_comm *g, otd_err err)
            otd_comm_failed_rank(g) >= 0;
 }
 
+/* A point's /provenance command: the runner that ran it and, after a
+ * shell comment (the line stays one a shell reads), the point's
+ * configuration: "otd sweep-run DIR # point DIR/points/p0003.yaml". */
+static otd_err point_command(const char *dir, const char *config, otd_strbuf *b)
+{
+    otd_err err = OTD_OK;
+    OTD_CHECK(otd_strbuf_printf(b, "otd sweep-run "));
+    OTD_CHECK(otd_strbuf_shell_word(b, dir));
+    OTD_CHECK(otd_strbuf_printf(b, " # point "));
+    OTD_CHECK(otd_strbuf_shell_word(b, config));
+done:
+    return err;
+}
+
 /* Collective over g: run one point; *code its exit status as `otd run`. */
 static otd_err run_one(runner *r, otd_comm *g, const job *j, int *code)
 {
@@ -204,6 +218,7 @@ static otd_err run_one(runner *r, otd_comm *g, const job *j, int *code)
     otd_config cfg;
     otd_run_summary sum;
     FILE *log = NULL;
+    otd_strbuf command = {0};
     memset(&cfg, 0, sizeof cfg);
     memset(&sum, 0, sizeof sum);
     otd_comm_clear_failure(g);
@@ -218,8 +233,10 @@ static otd_err run_one(runner *r, otd_comm *g, const job *j, int *code)
         err = otd_comm_bcast_bytes(g, &text, &len, 0);
     if (err == OTD_OK)
         err = otd_config_parse(text, len, path, NULL, 0, &cfg);
+    if (err == OTD_OK)
+        err = otd_comm_agree(g, point_command(o->dir, path, &command));
     if (err == OTD_OK) {
-        otd_run_opts ro = {.restart = 0, .out = log};
+        otd_run_opts ro = {.restart = 0, .out = log, .command = command.data};
         err = otd_run(&cfg, g, rundir, &ro, &sum);
     }
     *code = err != OTD_OK ? otd_exit_for_error(err)
@@ -231,6 +248,7 @@ static otd_err run_one(runner *r, otd_comm *g, const job *j, int *code)
     else
         otd_error_trace(__FILE__, __LINE__);
     otd_config_free(&cfg);
+    otd_strbuf_free(&command);
     free(text);
     if (log != NULL)
         fclose(log);
