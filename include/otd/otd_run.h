@@ -28,6 +28,8 @@ typedef struct {
     int restart; /* set an earlier run in the directory aside (dir/previous-N) first */
     FILE *out;   /* where rank 0 of the communicator prints banner, progress and
                   * summary; NULL: stdout */
+    int quiet;   /* only the outcome: the summary (or the line saying why the run
+                  * stopped or has nothing to do), no banner, resume or progress */
 } otd_run_opts;
 
 /* What a call did: filled on every return (status RUNNING until the run ends,

@@ -16,6 +16,7 @@ void otd_cmd_run_usage(FILE *out)
     fprintf(
         out,
         "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR] [--restart]\n"
+        "                          [--quiet]\n"
         "\n"
         "Run one experiment. CONFIG.yaml holds any of the keys below, nested\n"
         "(problem:\\n  order: 3) or dotted (problem.order: 3); --set overrides them,\n"
@@ -25,6 +26,8 @@ void otd_cmd_run_usage(FILE *out)
         "  --set KEY=VALUE   override one key (VALUE in YAML: 0.01, bl, [1, 0.5])\n"
         "  --out DIR         run directory (created; default otd-run-<config hash>)\n"
         "  --restart         set an earlier run in DIR aside (DIR/previous-N) and start over\n"
+        "  -q, --quiet       no banner or progress lines: errors (stderr) and the final\n"
+        "                    line(s) only (done: ..., or why it stopped)\n"
         "  -h, --help        this help\n"
         "\n"
         "Output: DIR/results.h5 (resolved config, provenance, /history/<metric>,\n"
@@ -96,7 +99,7 @@ int otd_cmd_run(int argc, char **argv)
                  (unsigned long long)otd_config_hash(&cfg));
         args.out = outbuf;
     }
-    otd_run_opts opts = {.restart = args.restart};
+    otd_run_opts opts = {.restart = args.restart, .quiet = args.quiet};
     OTD_CHECK(otd_run(&cfg, comm, args.out, &opts, &sum));
 done:
     otd_cli_fail(comm, "run", err);
