@@ -42,14 +42,14 @@ static const struct {
      "write a generated target tensor (with noise) to FILE.h5 for problem.tensor_file"},
     {"bench", otd_cmd_bench, 1, 0, "mpirun -n P otd bench [--case ENGINE:l:d:m[:r]]...",
      "time the engines' steps against this machine's DGEMM rate and bandwidth"},
-    {"info", otd_cmd_info, 1, 0, "otd info [--json] FILE.h5",
+    {"info", otd_cmd_info, 1, 0, "otd info FILE.h5 [--json]",
      "summarize an otd HDF5 file (config, provenance, datasets, summary)"},
     {"sweep", otd_cmd_sweep, 0, 0,
      "otd sweep FILE --out DIR [--local N | --submit] [--unfinished] [--dry-run] [--quiet]",
      "expand a sweep file into a run per point; run them here or as a Slurm array"},
     {"sweep-run", otd_cmd_sweep_run, 1, 1, "mpirun -n N otd sweep-run DIR [--share FILE]",
      "run a sweep directory's unfinished points inside this one MPI job"},
-    {"collect", otd_cmd_collect, 0, 0, "otd collect [--json] DIR",
+    {"collect", otd_cmd_collect, 0, 0, "otd collect DIR [--json]",
      "gather a sweep's points into DIR/summary.csv and .h5; print the rerun command"},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
