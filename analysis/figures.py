@@ -36,7 +36,12 @@ DIR     a sweep directory with summary.csv (`otd collect DIR`), or for e2-e4 als
         single run directory (results.h5)
 
 Writes PREFIX.png and PREFIX.pdf (default PREFIX: DIR/figures/FIGURE), prints their
-paths and a one-line summary of the data plotted (e5: one line per series).
+paths and a one-line summary of the data plotted (e5: one line per series). The PDF is
+one column wide (3.5 in, 7-point text, panels stacked) with TrueType (Type 42) fonts, as
+IEEE/ACM require; the PNG is larger (7 in a panel, 200 dpi). Titles state l, r, the
+target and the number of seeds; a shaded band is named in the legend; every variable
+that tells curves apart has a colour and a marker or line style (STYLES, new_figure,
+legend).
 --data-json PATH writes what was plotted (panels, curves with their x/y values; NaN
 as null) for checking by tests and scripts. --point NAME (repeatable; e2, e3, e4) restricts to the named points;
 e2 plots the first. Only points with status done are used; the summary line says
@@ -75,7 +80,6 @@ from otd_sweep import (SweepError, describe_where, finite, group, load_sweep,  #
 ALGOS = ("lazy_opt", "lazy_gd", "bl", "tdp", "gd")
 ALGO_COLORS = {"lazy_opt": "C3", "lazy_gd": "C1", "bl": "C0", "tdp": "C2", "gd": "C7"}
 DEFLATION_ALGOS = ("tdp", "bl")  # the algorithms with epochs and re-initialization
-MARKERS = "os^Dv<>ph*"  # one per problem.dim in e1
 DASHES = ((5, 2), (2, 2), (8, 3, 2, 3), (1, 1))  # dimension-count line per problem.dim
 
 
@@ -86,6 +90,132 @@ def algo_color(name):
 
 def algo_order(name):
     return (ALGOS.index(name), "") if name in ALGOS else (len(ALGOS), str(name))
+
+
+# ---------------------------------------------------------------- style
+#
+# One look for every figure, in two sizes: the PDF for a paper, one column
+# wide (3.5 in, the single column of IEEE/ACM two-column layouts) with
+# 7-point text, and the PNG for screens and slides, larger and at 200 dpi.
+# Both embed TrueType (Type 42) fonts: Type 3 fonts, matplotlib's default,
+# are rejected by IEEE and ACM submission checks. Each figure is drawn once
+# per size (fig_* takes args.style), not scaled: text keeps its point size.
+# Every variable that tells curves apart is shown two ways (colour and
+# marker for the algorithm; line style and marker fill for d or l), so a
+# figure printed in grey or read by a colour-blind reader still separates
+# them. Legends sit below their panel, never over the data.
+
+
+class Style:
+    def __init__(self, kind, width, panel_height, dpi, font, column):
+        self.kind, self.width, self.panel_height, self.dpi = kind, width, panel_height, dpi
+        self.font = font      # base font size, points
+        self.column = column  # True: panels stacked in one column (the PDF)
+        self.rc = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",
+                   "font.size": font, "axes.titlesize": font, "axes.labelsize": font,
+                   "legend.fontsize": font - 1, "xtick.labelsize": font - 1,
+                   "ytick.labelsize": font - 1, "lines.linewidth": 1.0 if column else 1.6,
+                   "lines.markersize": 3.5 if column else 6.5, "legend.frameon": False,
+                   "axes.grid": True, "grid.alpha": 0.3, "savefig.dpi": dpi}
+
+
+STYLES = {
+    "pdf": Style("pdf", width=3.5, panel_height=2.3, dpi=300, font=7, column=True),
+    "png": Style("png", width=7.0, panel_height=4.6, dpi=200, font=12, column=False),
+}
+
+ALGO_MARKERS = {"lazy_opt": "o", "lazy_gd": "P", "bl": "s", "tdp": "D", "gd": "X"}
+LINESTYLES = ("-", "--", ":", "-.")  # per problem.dim (e1) or problem.order (e5)
+
+
+def algo_marker(name):
+    return ALGO_MARKERS.get(name, "*")
+
+
+def new_figure(args, nrows=1, ncols=1, height_ratios=None):
+    """A figure of nrows x ncols panels, axes[r][c], for args.style: side by
+    side in the PNG; in the PDF one column, panel (r, c) at row c*nrows + r
+    (a panel's rows stay together). Constrained layout: legends placed
+    outside their axes (legend()) get room."""
+    st = args.style
+    ratios = list(height_ratios or [1] * nrows)
+    grows, gcols = (nrows * ncols, 1) if st.column else (nrows, ncols)
+    gratios = ratios * ncols if st.column else ratios
+    width = st.width if st.column else st.width * ncols
+    fig = plt.figure(figsize=(width, st.panel_height * sum(gratios) / max(ratios)), dpi=st.dpi,
+                     layout="constrained")
+    gs = fig.add_gridspec(grows, gcols, height_ratios=gratios)
+    axes = [[None] * ncols for _ in range(nrows)]
+    for r in range(nrows):
+        for c in range(ncols):
+            gr, gc = (c * nrows + r, 0) if st.column else (r, c)
+            axes[r][c] = fig.add_subplot(gs[gr, gc])
+            axes[r][c].otd_row = gr
+    fig.otd_legend_rows = {}
+    return fig, axes
+
+
+def legend(ax, handles=None, ncol=2):
+    """The panel's legend below it (outside the data), in ncol columns; the
+    figure grows by its height when saved (save())."""
+    h, labels = ax.get_legend_handles_labels() if handles is None else (
+        handles, [x.get_label() for x in handles])
+    if not h:
+        return
+    fig = ax.figure
+    font = matplotlib.rcParams["legend.fontsize"]
+    # Columns that do not fit the figure's width (the narrow PDF): one.
+    # Width estimate per column: the longest label at ~0.55 em a character
+    # plus the handle and spacing (~4.5 em).
+    longest = max(len(str(t)) for t in labels)
+    if ncol > 1 and ncol * (0.55 * longest + 4.5) * font > 0.95 * fig.get_figwidth() * 72:
+        ncol = 1
+    # Below the tick labels and the x label: about 2 text lines and the
+    # tick marks, in units of the legend's font size.
+    pad = (2.6 * matplotlib.rcParams["font.size"] + 8) / font
+    ax.legend(h, labels, loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=pad,
+              ncol=ncol, handlelength=2.6, columnspacing=1.2)
+    rows = -(-len(h) // ncol)
+    row = getattr(ax, "otd_row", 0)
+    fig.otd_legend_rows[row] = max(fig.otd_legend_rows.get(row, 0), rows)
+
+
+def save(fig, path, style):
+    """Write fig to path, its height grown by its legends' lines (the
+    width, the column width for the PDF, stays)."""
+    lines = sum(getattr(fig, "otd_legend_rows", {}).values())
+    extra = lines * 1.45 * (style.font - 1) / 72.0 + 0.25 * (lines > 0)
+    fig.set_figheight(fig.get_figheight() + extra)
+    fig.savefig(path, dpi=style.dpi)
+    plt.close(fig)
+
+
+def n_seeds(rows):
+    """How many seeds (distinct run.seed) the rows have: the N of "min-max
+    over N seeds"."""
+    return len({r.get("run.seed") for r in rows}) or 1
+
+
+def setting(rows, keys=(("l", "problem.order"), ("r", "problem.rank"))):
+    """"l=3, r=2, orthonormal target, 5 seeds" for the rows (several values
+    of a key joined with "/"): what every figure title states."""
+    parts = []
+    for label, key in keys:
+        vals = values(rows, key)
+        parts.append("%s=%s" % (label, "/".join(str(v) for v in vals) if vals else "?"))
+    targets = values(rows, "problem.target")
+    if targets:
+        parts.append("%s target" % "/".join(str(t) for t in targets))
+    n = n_seeds(rows)
+    parts.append("%d seed%s" % (n, "" if n == 1 else "s"))
+    return ", ".join(parts)
+
+
+def band_handle(n):
+    """The legend entry that says what a shaded band is."""
+    # (matplotlib.patches comes with pyplot)
+    return matplotlib.patches.Patch(color="0.5", alpha=0.3, lw=0,
+                                    label="band: min–max over %d seeds" % n)
 
 
 def positive(y):
@@ -151,27 +281,33 @@ def fig_e0(sweep, args):
         bars.append({"order": order, "rank": rank, "n": n, "stuck": stuck,
                      "fraction": stuck / n if n else float("nan"),
                      "n_fitted_known": len(fits), "fitted_all": sum(fits),
-                     "fraction_fitted": sum(fits) / len(fits) if fits else float("nan")})
-    fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(bars), 4), dpi=120)
+                     "fraction_fitted": sum(fits) / len(fits) if fits else float("nan"),
+                     "targets": values(pts, "problem.target"), "seeds": n_seeds(pts)})
+    fig, axes = new_figure(args)
+    ax = axes[0][0]
     xs = np.arange(len(bars))
     width = 0.38
-    series = (("fraction_fitted", "fitted_all", "n_fitted_known", -width / 2, "C2",
+    # colour and hatching: the two bars stay apart in grey too
+    series = (("fraction_fitted", "fitted_all", "n_fitted_known", -width / 2, "C2", "",
                "fit every target (n_fitted = r)"),
-              ("fraction", "stuck", "n", width / 2, "C7",
+              ("fraction", "stuck", "n", width / 2, "C7", "//",
                "final rel. error > %g" % args.threshold))
-    for key, count, total, dx, color, label in series:
+    for key, count, total, dx, color, hatch, label in series:
         ys = [b[key] for b in bars]
-        ax.bar(xs + dx, np.nan_to_num(ys), color=color, width=width, label=label)
+        ax.bar(xs + dx, np.nan_to_num(ys), color=color, width=width, label=label, hatch=hatch,
+               edgecolor="k", lw=0.5)
         for x, b in zip(xs, bars):
             ax.annotate("%d/%d" % (b[count], b[total]), (x + dx, np.nan_to_num(b[key])),
-                        ha="center", va="bottom", xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", xytext=(0, 2), textcoords="offset points",
                         fontsize="small")
-    ax.set_xticks(xs, ["l=%s, r=%s" % (b["order"], b["rank"]) for b in bars])
+    ax.set_xticks(xs, ["l=%s, r=%s\n%s target\n%d seeds" % (
+        b["order"], b["rank"], "/".join(str(t) for t in b["targets"]), b["seeds"])
+        for b in bars])
     ax.set_ylim(0, 1.2)
     ax.set_ylabel("fraction of seeds")
-    ax.set_title("E0: gd with m = r")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize="small", loc="upper right")
+    ax.set_title("E0: gd with m = r; %s" % setting(rows))
+    ax.grid(False, axis="x")
+    legend(ax, ncol=1)
     data = {"threshold": args.threshold, "bars": bars}
     summary = "e0: " + "; ".join("l=%s r=%s: %d/%d fit every target, %d/%d stuck" % (
         b["order"], b["rank"], b["fitted_all"], b["n_fitted_known"], b["stuck"], b["n"])
@@ -186,6 +322,35 @@ def dim_count(m, d, order):
     """sqrt(max(0, 1 - m d / D)), D = C(d+l-1, l): the lazy error by dimension count."""
     D = math.comb(int(d) + int(order) - 1, int(order))
     return np.sqrt(np.maximum(0.0, 1.0 - np.asarray(m, dtype=float) * d / D)), D
+
+
+# The dimension-count curves: one grey and one dash pattern per d.
+DIM_COUNT_GREYS = ("0.15", "0.45", "0.6", "0.3")
+
+
+def dim_count_curve(ms, d, order):
+    """The dimension count over the m range of the panel, drawn down to zero.
+
+    sqrt(1 - m d / D) falls to 0 at m0 = D/d with infinite slope, which on a
+    log y axis is a drop to -infinity. Evenly spaced samples stop short of it
+    and the curve seemed to end in mid-air. Here the grid is dense towards
+    m0: m0 (1 - 10^-k) for k = 1..16 gives values 10^(-k/2), down to 1e-8
+    (the curve is vertical there: those m differ from m0 by m0 10^-16); m0
+    itself has value 0 (kept so in the data JSON), which fig_e1 draws a
+    decade below the bottom of the axis, whose limits the data fixed first:
+    the curve leaves through the bottom of the axis at m0. The figure also
+    marks m0 with a tick on the bottom edge and "0 at m=D/d" in the legend. Returns (grid, values, D,
+    m0 or None when m0 is beyond the panel's largest m)."""
+    D = math.comb(int(d) + int(order) - 1, int(order))
+    m0 = D / float(d)
+    lo, hi = float(ms[0]), float(ms[-1])
+    pts = [np.geomspace(lo, hi, 200), np.asarray(ms, dtype=float)]
+    zero = m0 if lo <= m0 <= hi else None
+    if zero is not None:
+        near = m0 * (1.0 - 10.0 ** -np.arange(1, 17))
+        pts += [near[near >= lo], [m0]]
+    grid = np.unique(np.concatenate(pts))
+    return grid, dim_count(grid, d, order)[0], D, zero
 
 
 def e1_curve(pts):
@@ -257,9 +422,7 @@ def fig_e1(sweep, args):
         panel_keys.append("problem.rank")
     panels_rows = group(rows, panel_keys)
     nrows = 2 if args.fitted else 1
-    fig, axes = plt.subplots(nrows, len(panels_rows),
-                             figsize=(6 * len(panels_rows), 4.5 + 3 * (nrows - 1)), dpi=120,
-                             squeeze=False, gridspec_kw={"height_ratios": [3, 2][:nrows]})
+    fig, axes = new_figure(args, nrows, len(panels_rows), height_ratios=[3, 2][:nrows])
     dims = values(rows, "problem.dim")
     panels, lines, fitted_lines = [], [], []
     for col, (pkey, pts) in enumerate(panels_rows.items()):
@@ -269,18 +432,28 @@ def fig_e1(sweep, args):
         panel = {"key": dict(zip(panel_keys, pkey)), "title": title, "curves": [],
                  "dim_count": []}
         curves = group(pts, ["algo.name", "problem.dim"])
+        seeds = n_seeds(pts)
+        banded = False
         for (algo, d), cpts in sorted(curves.items(), key=lambda kv: (algo_order(kv[0][0]),
                                                                         kv[0][1])):
             xs, med, lo, hi, ns, res = e1_curve(cpts)
             color = algo_color(algo)
-            marker = MARKERS[dims.index(d) % len(MARKERS)]
+            di = dims.index(d)
             y, bound = bounded(med, res)
-            ax.plot(xs, y, color=color, lw=1.5, label="%s, d=%s" % (algo, d))
+            # algorithm: colour and marker; d: line style and marker fill
+            look = {"color": color, "marker": algo_marker(algo),
+                    "mfc": color if di == 0 else "white"}
+            ax.plot(xs, y, color=color, ls=LINESTYLES[di % len(LINESTYLES)])
+            # the legend's entry shows line, marker and fill together
+            ax.plot([], [], ls=LINESTYLES[di % len(LINESTYLES)], label="%s, d=%s" % (algo, d),
+                    **look)
             xa = np.asarray(xs, dtype=float)
-            ax.plot(xa[~bound], y[~bound], color=color, marker=marker, ms=5, lw=0)
+            ax.plot(xa[~bound], y[~bound], lw=0, **look)
             if bound.any():
-                ax.plot(xa[bound], y[bound], color=color, marker="v", mfc="none", ms=7, lw=0)
+                ax.plot(xa[bound], y[bound], color=color, marker="v", mfc="none", lw=0,
+                        ms=matplotlib.rcParams["lines.markersize"] * 1.4)
             if max(ns) > 1:
+                banded = True
                 ax.fill_between(xs, bounded(lo, res)[0], bounded(hi, res)[0], color=color,
                                 alpha=0.15, lw=0)
             panel["curves"].append({"algo": algo, "dim": d, "x": listed(xs), "y": listed(med),
@@ -290,23 +463,41 @@ def fig_e1(sweep, args):
             last = ("< " + fmt(res[-1])) if bound[-1] else fmt(med[-1])
             lines.append("l=%s %s d=%s: %s at m=%s" % (order, algo, d, last, xs[-1]))
         ms = values(pts, "model.m")
-        grid = np.unique(np.concatenate([np.geomspace(ms[0], ms[-1], 200), ms]))
-        for d in values(pts, "problem.dim"):
-            y, D = dim_count(grid, d, order)
-            ax.plot(grid, positive(y), color="0.3", lw=1,
-                    dashes=DASHES[dims.index(d) % len(DASHES)],
-                    label="dimension count, d=%s (D=%d)" % (d, D))
-            panel["dim_count"].append({"dim": d, "D": D, "x": listed(grid), "y": listed(y)})
-        ax.plot([], [], color="0.3", marker="v", mfc="none", lw=0,
-                label="below its resolution: an upper bound, drawn at the resolution")
         ax.set_xscale("log")
         ax.set_yscale("log")
         m_ticks(ax, ms)
+        # The data decide the y range; the dimension counts are then drawn
+        # into it, down through its bottom (they reach 0, -inf on a log
+        # axis, at m = D/d).
+        ax.autoscale_view()
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, max(top, 1.3))
+        ax.autoscale(False)
+        for d in values(pts, "problem.dim"):
+            grid, y, D, zero = dim_count_curve(ms, d, order)
+            di = dims.index(d)
+            label = "dimension count, d=%s (D=%d)" % (d, D)
+            if zero is not None:
+                label += ", 0 at m=D/d=%.3g" % zero
+            yp = positive(y)
+            if zero is not None:  # the vertical drop at m0 continues through the bottom
+                yp[grid == zero] = bottom / 10
+            ax.plot(grid, yp, color=DIM_COUNT_GREYS[di % len(DIM_COUNT_GREYS)], lw=1,
+                    dashes=DASHES[di % len(DASHES)], label=label)
+            if zero is not None:  # where it reaches 0: a tick at the bottom of the axis
+                ax.plot([zero], [bottom], marker="|", ms=8, mew=1.5, clip_on=False,
+                        color=DIM_COUNT_GREYS[di % len(DIM_COUNT_GREYS)])
+            panel["dim_count"].append({"dim": d, "D": D, "x": listed(grid), "y": listed(y),
+                                       "zero_at": zero})
+        ax.plot([], [], color="0.3", marker="v", mfc="none", lw=0,
+                label="median below its resolution: upper bound")
+        handles, _ = ax.get_legend_handles_labels()
+        if banded:
+            handles.append(band_handle(seeds))
         ax.set_xlabel("m (model components)")
         ax.set_ylabel("final relative error")
-        ax.set_title("E1: " + title)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize="x-small", loc="best")
+        ax.set_title("E1: %s" % setting(pts))
+        legend(ax, handles)
         if args.fitted:
             panel["fitted"] = e1_fitted_panel(axes[1][col], pts, dims, ms, order, title,
                                               fitted_lines)
@@ -327,8 +518,11 @@ def e1_fitted_panel(ax, pts, dims, ms, order, title, lines):
         xs, frac, ns = e1_fitted_curve(cpts)
         if not xs:
             continue
-        ax.plot(xs, frac, color=algo_color(algo), marker=MARKERS[dims.index(d) % len(MARKERS)],
-                lw=1.5, ms=5, label="%s, d=%s" % (algo, d))
+        di = dims.index(d)
+        color = algo_color(algo)
+        ax.plot(xs, frac, color=color, marker=algo_marker(algo),
+                ls=LINESTYLES[di % len(LINESTYLES)], mfc=color if di == 0 else "white",
+                label="%s, d=%s" % (algo, d))
         curves.append({"algo": algo, "dim": d, "x": listed(xs), "y": listed(frac), "n": ns})
         lines.append("l=%s %s d=%s: %d/%d at m=%s" % (order, algo, d, round(frac[-1] * ns[-1]),
                                                       ns[-1], xs[-1]))
@@ -337,10 +531,8 @@ def e1_fitted_panel(ax, pts, dims, ms, order, title, lines):
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("m (model components)")
     ax.set_ylabel("fraction of seeds fitting\nevery target (n_fitted = r)")
-    ax.set_title("targets found: " + title, fontsize="medium")
-    ax.grid(True, which="major", alpha=0.3)
-    if curves:
-        ax.legend(fontsize="x-small", loc="best")
+    ax.set_title("E1, targets found: %s" % setting(pts))
+    legend(ax)
     return curves
 
 
@@ -383,6 +575,20 @@ def history(sweep, row, columns, figure):
 # ---------------------------------------------------------------- E2
 
 
+E2_MARKERS = "os^DvP<>Xp"
+
+
+def run_value(run, row, key):
+    """A configuration value of one run: its summary row's, else from its
+    results' config ("?" when neither has it)."""
+    if row.get(key) is not None:
+        return row.get(key)
+    node = run.get("config") or {}
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return "?" if node is None else node
+
+
 def fig_e2(sweep, args):
     row = pick_runs(sweep, args, "e2", DEFLATION_ALGOS)[0]
     run = sweep.run(row)
@@ -391,12 +597,15 @@ def fig_e2(sweep, args):
     mass = np.asarray(hist["target_mass"], dtype=float).reshape(len(it), -1)
     a = run["a"] if run["a"] is not None else np.ones(mass.shape[1])
     order = sorted(range(mass.shape[1]), key=lambda k: (-abs(a[k]), k))
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, axes = new_figure(args)
+    ax = axes[0][0]
     cmap = plt.get_cmap("viridis")
     curves, reached = [], []
     for rank, k in enumerate(order):
         y = mass[:, k]
-        ax.plot(it, y, color=cmap(rank / max(1, len(order) - 1) * 0.9), lw=1.5,
+        # colour and marker per target (markers every ~10th of the run)
+        ax.plot(it, y, color=cmap(rank / max(1, len(order) - 1) * 0.9),
+                marker=E2_MARKERS[rank % len(E2_MARKERS)], markevery=max(1, len(it) // 10),
                 label="u_%d, a=%.3g" % (k + 1, a[k]))
         hit = np.nonzero(y >= 0.5)[0]
         first = float(it[hit[0]]) if hit.size else None
@@ -406,9 +615,10 @@ def fig_e2(sweep, args):
     ax.axhline(1.0, color="0.5", ls=":", lw=1)
     ax.set_xlabel("iteration")
     ax.set_ylabel("fitted mass  <T(W), u_k^l> / a_k")
-    ax.set_title("E2: %s\n%s" % (describe(run), row.get("name")), fontsize="medium")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    ax.set_title("E2: %s, %s target, seed %s (1 seed)\n%s" % (
+        describe(run), run_value(run, row, "problem.target"), run_value(run, row, "run.seed"),
+        row.get("name")))
+    legend(ax)
     data = {"point": row.get("name"), "curves": curves}
     summary = "e2: %s: first iteration with mass >= 0.5, targets by weight: %s" % (
         row.get("name"), "; ".join(reached))
@@ -420,7 +630,8 @@ def fig_e2(sweep, args):
 
 def fig_e3(sweep, args):
     rows = pick_runs(sweep, args, "e3", None)
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, axes = new_figure(args)
+    ax = axes[0][0]
     curves, seen, last, skipped = [], set(), {}, []
     for row in rows:
         algo = row.get("algo.name")
@@ -432,9 +643,9 @@ def fig_e3(sweep, args):
             skipped.append(str(row.get("name")))  # e.g. a solve without iterations
             continue
         it, dist = np.asarray(hist["iter"], float), np.asarray(hist["dist_init"], float)
-        ax.plot(it, positive(dist), color=algo_color(algo), lw=1, alpha=0.8,
-                marker="o" if len(it) == 1 else None,
-                label=algo if algo not in seen else None)
+        # colour and marker per algorithm
+        ax.plot(it, positive(dist), color=algo_color(algo), alpha=0.8, marker=algo_marker(algo),
+                markevery=max(1, len(it) // 8), label=algo if algo not in seen else None)
         seen.add(algo)
         curves.append({"point": row.get("name"), "algo": algo, "x": listed(it),
                        "y": listed(dist)})
@@ -444,9 +655,8 @@ def fig_e3(sweep, args):
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("||W_t - W_0||_F / ||W_0||_F")
-    ax.set_title("E3: distance from initialization")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.set_title("E3: distance from initialization; %s" % setting(rows))
+    legend(ax, ncol=3)
     data = {"curves": curves, "skipped": skipped}
     summary = "e3: %d curves; final distance median per algo: %s" % (
         len(curves), "; ".join("%s %s" % (k, fmt(float(np.median(v))))
@@ -473,7 +683,8 @@ def epoch_ends(epoch):
 
 def fig_e4(sweep, args):
     rows = pick_runs(sweep, args, "e4", DEFLATION_ALGOS)
-    fig, axes = plt.subplots(1, len(E4_PANELS), figsize=(15, 4.2), dpi=120)
+    fig, grid = new_figure(args, 1, len(E4_PANELS))
+    axes = grid[0]
     panels = [{"column": c, "curves": []} for c, _, _ in E4_PANELS]
     # A few points: one colour and legend entry each; many (seeds of a
     # sweep): one colour per algorithm, as in e3.
@@ -481,18 +692,20 @@ def fig_e4(sweep, args):
     seen = set()
     for i, row in enumerate(rows):
         algo = row.get("algo.name")
+        # colour and marker: per point (a few), or per algorithm (many)
         if per_point:
-            color, label = "C%d" % i, str(row.get("name"))
+            color, marker, label = "C%d" % i, E2_MARKERS[i % len(E2_MARKERS)], str(row.get("name"))
         else:
-            color, label = algo_color(algo), (algo if algo not in seen else None)
+            color, marker = algo_color(algo), algo_marker(algo)
+            label = algo if algo not in seen else None
             seen.add(algo)
         hist = history(sweep, row, ["epoch"] + [c for c, _, _ in E4_PANELS], "e4")
         ends = epoch_ends(hist["epoch"])
         ep = np.asarray(hist["epoch"], float)[ends]
         for ax, panel, (col, _, logy) in zip(axes, panels, E4_PANELS):
             y = np.asarray(hist[col], float)[ends]
-            ax.plot(ep, positive(y) if logy else y, marker="o", ms=3, lw=1, alpha=0.8,
-                    color=color, label=label)
+            ax.plot(ep, positive(y) if logy else y, marker=marker, alpha=0.8, color=color,
+                    label=label)
             panel["curves"].append({"point": row.get("name"), "algo": algo,
                                     "x": listed(ep), "y": listed(y)})
     for ax, (col, label, logy) in zip(axes, E4_PANELS):
@@ -502,9 +715,8 @@ def fig_e4(sweep, args):
             ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize="x-small")
-    fig.suptitle("E4: per-epoch component statistics (last row of each epoch)")
+    legend(axes[0], ncol=1)
+    axes[0].set_title("E4: per-epoch statistics (last row of each epoch);\n%s" % setting(rows))
     data = {"panels": panels}
     lastvals = []
     for panel in panels:
@@ -517,8 +729,7 @@ def fig_e4(sweep, args):
 # ---------------------------------------------------------------- E5
 
 E5_LINES = ("-", "--", "-.", ":")  # fitted line per problem.order
-E5_MARKERS = {"lazy_opt": "o", "lazy_gd": "P", "bl": "s", "tdp": "D", "gd": "X"}
-E5_SIZES = {"bl": 8, "gd": 5}  # bl and gd often share an m*: gd's smaller mark drawn on bl's
+E5_SIZES = {"bl": 1.3, "gd": 0.85}  # bl and gd often share an m*: gd's smaller mark drawn on bl's
 E5_REF_LINES = (":", (0, (6, 2, 1, 2)), (0, (1, 3)), "--")  # D/d per problem.order
 
 
@@ -532,26 +743,28 @@ def fig_e5(sweep, args):
         raise SweepError("e5: %s" % e) from e
     found.sort(key=lambda s: (s["order"], algo_order(s["method"])))
     orders = sorted({s["order"] for s in found})
-    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    fig, axes = new_figure(args)
+    ax = axes[0][0]
     lines, dd = [], []
     all_d = sorted({p["dim"] for s in found for p in s["points"]})
     for s in found:
         color = algo_color(s["method"])
         style = E5_LINES[orders.index(s["order"]) % len(E5_LINES)]
-        marker = E5_MARKERS.get(s["method"], "*")
+        marker = algo_marker(s["method"])
         filled = orders.index(s["order"]) == 0  # l beyond the first: open markers
         label = "%s, l=%s" % (s["method"], s["order"])
         closed = [p for p in s["points"] if p["m_star"] is not None and p["m_below"] is not None]
         atmin = [p for p in s["points"] if p["m_star"] is not None and p["m_below"] is None]
         none = [p for p in s["points"] if p["m_star"] is None]
+        ms = matplotlib.rcParams["lines.markersize"] * E5_SIZES.get(s["method"], 1.0)
         ax.plot([p["dim"] for p in closed], [p["m_star"] for p in closed], marker, color=color,
-                ms=E5_SIZES.get(s["method"], 6), mfc=color if filled else "none", label=label)
+                ms=ms, mfc=color if filled else "none", label=label)
         if atmin:  # succeeded at the smallest m run: m* is at most this
             ax.plot([p["dim"] for p in atmin], [p["m_star"] for p in atmin], "v", color=color,
-                    ms=7, mfc="none", label="%s: m* <= smallest m run" % label)
+                    mfc="none", label="%s: m* <= smallest m run" % label)
         if none:  # never succeeded: m* is above the largest m run
             ax.plot([p["dim"] for p in none], [p["m_max"] for p in none], "^", color=color,
-                    ms=7, mfc="none", label="%s: m* > largest m run" % label)
+                    mfc="none", label="%s: m* > largest m run" % label)
         fit = s["fit"]
         dims = fit["dims"]
         ref = [otd_e5.D_over_d(d, s["order"]) for d in dims]
@@ -560,7 +773,7 @@ def fig_e5(sweep, args):
         if math.isfinite(fit["slope"]):
             xs = np.geomspace(min(dims), max(dims), 50)
             ax.plot(xs, np.exp(fit["intercept"]) * xs ** fit["slope"], color=color, ls=style,
-                    lw=1.2, label="fit %s: slope %.2f" % (label, fit["slope"]))
+                    label="fit %s: slope %.2f" % (label, fit["slope"]))
         span = "d=%s..%s" % (min(dims), max(dims)) if dims else "d=none"
         line = "e5 l=%s method=%s slope=%s %s points=%d D/d_slope=%s" % (
             s["order"], s["method"], "%.2f" % fit["slope"] if math.isfinite(fit["slope"])
@@ -600,10 +813,9 @@ def fig_e5(sweep, args):
         ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel("d (dimension)")
     ax.set_ylabel("m* (smallest m that succeeds)")
-    ax.set_title("E5: m* vs d (lazy_opt: median rel. error <= %g; others: >= %g%% of seeds "
-                 "reach eps)" % (args.lazy_threshold, 100 * args.success), fontsize="small")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="x-small", loc="best")
+    ax.set_title("E5: m* vs d; %s\nlazy_opt: median rel. error <= %g; others: >= %g%% of "
+                 "seeds reach eps" % (setting(rows), args.lazy_threshold, 100 * args.success))
+    legend(ax)
     data = {"lazy_threshold": args.lazy_threshold, "success": args.success,
             "series": jsonable(found), "D_over_d": dd, "lines": lines}
     return fig, data, "\n".join(lines) + left_out_note(sweep)
@@ -628,21 +840,31 @@ def output_prefix(args):
     return root if ext.lower() in (".png", ".pdf") else prefix
 
 
-def write(fig, data, summary, args):
-    """PREFIX.png, PREFIX.pdf and (if asked) the data JSON; returns the paths."""
+def write(sweep, args):
+    """PREFIX.png and PREFIX.pdf, each drawn in its own style (STYLES), and
+    (if asked) the data JSON; returns (paths, summary)."""
     prefix = output_prefix(args)
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     paths = [prefix + ".png", prefix + ".pdf"]
-    fig.tight_layout()
-    for p in paths:
-        fig.savefig(p)
-    plt.close(fig)
+    shown = {}
+    for path, kind in zip(paths, ("png", "pdf")):
+        args.style = STYLES[kind]
+        with plt.rc_context(args.style.rc):
+            fig, data, summary = FIGURES[args.figure][0](sweep, args)
+            # what a reader sees, for tests: every title and legend entry
+            text = {"titles": [ax.get_title() for ax in fig.axes if ax.get_title()],
+                    "legend": [t.get_text() for ax in fig.axes if ax.get_legend()
+                               for t in ax.get_legend().get_texts()]}
+            save(fig, path, args.style)
+            text["inches"] = [float(v) for v in fig.get_size_inches()]
+            shown[kind] = text
+    data = dict(data, **shown)
     if args.data_json:
         doc = {"figure": args.figure, "dir": args.dir, "files": paths, "summary": summary}
         doc.update(data)
         with open(args.data_json, "w") as f:
             json.dump(doc, f, indent=1)
-    return paths
+    return paths, summary
 
 
 def parse_args(argv):
@@ -685,8 +907,7 @@ def main(argv=None):
         if sweep.single and args.figure in ("e0", "e1", "e5"):
             raise SweepError("%s needs a collected sweep: no %s/summary.csv "
                              "(run `otd collect %s` first)" % (args.figure, args.dir, args.dir))
-        fig, data, summary = FIGURES[args.figure][0](sweep, args)
-        paths = write(fig, data, summary, args)
+        paths, summary = write(sweep, args)
     except SweepError as e:
         print("figures: %s" % e, file=sys.stderr)
         return 1

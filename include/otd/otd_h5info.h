@@ -46,6 +46,12 @@ typedef struct {
     double last;   /* its last element (a history column's newest row) */
 } otd_h5info_dataset;
 
+/* A group other than the root that has attributes (/summary, /provenance). */
+typedef struct {
+    char *path; /* from the root: "provenance" */
+    otd_h5info_attrs attrs;
+} otd_h5info_group;
+
 typedef struct {
     char *path;            /* the file read */
     otd_h5info_attrs root; /* attributes of / */
@@ -56,6 +62,8 @@ typedef struct {
     int has_history;             /* /history exists */
     int has_provenance;          /* /provenance exists (results.h5): */
     otd_h5info_attrs provenance; /* its attributes */
+    otd_h5info_group *groups;    /* every group with attributes but the root, by name, */
+    int64_t ngroups;             /* depth first (JSON output shows them all) */
 } otd_h5info;
 
 /* Read what `arg` holds into a zeroed *info (free it with otd_h5info_free
@@ -69,6 +77,9 @@ void otd_h5info_free(otd_h5info *info);
 
 /* The attribute `name` of a, or NULL. */
 const otd_h5info_attr *otd_h5info_attr_find(const otd_h5info_attrs *a, const char *name);
+
+/* The group at `path` ("provenance"), or NULL if it has no attributes. */
+const otd_h5info_group *otd_h5info_group_find(const otd_h5info *info, const char *path);
 
 /* The dataset at `path` ("history/iter"), or NULL. */
 const otd_h5info_dataset *otd_h5info_dataset_find(const otd_h5info *info, const char *path);

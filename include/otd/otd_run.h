@@ -34,6 +34,8 @@ typedef struct {
     const char *command;          /* the command line, shell-quoted words */
     const char *const *overrides; /* the --set KEY=VALUE strings, in order */
     int noverrides;
+    int quiet; /* only the outcome: the summary (or the line saying why the run
+                * stopped or has nothing to do), no banner, resume or progress */
 } otd_run_opts;
 
 /* What a call did: filled on every return (status RUNNING until the run ends,

@@ -2,6 +2,7 @@
  * collective sub-commands (see cli_common.h). */
 #include "cli/cli_common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ otd_err otd_cli_parse_args(int argc, char **argv, const char *cmd, otd_cli_args 
             a->restart = 1;
         } else if (strcmp(s, "--print-config") == 0 && strcmp(cmd, "run") == 0) {
             a->print_config = 1;
+        } else if ((strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) && strcmp(cmd, "run") == 0) {
+            a->quiet = 1;
         } else if (strcmp(s, "--set") == 0 || strcmp(s, "--out") == 0) {
             if (i + 1 >= argc)
                 OTD_FAIL(OTD_ERR_ARG, "%s needs a value", s);
@@ -142,4 +145,32 @@ int otd_cli_finish(otd_comm *comm, const char *cmd, otd_err err)
 {
     otd_cli_fail(comm, cmd, err);
     return otd_exit_for_error(err);
+}
+
+void otd_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+void otd_json_number(FILE *out, double v)
+{
+    if (!isfinite(v))
+        fputs("null", out);
+    else if (fabs(v) < 1e15 && v == (double)(long long)v)
+        fprintf(out, "%lld", (long long)v); /* integral values as integers: 3, not 3.0 */
+    else
+        fprintf(out, "%.17g", v);
 }

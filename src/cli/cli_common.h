@@ -6,6 +6,8 @@
 #ifndef OTD_CLI_COMMON_H
 #define OTD_CLI_COMMON_H
 
+#include <stdio.h>
+
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_error.h"
@@ -18,6 +20,7 @@ typedef struct {
     int help;
     int restart;      /* --restart: set an earlier run in --out aside and start over */
     int print_config; /* run --print-config: print the resolved YAML, run nothing */
+    int quiet;        /* --quiet (run): errors and the final line only */
 } otd_cli_args;
 
 /* Parse argv[1..argc) of sub-command `cmd` ("run", named in messages) into
@@ -52,5 +55,14 @@ void otd_cli_fail(otd_comm *comm, const char *cmd, otd_err err);
 /* otd_cli_fail, then otd_exit_for_error (otd_status.h, the one exit-status
  * policy): the last line of a command. */
 int otd_cli_finish(otd_comm *comm, const char *cmd, otd_err err);
+
+/* JSON output (`otd info --json`, `otd collect --json`), written straight
+ * to a stream so that a document of any size needs no buffer. Strings are
+ * escaped per RFC 8259 (quotes, backslashes, control characters; bytes of
+ * 0x80 and up pass through: otd's strings are UTF-8 or ASCII). JSON has no
+ * NaN or infinity: otd_json_number writes them as null, and every finite
+ * double with the 17 digits that read back to the same value. */
+void otd_json_string(FILE *out, const char *s);
+void otd_json_number(FILE *out, double v);
 
 #endif

@@ -17,6 +17,7 @@ void otd_cmd_run_usage(FILE *out)
     fprintf(
         out,
         "usage: mpirun -n P otd run [CONFIG.yaml] [--set KEY=VALUE]... [--out DIR] [--restart]\n"
+        "                          [--quiet]\n"
         "       otd run --print-config [CONFIG.yaml] [--set KEY=VALUE]...\n"
         "\n"
         "Run one experiment. CONFIG.yaml holds any of the keys below, nested\n"
@@ -30,6 +31,8 @@ void otd_cmd_run_usage(FILE *out)
         "  --print-config    print the resolved configuration (YAML, every key, defaults\n"
         "                    filled in; `otd run` of it is the same run) and exit 0:\n"
         "                    nothing is created, no DIR, no lock\n"
+        "  -q, --quiet       no banner or progress lines: errors (stderr) and the final\n"
+        "                    line(s) only (done: ..., or why it stopped)\n"
         "  -h, --help        this help\n"
         "\n"
         "Output: DIR/results.h5 (resolved config, /history/<metric>, /target,\n"
@@ -141,6 +144,7 @@ int otd_cmd_run(int argc, char **argv)
     }
     OTD_CHECK(command_line(argc, argv, &command));
     otd_run_opts opts = {.restart = args.restart,
+                         .quiet = args.quiet,
                          .command = command.data,
                          .overrides = args.sets,
                          .noverrides = args.nsets};

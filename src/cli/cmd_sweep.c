@@ -4,6 +4,7 @@
  * (main.c): it launches mpirun and sbatch as children, which an MPI
  * singleton could not do reliably. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ typedef struct {
     const char *file, *out;
     int local; /* --local N (0: not given) */
     int submit, unfinished, dry_run, help, replace;
+    int quiet;              /* --quiet: errors and the final line only */
     int launch_each;        /* --launch-each: --local starts one mpirun per point (the old way) */
     otd_sweep_job_opts job; /* --nodes, --ntasks, --time, --jobs (0: the file's) */
     const char **sbatch;
@@ -37,7 +39,7 @@ void otd_cmd_sweep_usage(FILE *out)
     fprintf(out,
             "usage: otd sweep FILE --out DIR [--local N | --submit] [--unfinished]\n"
             "                 [--nodes N] [--ntasks N] [--time T] [--jobs K] [--sbatch OPT]...\n"
-            "                 [--replace] [--dry-run]\n"
+            "                 [--replace] [--dry-run] [--quiet]\n"
             "\n"
             "Expand the sweep file FILE into DIR: one point per grid combination (last\n"
             "grid key fastest) and per entry of `points`, each the base config + `set` +\n"
@@ -97,12 +99,19 @@ void otd_cmd_sweep_usage(FILE *out)
             "  --replace       DIR holds another sweep: make it this one's (its sweep.yaml,\n"
             "                  manifest and configs are rewritten; runs/, tasks/ are kept)\n"
             "  --dry-run       print the points, the jobs and the commands; write nothing\n"
+            "  -q, --quiet     errors and the final line only (\"K of N points done\",\n"
+            "                  \"submitted ...\", the submit or run command): no plan, no\n"
+            "                  per-point or progress lines (--local: the job's own lines go\n"
+            "                  to DIR/logs/sweep-run.out)\n"
             "  -h, --help      this help\n"
             "\n"
             "Exit status: 0 expanded (and, with --local, every point done; with --submit,\n"
             "submitted), 1 a point did not end done, or sbatch/mpirun/file system failed,\n"
             "2 bad usage, a missing or bad sweep file, or DIR holds another sweep\n"
-            "(nothing written). Commands printed (submit:, the rerun) are shell-quoted.\n");
+            "(nothing written). Commands printed (submit:, the rerun) are shell-quoted.\n"
+            "--local prints nothing about Slurm. The last of --local N (recorded in\n"
+            "DIR/local.args) and --submit (DIR/submit.args, submissions.txt) is what the\n"
+            "rerun command of `otd collect` repeats.\n");
 }
 
 static otd_err parse_args(int argc, char **argv, sweep_args *a)
@@ -135,6 +144,10 @@ static otd_err parse_args(int argc, char **argv, sweep_args *a)
         }
         if (strcmp(s, "--launch-each") == 0) {
             a->launch_each = 1;
+            continue;
+        }
+        if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
+            a->quiet = 1;
             continue;
         }
         if (s[0] != '-') {
@@ -276,7 +289,7 @@ done:
 
 /* Run sbatch (fork/exec, no shell), echo its output, take the job id from
  * "Submitted batch job N". */
-static otd_err submit(char *const argv[], char *jobid, size_t cap)
+static otd_err submit(char *const argv[], int quiet, char *jobid, size_t cap)
 {
     otd_err err = OTD_OK;
     int fds[2] = {-1, -1}, st = 0;
@@ -307,7 +320,8 @@ static otd_err submit(char *const argv[], char *jobid, size_t cap)
     out[len] = '\0';
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    fputs(out, stdout);
+    if (!quiet)
+        fputs(out, stdout);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         OTD_FAIL(OTD_ERR_IO, "sbatch failed (%s %d)%s", WIFEXITED(st) ? "exit" : "signal",
                  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
@@ -417,6 +431,10 @@ static otd_err submit_jobs(const otd_sweep *s, const char *dir, const otd_sweep_
     if (!a->dry_run) {
         snprintf(path, sizeof path, "%s/submit.args", dir);
         OTD_CHECK(otd_write_file_atomic(path, args.data, args.len));
+        /* --submit is now the last choice: the rerun command submits. */
+        snprintf(path, sizeof path, "%s/local.args", dir);
+        if (unlink(path) != 0 && errno != ENOENT)
+            OTD_FAIL(OTD_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
     }
     OTD_CHECK(otd_strbuf_printf(&ids, "%s", ""));
     for (int64_t k = 0; k < plan->njobs; k++) {
@@ -425,11 +443,12 @@ static otd_err submit_jobs(const otd_sweep *s, const char *dir, const otd_sweep_
         line.len = 0;
         OTD_CHECK(otd_strbuf_printf(&line, "sbatch "));
         OTD_CHECK(otd_strbuf_shell_word(&line, path));
-        printf("submit: %s\n", line.data);
+        if (!a->quiet || a->dry_run)
+            printf("submit: %s\n", line.data);
         if (a->dry_run)
             continue;
         char *sargv[3] = {"sbatch", path, NULL};
-        OTD_CHECK(submit(sargv, jobid, sizeof jobid));
+        OTD_CHECK(submit(sargv, a->quiet, jobid, sizeof jobid));
         OTD_CHECK(record_submission(dir, jobid, stem, plan->jobs[k].n));
         OTD_CHECK(otd_strbuf_printf(&ids, "%s%s", k ? " " : "", jobid));
     }
@@ -449,11 +468,60 @@ done:
     return err;
 }
 
+/* DIR/local.args: how this sweep was last run here (one word a line,
+ * "--local", N and "--launch-each" if given), for the rerun command of
+ * `otd collect`, which would otherwise have to guess N. */
+static otd_err record_local(const char *dir, const sweep_args *a)
+{
+    otd_err err = OTD_OK;
+    char path[4200];
+    otd_strbuf words = {0};
+    OTD_CHECK(otd_strbuf_printf(&words, "--local\n%d\n%s", a->local,
+                                a->launch_each ? "--launch-each\n" : ""));
+    snprintf(path, sizeof path, "%s/local.args", dir);
+    OTD_CHECK(otd_write_file_atomic(path, words.data, words.len));
+done:
+    otd_strbuf_free(&words);
+    return err;
+}
+
+/* otd_sweep_run_job; with quiet, the job's stdout (progress lines, its
+ * summary) goes to DIR/logs/sweep-run.out rather than this terminal, and
+ * its stderr (errors) still here. The redirection is of this process's
+ * stdout for the while: the launcher inherits it. */
+static otd_err run_job(const char *dir, const char *self, const char *mpiexec, int nranks,
+                       int quiet, int *code)
+{
+    otd_err err = OTD_OK;
+    char path[4200];
+    int fd = -1, saved = -1;
+    if (!quiet)
+        return otd_sweep_run_job(dir, self, mpiexec, nranks, code);
+    snprintf(path, sizeof path, "%s/logs/sweep-run.out", dir);
+    /* Never through a symbolic link, like every file otd writes in DIR. */
+    if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    fflush(stdout);
+    if ((saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)) < 0 || dup2(fd, STDOUT_FILENO) < 0)
+        OTD_FAIL(OTD_ERR_IO, "cannot redirect the output to '%s': %s", path, strerror(errno));
+    err = otd_sweep_run_job(dir, self, mpiexec, nranks, code);
+done:
+    if (saved >= 0) {
+        fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+    }
+    if (fd >= 0)
+        close(fd);
+    return err;
+}
+
 typedef struct {
     const otd_sweep *s;
     const char *dir;
     const int64_t *idx;
     int64_t n, finished, not_done;
+    int quiet;
 } local_ctx;
 
 /* One line per finished point: its state as `otd collect` will see it. */
@@ -472,9 +540,10 @@ static void point_done(void *vctx, int64_t k, int code)
         info.status = OTD_POINT_FAILED;
     if (info.status != OTD_POINT_DONE)
         c->not_done++;
-    printf("[%lld/%lld] %s: %s (exit %d)%s%s\n", (long long)c->finished, (long long)c->n, p->name,
-           otd_point_status_name(info.status), code, info.reason && info.reason[0] ? ": " : "",
-           info.reason ? info.reason : "");
+    if (!c->quiet)
+        printf("[%lld/%lld] %s: %s (exit %d)%s%s\n", (long long)c->finished, (long long)c->n,
+               p->name, otd_point_status_name(info.status), code,
+               info.reason && info.reason[0] ? ": " : "", info.reason ? info.reason : "");
     fflush(stdout);
     otd_point_info_free(&info);
 }
@@ -524,21 +593,26 @@ int otd_cmd_sweep(int argc, char **argv)
         if (!a.replace)
             OTD_CHECK(otd_sweep_check_dir(s, dir));
     }
-    printf("%s: %lld points (%lld duplicates merged, %lld invalid) in %s\n", otd_sweep_name(s),
-           (long long)otd_sweep_npoints(s), (long long)otd_sweep_nmerged(s), (long long)ninvalid,
-           dir);
-    if (a.dry_run)
+    if (!a.quiet)
+        printf("%s: %lld points (%lld duplicates merged, %lld invalid) in %s\n", otd_sweep_name(s),
+               (long long)otd_sweep_npoints(s), (long long)otd_sweep_nmerged(s),
+               (long long)ninvalid, dir);
+    if (a.local > 0 && !a.dry_run)
+        OTD_CHECK(record_local(dir, &a));
+    if (a.dry_run && !a.quiet)
         for (int64_t i = 0; i < otd_sweep_npoints(s); i++)
             printf("  %lld %s%s\n", (long long)i, otd_sweep_point_at(s, i)->name,
                    otd_sweep_point_at(s, i)->valid ? "" : " (invalid)");
     OTD_ALLOC(idx, otd_sweep_npoints(s) + 1);
     OTD_CHECK(select_points(s, dir, a.unfinished ? SELECT_UNFINISHED : SELECT_ALL, idx, &nsel));
-    if (a.unfinished)
+    if (a.unfinished && !a.quiet)
         printf("%lld of them not done\n", (long long)nsel);
+    /* Slurm: how the points go into jobs. Never with --local: nothing of
+     * it applies there. */
     if (a.local == 0) {
-        /* Slurm: how the points go into jobs. */
         OTD_CHECK(otd_sweep_pack(s, &a.job, idx, nsel, &plan));
-        print_plan(&plan, nsel);
+        if (!a.quiet)
+            print_plan(&plan, nsel);
     }
     if (nsel == 0) {
         if (a.submit || a.local)
@@ -561,8 +635,8 @@ int otd_cmd_sweep(int argc, char **argv)
     } else if (!a.launch_each) {
         const char *mpiexec = getenv("OTD_MPIEXEC");
         int code = 0;
-        OTD_CHECK(otd_sweep_run_job(dir, self, mpiexec && mpiexec[0] ? mpiexec : "mpirun", a.local,
-                                    &code));
+        OTD_CHECK(run_job(dir, self, mpiexec && mpiexec[0] ? mpiexec : "mpirun", a.local, a.quiet,
+                          &code));
         if (code == OTD_EXIT_REQUEUE || code == OTD_EXIT_INTERRUPTED)
             status = code;
         OTD_CHECK(select_points(s, dir, SELECT_NOT_DONE, idx, &nsel));
@@ -572,7 +646,7 @@ int otd_cmd_sweep(int argc, char **argv)
             status = OTD_EXIT_FAILURE;
     } else {
         const char *mpiexec = getenv("OTD_MPIEXEC");
-        local_ctx ctx = {s, dir, idx, nsel, 0, 0};
+        local_ctx ctx = {s, dir, idx, nsel, 0, 0, a.quiet};
         OTD_ALLOC(names, nsel);
         for (int64_t k = 0; k < nsel; k++)
             names[k] = otd_sweep_point_at(s, idx[k])->name;

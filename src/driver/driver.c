@@ -48,7 +48,8 @@ typedef struct {
     const otd_run_opts *opts; /* NULL: defaults */
     otd_comm *comm;
     otd_rundir *rd;
-    FILE *out; /* rank 0's output */
+    FILE *out;     /* rank 0's output: the outcome lines */
+    FILE *chatter; /* the banner, progress and notes: out, or NULL when quiet */
     otd_layout lay;
     otd_target *target;
     otd_algo *algo;
@@ -372,10 +373,10 @@ static otd_err resume(run_state *s)
                                  meta.history_rows, &s->results));
     OTD_CHECK(record_resume(s, meta.iter));
     if (root(s)) {
-        otd_report_resume(s->out, meta.iter, meta.nranks, meta.history_rows);
+        otd_report_resume(s->chatter, meta.iter, meta.nranks, meta.history_rows);
         if (changes[0] != '\0')
-            otd_report_line(s->out, "configuration changed on resume: %s (recorded in %s)", changes,
-                            otd_rundir_results_path(s->rd));
+            otd_report_line(s->chatter, "configuration changed on resume: %s (recorded in %s)",
+                            changes, otd_rundir_results_path(s->rd));
     }
 done:
     free(changes);
@@ -432,7 +433,7 @@ static otd_err solve_once(run_state *s, otd_run_summary *sum)
         goto done;
     }
     if (root(s))
-        otd_report_line(s->out, "%s: solving", otd_algo_name_str(cfg->algo.name));
+        otd_report_line(s->chatter, "%s: solving", otd_algo_name_str(cfg->algo.name));
     OTD_CHECK(otd_algo_solve(s->algo, s->W, &status));
     OTD_CHECK(otd_algo_eval(s->algo, s->W, s->grad, &ev));
     if (!isfinite(ev.loss))
@@ -442,7 +443,7 @@ static otd_err solve_once(run_state *s, otd_run_summary *sum)
     sum->status = status;
     otd_algo_result(s->algo, ev.rel_err, ev.rel_err_res, line, sizeof line);
     if (root(s)) {
-        otd_report_line(s->out, "%s: %s", otd_algo_name_str(cfg->algo.name), line);
+        otd_report_line(s->chatter, "%s: %s", otd_algo_name_str(cfg->algo.name), line);
         if (otd_signal_pending() != 0)
             otd_report_line(s->out, "otd: a signal came during the solve: its result is recorded");
     }
@@ -470,7 +471,7 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
     /* A budget lowered on resume below where the checkpoint is: the first
      * evaluation below ends the run there, without a step; say why. */
     if (root(s) && s->it0 > cfg->algo.max_iters)
-        otd_report_line(s->out,
+        otd_report_line(s->chatter,
                         "otd: algo.max_iters = %lld is below iteration %lld, where the run "
                         "resumes: the step budget is already spent; the run ends there, "
                         "without a step",
@@ -498,7 +499,7 @@ static otd_err step_loop(run_state *s, otd_run_summary *sum)
             OTD_CHECK(log_row(s, &ev, it, s->wall0 + otd_comm_wtime() - t0));
         if (root(s) && (stop >= 0 || otd_comm_wtime() - last_print >= cfg->run.progress_seconds)) {
             last_print = otd_comm_wtime();
-            otd_report_progress(s->out, cfg, it, ev.loss, ev.rel_err, ev.rel_err_res,
+            otd_report_progress(s->chatter, cfg, it, ev.loss, ev.rel_err, ev.rel_err_res,
                                 last_print - t0, s->it0);
         }
         if (stop >= 0) {
@@ -623,7 +624,7 @@ static otd_err setup(run_state *s)
     otd_engine_describe(s->engine, storage, sizeof storage);
     otd_algo_describe(cfg, algo, sizeof algo);
     if (root(s))
-        otd_report_banner(s->out, cfg, &s->lay, otd_engine_label(s->engine), storage, algo,
+        otd_report_banner(s->chatter, cfg, &s->lay, otd_engine_label(s->engine), storage, algo,
                           otd_rundir_results_path(s->rd));
 done:
     return err;
@@ -693,7 +694,7 @@ static otd_err report_done(run_state *s, otd_run_summary *sum)
     /* Stopping keys may differ: the run is complete under the ones it ran
      * with (its /summary says which); a new budget needs --restart. */
     if (root(s) && changes[0] != '\0')
-        otd_report_line(s->out, "(it ran under other settings than given now: %s)", changes);
+        otd_report_line(s->chatter, "(it ran under other settings than given now: %s)", changes);
     if (otd_status_outcome(sum->status) == OTD_OUTCOME_FAILED)
         OTD_FAIL(OTD_ERR_NUMERIC, "the run in %s ended with status %s",
                  otd_rundir_results_path(s->rd), otd_status_name(sum->status));
@@ -710,6 +711,7 @@ otd_err otd_run(const otd_config *cfg, otd_comm *comm, const char *dir, const ot
     memset(sum, 0, sizeof *sum);
     sum->status = OTD_STATUS_RUNNING;
     s.out = opts != NULL && opts->out != NULL ? opts->out : stdout;
+    s.chatter = otd_report_chatter(s.out, opts);
     OTD_CHECK(otd_rundir_open(comm, dir, opts != NULL && opts->restart, s.out, &s.rd));
     if (otd_rundir_get_state(s.rd) == OTD_RUNDIR_DONE)
         OTD_CHECK(report_done(&s, sum));

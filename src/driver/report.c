@@ -1,4 +1,9 @@
-/* report.c: banner, progress lines and summary on rank 0. */
+/* report.c: banner, progress lines and summary on rank 0.
+ *
+ * Quiet mode (otd_run_opts.quiet): the driver passes a NULL stream for what
+ * only narrates (banner, resume, progress, the indented lines), and these
+ * functions then print nothing; the outcome lines get the real stream.
+ * Deciding it here, per call, keeps otd_run re-entrant (no global flag). */
 #include "driver/report.h"
 
 #include <stdarg.h>
@@ -25,6 +30,8 @@ static void human_bytes(double b, char *buf, size_t n)
 void otd_report_banner(FILE *out, const otd_config *cfg, const otd_layout *lay, const char *engine,
                        const char *storage, const char *algo, const char *outdir)
 {
+    if (out == NULL)
+        return;
     char blas[256], mem[32];
     int64_t m = cfg->model.m, r = cfg->problem.rank,
             rows_max = (lay->d + lay->nranks - 1) / lay->nranks;
@@ -56,6 +63,8 @@ void otd_report_banner(FILE *out, const otd_config *cfg, const otd_layout *lay, 
 
 void otd_report_resume(FILE *out, int64_t iter, int nranks, int64_t history_rows)
 {
+    if (out == NULL)
+        return;
     fprintf(out,
             "  resuming at iteration %lld from a checkpoint written by %d rank%s (history: %lld "
             "rows kept)\n",
@@ -66,6 +75,8 @@ void otd_report_resume(FILE *out, int64_t iter, int nranks, int64_t history_rows
 void otd_report_progress(FILE *out, const otd_config *cfg, int64_t iter, double loss,
                          double rel_err, double rel_err_res, double elapsed, int64_t start_iter)
 {
+    if (out == NULL)
+        return;
     double rate = elapsed > 0 ? (double)(iter - start_iter) / elapsed : 0.0;
     double eta = rate > 0 ? (double)(cfg->algo.max_iters - iter) / rate : 0.0;
     char e[32];
@@ -77,6 +88,8 @@ void otd_report_progress(FILE *out, const otd_config *cfg, int64_t iter, double 
 
 void otd_report_summary(FILE *out, const otd_run_summary *s, const char *path)
 {
+    if (out == NULL)
+        return;
     char e[32];
     otd_format_rel_err(e, sizeof e, s->final_rel_err, s->final_rel_err_res);
     fprintf(out,
@@ -90,6 +103,8 @@ void otd_report_summary(FILE *out, const otd_run_summary *s, const char *path)
 
 void otd_report_line(FILE *out, const char *fmt, ...)
 {
+    if (out == NULL)
+        return;
     va_list ap;
     if (strncmp(fmt, "otd:", 4) != 0)
         fputs("  ", out);
@@ -98,4 +113,9 @@ void otd_report_line(FILE *out, const char *fmt, ...)
     va_end(ap);
     fputc('\n', out);
     fflush(out);
+}
+
+FILE *otd_report_chatter(FILE *out, const otd_run_opts *opts)
+{
+    return opts != NULL && opts->quiet ? NULL : out;
 }

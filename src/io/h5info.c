@@ -187,6 +187,22 @@ static herr_t link_cb(hid_t group, const char *name, const H5L_info_t *linfo, vo
         info->dsets = v;
         info->ndsets++;
         OTD_CHECK(read_dataset(w->file, obj, name, &info->dsets[info->ndsets - 1]));
+    } else if (H5Iget_type(obj) == H5I_GROUP) {
+        otd_h5info_attrs a = {0};
+        otd_h5info_group *g;
+        err = read_attrs(obj, name, &a);
+        if (err == OTD_OK && a.n > 0 &&
+            (g = grow(info->groups, info->ngroups, sizeof *info->groups)) != NULL) {
+            info->groups = g;
+            g[info->ngroups].attrs = a;
+            if ((g[info->ngroups++].path = strdup(name)) == NULL)
+                err = OTD_ERROR(OTD_ERR_NOMEM, "out of memory listing groups");
+            a = (otd_h5info_attrs){0};
+        } else if (err == OTD_OK && a.n > 0) {
+            err = OTD_ERROR(OTD_ERR_NOMEM, "out of memory listing groups");
+        }
+        attrs_free(&a);
+        OTD_CHECK(err);
     }
 done:
     otd_h5_close(&obj, &err);
@@ -271,6 +287,11 @@ void otd_h5info_free(otd_h5info *info)
     attrs_free(&info->root);
     attrs_free(&info->summary);
     attrs_free(&info->provenance);
+    for (int64_t k = 0; k < info->ngroups; k++) {
+        attrs_free(&info->groups[k].attrs);
+        free(info->groups[k].path);
+    }
+    free(info->groups);
     for (int64_t k = 0; k < info->ndsets; k++)
         free(info->dsets[k].path);
     free(info->dsets);
@@ -291,5 +312,13 @@ const otd_h5info_dataset *otd_h5info_dataset_find(const otd_h5info *info, const 
     for (int64_t k = 0; k < info->ndsets; k++)
         if (strcmp(info->dsets[k].path, path) == 0)
             return &info->dsets[k];
+    return NULL;
+}
+
+const otd_h5info_group *otd_h5info_group_find(const otd_h5info *info, const char *path)
+{
+    for (int64_t k = 0; k < info->ngroups; k++)
+        if (strcmp(info->groups[k].path, path) == 0)
+            return &info->groups[k];
     return NULL;
 }

@@ -11,10 +11,13 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
+import struct
 import subprocess
 import tempfile
 import unittest
+import zlib
 
 import h5py
 import numpy as np
@@ -109,6 +112,46 @@ def read_runs(sweep):
     return out
 
 
+def pdf_fonts(path):
+    """{"type3": bool, "truetype": bool} for a PDF's fonts: pdffonts
+    (poppler-utils) when installed, else the PDF's bytes with every stream
+    inflated (font dictionaries may sit in compressed object streams)."""
+    pdffonts = shutil.which("pdffonts")
+    if pdffonts:
+        out = subprocess.run([pdffonts, path], capture_output=True, text=True,
+                             check=True).stdout
+        rows = out.splitlines()[2:]
+        return {"type3": any(" Type 3 " in r for r in rows),
+                "truetype": any("TrueType" in r or "CID TrueType" in r for r in rows)}
+    with open(path, "rb") as f:
+        raw = f.read()
+    parts = [raw]
+    for m in re.finditer(rb"stream\r?\n", raw):
+        end = raw.find(b"endstream", m.end())
+        try:
+            parts.append(zlib.decompress(raw[m.end():end]))
+        except zlib.error:
+            pass  # not a Flate stream (an image, a font program in another filter)
+    text = b"\n".join(parts)
+    return {"type3": re.search(rb"/Subtype\s*/Type3", text) is not None,
+            "truetype": re.search(rb"/Subtype\s*/TrueType", text) is not None or
+            (re.search(rb"/Subtype\s*/Type0", text) is not None and
+             re.search(rb"/CIDFontType2", text) is not None)}
+
+
+def pdf_width_pt(path):
+    with open(path, "rb") as f:
+        m = re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)", f.read())
+    return float(m.group(3)) - float(m.group(1))
+
+
+def png_size(path):
+    """(width, height) in pixels, from the PNG's IHDR chunk."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return struct.unpack(">II", head[16:24])
+
+
 def nulls(x):
     return [None if not math.isfinite(v) else v for v in np.asarray(x, float).ravel()]
 
@@ -154,7 +197,36 @@ class Figures(unittest.TestCase):
                 content = f.read()
             self.assertTrue(content.startswith(magic), path)
             self.assertGreater(len(content), 5000, path)
+        self.check_paper_style(fig, data)
         return proc, data
+
+    def check_paper_style(self, fig, data):
+        """Item 5 of issue 14: TrueType fonts in the PDF, a single-column PDF
+        and a larger PNG, titles stating l, r, the target and the seeds, and a
+        band named in the legend."""
+        png, pdf = data["files"]
+        fonts = pdf_fonts(pdf)
+        self.assertTrue(fonts["truetype"], "%s: no TrueType font" % pdf)
+        self.assertFalse(fonts["type3"], "%s embeds Type 3 fonts" % pdf)
+        # the PDF: one column of a two-column paper (3.5 in = 252 pt)
+        self.assertAlmostEqual(pdf_width_pt(pdf), 252.0, delta=0.5)
+        self.assertAlmostEqual(data["pdf"]["inches"][0], 3.5)
+        # the PNG: larger, at 200 dpi
+        w, h = png_size(png)
+        self.assertGreaterEqual(w, 1400, png)
+        self.assertAlmostEqual(w, round(data["png"]["inches"][0] * 200), delta=2)
+        self.assertAlmostEqual(h, round(data["png"]["inches"][1] * 200), delta=2)
+        for kind in ("pdf", "png"):
+            titles = data[kind]["titles"]
+            self.assertTrue(titles, kind)
+            for t in titles:
+                for word in ("l=", "r=", "seed", "target"):
+                    self.assertIn(word, t, "%s %s title %r" % (fig, kind, t))
+            bands = [t for t in data[kind]["legend"] if "min–max over" in t]
+            if fig == "e1":  # several seeds per point: a band, named
+                self.assertRegex(" ".join(bands), r"band: min–max over \d+ seeds")
+            else:
+                self.assertEqual(bands, [])
 
     def prefix(self, fig):
         return os.path.join(self.tmp, "out", fig)
@@ -233,6 +305,15 @@ class Figures(unittest.TestCase):
                 self.assertAlmostEqual(x.max(), ms[-1])
                 self.assertSeries(dc["y"], list(np.sqrt(np.maximum(0, 1 - x * dc["dim"] / D))),
                                   "dimension count d=%d" % dc["dim"])
+                # drawn down to zero: sampled densely up to m = D/d, where it is 0
+                m0 = D / dc["dim"]
+                if ms[0] <= m0 <= ms[-1]:
+                    self.assertAlmostEqual(dc["zero_at"], m0)
+                    self.assertIn(0.0, dc["y"])
+                    self.assertAlmostEqual(x[dc["y"].index(0.0)], m0)
+                    self.assertLess(min(y for y in dc["y"] if y > 0), 1e-6)
+                else:
+                    self.assertIsNone(dc["zero_at"])
         # l=3: gd, bl x d=6, 8, tdp, lazy_opt, lazy_gd d=6; l=4: gd d=6
         self.assertEqual(ncurves, 8)
         # lazy_opt beyond m d = D (d = 6: D = 56, m = 12) has error zero: a bound.

@@ -37,6 +37,8 @@ class Errors(TmpTestCase):
         the message names). {d} is the temporary directory."""
         return [
             (None, ["frobnicate"], 0, USAGE, ["unknown command", "frobnicate"]),
+            (None, ["help", "frobnicate"], 0, USAGE, ["unknown command", "frobnicate"]),
+            (None, ["help", "run", "sweep"], 0, USAGE, ["one command"]),
             # run and tensor: usage, configuration file, configuration value
             ("run", ["--bogus"], 2, USAGE, ["--bogus"]),
             ("run", ["{d}/missing.yaml"], 2, USAGE, ["missing.yaml"]),
@@ -57,6 +59,9 @@ class Errors(TmpTestCase):
             ("info", ["{d}/missing.h5"], 0, USAGE, ["missing.h5"]),
             ("info", ["{d}/plain.txt"], 0, USAGE, ["plain.txt", "not an HDF5 file"]),
             ("info", ["{d}/emptydir"], 0, USAGE, ["emptydir", "without results.h5"]),
+            # --json: the same errors, and nothing on stdout (checked below)
+            ("info", ["--json", "{d}/plain.txt"], 0, USAGE, ["plain.txt", "not an HDF5 file"]),
+            ("collect", ["--json", "{d}/emptydir"], 0, USAGE, ["emptydir", "not a sweep"]),
             # collect: usage, missing directory, not a sweep directory
             ("collect", ["--bogus"], 0, USAGE, ["--bogus"]),
             ("collect", [], 0, USAGE, ["no sweep directory"]),
@@ -96,6 +101,8 @@ class Errors(TmpTestCase):
                 for w in words:
                     self.assertIn(w, lines[0], what)
                 self.assertIsNone(TRAIL.search(p.stderr), what)
+                if "--json" in args:  # no half document for a script to misread
+                    self.assertEqual(p.stdout, "", what)
         self.assertFalse(os.path.exists(self.out("r")), "a run directory was written")
         self.assertFalse(os.path.exists(self.out("s")), "a sweep directory was written")
 
@@ -141,6 +148,9 @@ class Errors(TmpTestCase):
         for w in ("exit status", "1 runtime failure", "2 bad usage", "3 loss", "75",
                   "OTD_DEBUG=1"):
             self.assertIn(w, p.stdout)
+        # every status the commands can end with, one line each
+        for status in (0, 1, 2, 3, 75, 130):
+            self.assertRegex(p.stdout, r"(?m)^ +%d [a-z]" % status)
 
 
 if __name__ == "__main__":

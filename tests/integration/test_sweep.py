@@ -386,9 +386,9 @@ class SweepTest(TmpTestCase):
         with h5py.File(os.path.join(d, rows[5]["rundir"], "results.h5"), "r") as f:
             self.assertEqual(f["summary"].attrs["status"], "running")
         rerun = p.stdout.splitlines()[-1].strip()
-        self.assertEqual(rerun, "%s sweep %s --out %s --unfinished --local %d"
-                         % (os.path.realpath(OTD), os.path.realpath(sw), d,
-                            max(1, os.cpu_count() // 2)))
+        # as the sweep was last run: --local 2 --launch-each (step 1)
+        self.assertEqual(rerun, "%s sweep %s --out %s --unfinished --local 2 --launch-each"
+                         % (os.path.realpath(OTD), os.path.realpath(sw), d))
 
         # 4. Fix the invalid value, run the printed command: everything done.
         self.make_sweep(m_bad="3", points_extra=LONG_POINT)
