@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run_local.sh: the README's main command. Installs what is missing, builds,
-# runs a sweep here on all cores (one point per core at a time), collects it
+# runs a sweep here in one MPI job on all cores (otd sweep --local N: groups
+# of ranks run the points in-process, largest first), collects it
 # and draws its figure.
 #
 #   bash jobs/run_local.sh [SWEEP.yaml [FIGURE]]
@@ -9,7 +10,7 @@
 # gd, l = 3, d in {10, 20}, m from 3 to 96, 3 seeds) and its figure e1.
 # Output: results/<sweep name>-<date>/ with runs/, summary.csv, summary.h5
 # and figures/<FIGURE>.png (+ .pdf); a new directory each time, so nothing
-# earlier is touched. OTD_NP overrides how many points run at once.
+# earlier is touched. OTD_NP overrides the number of ranks (cores) used.
 # One run instead of a sweep: `mpirun -n P build/otd run CONFIG --out DIR`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
