@@ -79,28 +79,20 @@ static void small_start_lambda(const otd_config *cfg, otd_algo_defaults *d)
     d->lambda = SMALL_START_FLOOR * 2.0 * eps * tnorm / sqrt((double)r);
 }
 
+/* bl and tdp: a small start on the sphere, epochs, re-initialization. */
+#define EPOCHS_ROW(n)                                                                              \
+    {                                                                                              \
+        .name = (n), .defaults = SMALL_START, .resolve_defaults = small_start_lambda, .sphere = 1, \
+        .check_resources = otd_epochs_check_resources, .create_state = otd_epochs_create,          \
+        .destroy_state = otd_epochs_destroy, .before_step = otd_epochs_before_step,                \
+        .epoch = otd_epochs_epoch, .describe = otd_epochs_describe                                 \
+    }
+
 static const otd_algo_ops rows[] = {
     {.name = "gd", .defaults = GAUSSIAN_START, .describe = gd_describe},
-    {.name = "bl",
-     .defaults = SMALL_START,
-     .resolve_defaults = small_start_lambda,
-     .sphere = 1,
-     .check_resources = otd_epochs_check_resources,
-     .create_state = otd_epochs_create,
-     .destroy_state = otd_epochs_destroy,
-     .before_step = otd_epochs_before_step,
-     .epoch = otd_epochs_epoch,
-     .describe = otd_epochs_describe},
-    {.name = "tdp",
-     .defaults = SMALL_START,
-     .resolve_defaults = small_start_lambda,
-     .sphere = 1,
-     .check_resources = otd_epochs_check_resources,
-     .create_state = otd_epochs_create,
-     .destroy_state = otd_epochs_destroy,
-     .before_step = otd_epochs_before_step,
-     .epoch = otd_epochs_epoch,
-     .describe = otd_epochs_describe},
+    EPOCHS_ROW("bl"),
+    /* tdp: bl's loop read as the deflation schedule of the follow-up paper. */
+    EPOCHS_ROW("tdp"),
     {.name = "lazy_gd",
      .defaults = LAZY_START,
      .scaled = 1,

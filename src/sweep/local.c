@@ -13,14 +13,15 @@
 
 #include "otd/otd_sweep.h"
 
-/* In the child: standard output and error to the point's log, then exec. Only
- * async-signal-safe calls between fork and exec. */
-static void exec_point(const char *dir, const char *log, char *const argv[])
+/* In the child: into dir and standard output and error to log (each only
+ * when given: NULL keeps ours), then exec. Only async-signal-safe calls
+ * between fork and exec. */
+static void exec_child(const char *dir, const char *log, char *const argv[])
 {
     int fd;
-    if (chdir(dir) != 0)
+    if (dir != NULL && chdir(dir) != 0)
         _exit(127);
-    fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    fd = log != NULL ? open(log, O_WRONLY | O_APPEND | O_CREAT, 0644) : -1;
     if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
@@ -60,7 +61,7 @@ static otd_err start(const char *dir, const char *otd_bin, const char *mpiexec, 
         return OTD_ERROR(OTD_ERR_IO, "cannot start '%s' for point %s: %s", mpiexec, name,
                          strerror(errno));
     if (*pid == 0)
-        exec_point(dir, log, argv);
+        exec_child(dir, log, argv);
     return OTD_OK;
 }
 
@@ -130,13 +131,8 @@ otd_err otd_sweep_run_job(const char *dir, const char *otd_bin, const char *mpie
     fflush(NULL);
     if ((pid = fork()) < 0)
         OTD_FAIL(OTD_ERR_IO, "cannot start '%s': %s", mpiexec, strerror(errno));
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        static const char msg[] = "otd sweep: cannot execute the MPI launcher\n";
-        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-        (void)w;
-        _exit(127);
-    }
+    if (pid == 0)
+        exec_child(NULL, NULL, argv);
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             OTD_FAIL(OTD_ERR_IO, "waitpid failed: %s", strerror(errno));
