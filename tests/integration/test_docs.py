@@ -270,7 +270,7 @@ class CheckersFindProblems(unittest.TestCase):
         self.write("docs/science" + md, "# Science\n\n## 1. Problem\n\n## 2. Models: T(W)\n")
         self.write("README" + md, "\n".join([
             "[ok](docs/science.md) [ok](docs/science.md#2-models-tw) [ok](#readme)",
-            "![ok](docs/) `[code](nowhere.txt)` [web](https://example.org/x.md)",
+            "![ok](docs/) `[code](nowhere.txt)` [web](https://example.org/README.md)",
             "# README",
             "[missing](docs/gone.txt)",
             "[anchor](docs/science.md#3-engines)",
