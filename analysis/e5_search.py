@@ -307,12 +307,7 @@ def parse_args(argv):
     ap.add_argument("--listed", action="store_true",
                     help="candidates: only the listed model.m values (default: every integer "
                     "from the smallest to the largest)")
-    ap.add_argument("--lazy-threshold", type=float, default=otd_e5.LAZY_THRESHOLD,
-                    help="lazy_opt succeeds at m when its median final_rel_err is <= this "
-                    "(default %g)" % otd_e5.LAZY_THRESHOLD)
-    ap.add_argument("--success", type=float, default=otd_e5.SUCCESS_FRACTION,
-                    help="other methods succeed at m when this fraction of the seeds reach "
-                    "algo.target_rel_err (default %g)" % otd_e5.SUCCESS_FRACTION)
+    otd_e5.add_threshold_args(ap)
     ap.add_argument("--other-max-m", type=int, default=128, metavar="M",
                     help="methods other than lazy_opt: search m <= M only (default 128; 0: the "
                     "file's range), so that a method that never succeeds does not climb to "

@@ -887,12 +887,7 @@ def parse_args(argv):
                            help="add a row of panels: fraction of seeds fitting every target "
                            "(n_fitted = problem.rank) vs m")
         if name == "e5":
-            p.add_argument("--lazy-threshold", type=float, default=otd_e5.LAZY_THRESHOLD,
-                           help="lazy_opt succeeds at m when its median final_rel_err is <= "
-                           "this (default %g)" % otd_e5.LAZY_THRESHOLD)
-            p.add_argument("--success", type=float, default=otd_e5.SUCCESS_FRACTION,
-                           help="other methods succeed at m when this fraction of the seeds "
-                           "reach algo.target_rel_err (default %g)" % otd_e5.SUCCESS_FRACTION)
+            otd_e5.add_threshold_args(p)
         if name in ("e2", "e3", "e4"):
             p.add_argument("--point", action="append", metavar="NAME",
                            help="use this point (repeatable)%s" %

@@ -120,3 +120,14 @@ def series(rows, threshold=LAZY_THRESHOLD, fraction=SUCCESS_FRACTION):
                             "dims": [p["dim"] for p in have],
                             "m_star": [p["m_star"] for p in have]}})
     return out
+
+
+def add_threshold_args(parser):
+    """The two success rules as command-line options (figures.py e5 and
+    e5_search.py take the same ones)."""
+    parser.add_argument("--lazy-threshold", type=float, default=LAZY_THRESHOLD,
+                        help="lazy_opt succeeds at m when its median final_rel_err is <= this "
+                        "(default %g)" % LAZY_THRESHOLD)
+    parser.add_argument("--success", type=float, default=SUCCESS_FRACTION,
+                        help="other methods succeed at m when this fraction of the seeds reach "
+                        "algo.target_rel_err (default %g)" % SUCCESS_FRACTION)

@@ -211,16 +211,23 @@ void otd_lazy_opt_describe(const otd_config *cfg, char *buf, size_t n)
                  (long long)cfg->algo.lazy_block);
 }
 
+/* What either solver of lazy_opt reports, in the order the summary has always had. */
+static void report_solve(otd_algo_report *rep, const otd_config *cfg, double shift, double bytes,
+                         double seconds, double gflops)
+{
+    otd_algo_report_real(rep, "lazy_ridge", cfg->algo.lazy_ridge);
+    otd_algo_report_real(rep, "lazy_shift", shift);
+    otd_algo_report_real(rep, "lazy_bytes_per_rank", bytes);
+    otd_algo_report_real(rep, "lazy_seconds", seconds);
+    otd_algo_report_real(rep, "lazy_gflops", gflops);
+}
+
 void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep)
 {
     const lazy_state *st = a->state;
     if (st->cg.n > 0) {
         const otd_lazy_cg_info *cg = &st->cg;
-        otd_algo_report_real(rep, "lazy_ridge", a->cfg->algo.lazy_ridge);
-        otd_algo_report_real(rep, "lazy_shift", cg->shift);
-        otd_algo_report_real(rep, "lazy_bytes_per_rank", cg->bytes_per_rank);
-        otd_algo_report_real(rep, "lazy_seconds", cg->seconds);
-        otd_algo_report_real(rep, "lazy_gflops", cg->gflops);
+        report_solve(rep, a->cfg, cg->shift, cg->bytes_per_rank, cg->seconds, cg->gflops);
         otd_algo_report_real(rep, "lazy_residual", cg->residual);
         otd_algo_report_int(rep, "lazy_n", cg->n);
         otd_algo_report_int(rep, "lazy_iters", cg->iters);
@@ -231,11 +238,7 @@ void otd_lazy_opt_report(const otd_algo *a, otd_algo_report *rep)
     const otd_spd_info *in = &st->solve;
     if (in->n == 0)
         return; /* no solve (yet): nothing to report */
-    otd_algo_report_real(rep, "lazy_ridge", a->cfg->algo.lazy_ridge);
-    otd_algo_report_real(rep, "lazy_shift", in->shift);
-    otd_algo_report_real(rep, "lazy_bytes_per_rank", in->bytes_per_rank);
-    otd_algo_report_real(rep, "lazy_seconds", in->seconds);
-    otd_algo_report_real(rep, "lazy_gflops", in->gflops);
+    report_solve(rep, a->cfg, in->shift, in->bytes_per_rank, in->seconds, in->gflops);
     otd_algo_report_int(rep, "lazy_n", in->n);
     otd_algo_report_int(rep, "lazy_rank_deficiency", in->rank_deficiency);
     otd_algo_report_str(rep, "lazy_solver", in->solver);

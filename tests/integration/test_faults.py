@@ -588,6 +588,28 @@ class CrashDuringCheckpointWrite(FaultCase):
                 self.crash(phase, 3, rank=1)
 
 
+def interrupt_long_run(out):
+    """Start LONG in out, stop it with SIGUSR1 once it has committed a
+    checkpoint at LONG_EVERY or beyond (so at least two checkpoints exist),
+    and return the job's result (exit 75). For tests that need an
+    interrupted run to damage, resume or compare."""
+    job = Job(["run", "--out", out] + LONG)
+    try:
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while not (committed(out) and committed(out)[-1][0] >= LONG_EVERY):
+            if time.monotonic() > deadline or not job.running():
+                raise AssertionError("no checkpoint >= %d to interrupt at" % LONG_EVERY)
+            time.sleep(0.005)
+        os.kill(job.pid, signal.SIGUSR1)
+        res = job.wait(END_TIMEOUT)
+    finally:
+        job.kill_all()
+    if res.returncode != 75 or len(committed(out)) < 2:
+        raise AssertionError("could not prepare an interrupted run (%d, %s)\n%s\n%s"
+                             % (res.returncode, committed(out), res.stdout, res.stderr))
+    return res
+
+
 # ---------------------------------------------------------------- 4. damage
 
 class DamagedCheckpoints(FaultCase):
@@ -599,21 +621,7 @@ class DamagedCheckpoints(FaultCase):
     def setUpClass(cls):
         # One run interrupted by SIGUSR1, copied into each test.
         cls.template = tempfile.mkdtemp(prefix="otd-faults-damage-")
-        out = os.path.join(cls.template, "run")
-        job = Job(["run", "--out", out] + LONG)
-        try:
-            deadline = time.monotonic() + WAIT_TIMEOUT
-            while not (committed(out) and committed(out)[-1][0] >= LONG_EVERY):
-                if time.monotonic() > deadline or not job.running():
-                    raise AssertionError("no checkpoint >= %d to interrupt at" % LONG_EVERY)
-                time.sleep(0.005)
-            os.kill(job.pid, signal.SIGUSR1)
-            res = job.wait(END_TIMEOUT)
-        finally:
-            job.kill_all()
-        if res.returncode != 75 or len(committed(out)) < 2:
-            raise AssertionError("could not prepare an interrupted run (%d, %s)\n%s\n%s"
-                                 % (res.returncode, committed(out), res.stdout, res.stderr))
+        interrupt_long_run(os.path.join(cls.template, "run"))
 
     @classmethod
     def tearDownClass(cls):

@@ -29,8 +29,7 @@ import numpy as np
 import test_faults
 from otdtest import OTD, read, run_command, sets
 from test_faults import (CHECKPOINTED, END_TIMEOUT, LONG, LONG_EVERY, LONG_ITERS, SHORT,
-                         WAIT_TIMEOUT, FaultCase, Job, committed, file_bytes, leftovers,
-                         verify_ckpt)
+                         WAIT_TIMEOUT, FaultCase, committed, file_bytes, verify_ckpt)
 
 INTERRUPTED = 130
 DAMAGED = re.compile(r"is damaged \(HDF5 could not read it")
@@ -111,20 +110,7 @@ def interrupted_template():
     if _TEMPLATE is None:
         top = tempfile.mkdtemp(prefix="otd-faults-run-template-")
         out = os.path.join(top, "run")
-        job = Job(["run", "--out", out] + LONG)
-        try:
-            deadline = time.monotonic() + WAIT_TIMEOUT
-            while not (committed(out) and committed(out)[-1][0] >= LONG_EVERY):
-                if time.monotonic() > deadline or not job.running():
-                    raise AssertionError("no checkpoint >= %d to interrupt at" % LONG_EVERY)
-                time.sleep(0.005)
-            os.kill(job.pid, signal.SIGUSR1)
-            res = job.wait(END_TIMEOUT)
-        finally:
-            job.kill_all()
-        if res.returncode != 75:
-            raise AssertionError("could not prepare an interrupted run (%d)\n%s\n%s"
-                                 % (res.returncode, res.stdout, res.stderr))
+        res = test_faults.interrupt_long_run(out)
         _TEMPLATE = (top, out, int(CHECKPOINTED.search(res.stdout).group(1)))
     return _TEMPLATE[1], _TEMPLATE[2]
 
