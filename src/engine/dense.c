@@ -102,8 +102,9 @@ static otd_err dense_memory(const otd_config *cfg, const otd_layout *lay, int64_
                  "entries) overflows 64-bit sizes",
                  (long long)lay->d, l);
     *bytes += (double)slab + 4.0 * (double)np * (l - 1) +
-              8.0 * (2.0 * d * m + (double)panel_rows(np, cfg->model.m) * m + rows * m +
-                     2.0 * m * m + 6.0 * m + m * rr + OTD_EVAL_NFLAGS);
+              8.0 * (2.0 * d * m + (double)panel_rows(np, cfg->model.m) * m + rows * m + m * m + m +
+                     m * rr + OTD_EVAL_NFLAGS) +
+              otd_model_bytes(cfg, lay);
     if (cfg->problem.tensor_file[0] != '\0')
         *bytes += 16.0 * pow(d, l - 1);
     else
@@ -121,7 +122,7 @@ static otd_err dense_create(const otd_config *cfg, const otd_layout *lay, otd_co
     *out = NULL;
     OTD_CHECK(dense_limits(cfg, lay));
     OTD_ALLOC(st, 1);
-    OTD_CHECK(otd_model_init(&st->md, cfg));
+    OTD_CHECK(otd_model_init(&st->md, cfg, lay->nrows));
     st->m = (int)m;
     st->k = cfg->problem.order - 1;
     st->r = (int)target->r;
@@ -200,8 +201,7 @@ static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
     if (grad == NULL)
         goto done;
     otd_model_finish_B(md);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, m, 1.0, W, n, md->B, m, 0.0, grad,
-                n);
+    otd_model_apply(md, W, grad);
     for (int i = 0; i < m; i++)
         cblas_daxpy(n, -l * md->h[i] * otd_ipow(md->inv_t[i], l - 1), st->Y + (size_t)i * n, 1,
                     grad + (size_t)i * n, 1);

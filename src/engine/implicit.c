@@ -56,8 +56,7 @@ static otd_err implicit_memory(const otd_config *cfg, const otd_layout *lay, int
                                double *bytes)
 {
     double m = (double)cfg->model.m;
-    (void)lay;
-    *bytes += 8.0 * (5.0 * m + m * m + m * m + 2.0 * m * (double)r + OTD_EVAL_NFLAGS);
+    *bytes += otd_model_bytes(cfg, lay) + 8.0 * (m * m + 2.0 * m * (double)r + OTD_EVAL_NFLAGS);
     return OTD_OK;
 }
 
@@ -70,7 +69,7 @@ static otd_err implicit_create(const otd_config *cfg, const otd_layout *lay, otd
     *out = NULL;
     OTD_CHECK(implicit_limits(cfg, lay, r));
     OTD_ALLOC(st, 1);
-    OTD_CHECK(otd_model_init(&st->md, cfg));
+    OTD_CHECK(otd_model_init(&st->md, cfg, lay->nrows));
     st->m = (int)m;
     st->r = (int)r;
     st->nrows = (int)lay->nrows;
@@ -88,26 +87,47 @@ done:
 }
 
 /* Target terms: <T(W), T*>, the target part of rho, and A; *mag gets the
- * sum of |2 s_i a_k C_ik^l|. */
+ * sum of |2 s_i a_k C_ik^l|. Column k of W^T U eight rows at a time, as
+ * model.c's columns (vec8.h). */
+OTD_VECTOR_CLONES
 static double target_terms(implicit_state *st, double *mag)
 {
     const int m = st->m, r = st->r, l = st->md.l;
     const double *Craw = st->red + (size_t)m * m, *a = st->target->a;
-    const otd_model *md = &st->md;
-    otd_ksum ts = {0, 0};
-    double abs_sum = 0.0;
-    for (int i = 0; i < m; i++) {
-        for (int k = 0; k < r; k++) {
-            double c = Craw[i + (size_t)k * m] * md->inv_t[i];
-            double c1 = otd_ipow(c, l - 1), cl = c1 * c;
-            otd_ksum_add(&ts, md->s[i] * a[k] * cl);
-            abs_sum += 2.0 * fabs(md->s[i] * a[k] * cl);
-            md->rho[i] += a[k] * cl;
-            st->A[k + (size_t)i * r] = l * md->h[i] * a[k] * c1;
+    otd_model *md = &st->md;
+    otd_lsum ts;
+    otd_lsum_zero(&ts);
+    for (int k = 0; k < r; k++) {
+        const double *Ck = Craw + (size_t)k * m;
+        otd_v8 ak, lak;
+        ak = OTD_V8(a[k]);
+        lak = OTD_V8(l * a[k]);
+        for (int i = 0; i < m; i += 8) {
+            int64_t n = m - i;
+            otd_v8 c, iv, sv, hv, rv, c1, cl, y, Ak;
+            double t[8];
+            otd_v8_load(&c, Ck + i, n);
+            otd_v8_load(&iv, md->inv_t + i, n);
+            otd_v8_load(&sv, md->s + i, n);
+            otd_v8_load(&hv, md->h + i, n);
+            otd_v8_load(&rv, md->rho + i, n);
+            c = c * iv;
+            otd_v8_pow(&c1, &c, l - 1);
+            cl = c1 * c;
+            rv += ak * cl;
+            otd_v8_store(md->rho + i, &rv, n);
+            y = ak * (sv * cl);
+            otd_lsum_add(&ts, &y);
+            /* A is r x m: its rows (one per k) are strided. */
+            Ak = lak * hv * c1;
+            memcpy(t, &Ak, sizeof t);
+            for (int q = 0; q < 8 && q < n; q++)
+                st->A[k + (size_t)(i + q) * r] = t[q];
         }
     }
-    *mag = abs_sum;
-    return otd_ksum_value(&ts);
+    double v = otd_lsum_value(&ts, mag);
+    *mag *= 2.0;
+    return v;
 }
 
 static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *ev)
@@ -116,9 +136,7 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
     implicit_state *st = p;
     const int m = st->m, r = st->r, n = st->nrows;
     double *Graw = st->red, *Craw = st->red + (size_t)m * m, *flags = Craw + (size_t)m * r;
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, m, n, 1.0, W, n, 0.0, Graw, m);
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, r, n, 1.0, W, n, st->U_loc, st->d, 0.0,
-                Craw, m);
+    otd_model_gram(&st->md, W, st->U_loc, st->d, r, Graw, Craw);
     /* Only the upper triangle is meaningful; reducing the whole square keeps
      * the buffer contiguous with W^T U for a single collective. */
     memcpy(flags, ev->flags, sizeof ev->flags);
@@ -133,8 +151,7 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
         goto done;
     otd_model_finish_B(&st->md);
     /* grad = W B - U_loc A */
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, m, 1.0, W, n, st->md.B, m, 0.0,
-                grad, n);
+    otd_model_apply(&st->md, W, grad);
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, r, -1.0, st->U_loc, st->d, st->A,
                 r, 1.0, grad, n);
 done:

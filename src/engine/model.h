@@ -10,10 +10,21 @@
  *   homogeneous: grad_i = -n_i (l g_i - (l-2) rho_i v_i) + lambda w_i,
  *                rho_i = <v_i, g_i>.
  * Both are grad = W B - (target part), with B (m x m) from the Gram matrix
- * plus a diagonal that needs rho (so the engine finishes it). */
+ * plus a diagonal that needs rho (so the engine finishes it). B is symmetric:
+ * off the diagonal B_ij = l h_i h_j g_ij^{l-1}, g_ij = G_ij / (t_i t_j), with
+ * h_i = s_i / t_i (1, or n_i).
+ *
+ * Speed (docs/performance.md, "The implicit step"): the O(m^2) work runs
+ * over the upper triangle in blocks of eight rows (one vector, vec8.h)
+ * swept across the columns, with rho's row sums in a register, and the loss
+ * is summed in eight independent compensated lanes, so the compensation
+ * does not serialize the loop. The BLAS calls around it (the Gram matrix,
+ * W B) take the shape that is fastest for this rank's rows (model.c). */
 #ifndef OTD_ENGINE_MODEL_H
 #define OTD_ENGINE_MODEL_H
 
+#include "engine/vec8.h"
+#include "otd/otd_comm.h"
 #include "otd/otd_config.h"
 #include "otd/otd_error.h"
 
@@ -25,23 +36,42 @@ typedef struct {
     double *s;     /* coefficients s_i */
     double *h;     /* gradient scale: 1 (plain) or n_i (homogeneous) */
     double *rho;   /* <v_i, g_i>: model part here, the engine adds the target part */
-    double *B;     /* m x m */
+    double *B;     /* m x m, symmetric */
+    double *P;     /* 8 x m: lanes of rho's column parts (scratch) */
+    /* The BLAS shapes that suit this rank's nrows (model.c), and their
+     * m x nrows scratch (NULL when neither is used). */
+    int nrows, transposed, small_gram;
+    double *scratch;
 } otd_model;
 
-otd_err otd_model_init(otd_model *md, const otd_config *cfg);
+/* Bytes otd_model_init holds on the largest rank of lay. */
+double otd_model_bytes(const otd_config *cfg, const otd_layout *lay);
+
+/* nrows: this rank's rows of W (otd_model_apply's shapes). */
+otd_err otd_model_init(otd_model *md, const otd_config *cfg, int64_t nrows);
 void otd_model_free(otd_model *md);
 
 /* From the reduced raw Gram W^T W (upper triangle, leading dimension m):
  * norms, inv_t, s, h; returns lambda/2 ||W||_F^2. */
 double otd_model_components(otd_model *md, const double *Graw);
 
-/* ||T(W)||^2 (compensated sum), the model part of rho, and B without its
- * diagonal correction. *mag gets the sum of the magnitudes of the terms
- * summed into ||T(W)||^2 (for the resolution of the error). */
+/* ||T(W)||^2 (compensated sum), the model part of rho, and the upper
+ * triangle of B without its diagonal correction. *mag gets the sum of the
+ * magnitudes of the terms summed into ||T(W)||^2 (for the resolution of the
+ * error). */
 double otd_model_terms(otd_model *md, const double *Graw, double *mag);
 
 /* After the engine added the target part of rho: B_ii += (l-2) rho_i
- * (homogeneous) + lambda. */
+ * (homogeneous) + lambda, and the lower triangle of B from the upper. */
 void otd_model_finish_B(otd_model *md);
+
+/* This rank's partial Gram matrices: G = W^T W (at least its upper
+ * triangle; leading dimension m) and, when r > 0, C = W^T U (m x r, leading
+ * dimension m) for U with leading dimension ldu. */
+void otd_model_gram(otd_model *md, const double *W, const double *U, int64_t ldu, int r, double *G,
+                    double *C);
+
+/* grad = W B for this rank's nrows x m block of W (leading dimension nrows). */
+void otd_model_apply(otd_model *md, const double *W, double *grad);
 
 #endif
