@@ -28,13 +28,14 @@ typedef struct {
     int64_t d, m, r;
 } bench_case;
 
-/* The cases of issue "dense engine": the dense step at l = 3 and 4 over the
- * memory-bound (m = 10) to compute-bound (m >= 100) range, and the implicit
- * step at the paper's scale and at a GEMM-sized one. */
+/* The dense step at l = 3 and 4 over the memory-bound (m = 10) to
+ * compute-bound (m >= 100) range; the implicit step where per-step overhead
+ * shows (d = 10, m = 12), at the paper's scale (d = 20..30, m = 50..400),
+ * and at a GEMM-sized one. */
 static const bench_case default_cases[] = {
-    {"dense", 3, 300, 10, 3},        {"dense", 3, 300, 100, 3}, {"dense", 3, 300, 1000, 3},
-    {"dense", 4, 100, 10, 3},        {"dense", 4, 100, 100, 3}, {"implicit", 3, 20, 50, 3},
-    {"implicit", 3, 1000, 1000, 10},
+    {"dense", 3, 300, 10, 3},   {"dense", 3, 300, 100, 3},   {"dense", 3, 300, 1000, 3},
+    {"dense", 4, 100, 10, 3},   {"dense", 4, 100, 100, 3},   {"implicit", 3, 10, 12, 2},
+    {"implicit", 3, 20, 50, 3}, {"implicit", 3, 30, 400, 3}, {"implicit", 3, 1000, 1000, 10},
 };
 
 typedef struct {
@@ -68,8 +69,8 @@ static void usage(FILE *out)
         "  implicit: gflops (on 3 d m^2 + 4 d m r) ratio = gflops / dgemm_gflops\n"
         "  dgemm_gflops read_gbps: all P ranks at once (n = 1500 DGEMM; 256 MiB sum)\n"
         "  with P > 1: ms_per_step_P1 (rank 0 alone) and efficiency = t_1 / (P t_P)\n"
-        "Default cases: dense 3:300:{10,100,1000}, dense 4:100:{10,100},\n"
-        "implicit 3:20:50:3, implicit 3:1000:1000:10.\n"
+        "Default cases: dense 3:300:{10,100,1000}, dense 4:100:{10,100}, implicit\n"
+        "3:10:12:2, 3:20:50:3, 3:30:400:3 and 3:1000:1000:10.\n"
         "Last line, case=checkpoint: median time to commit a checkpoint of a 1000 x 1000\n"
         "W (and W0) under DIR (default $TMPDIR or /tmp), and its overhead at the default\n"
         "cadence (run.checkpoint_every = auto: every 300 s). A benchmark, not a test: nothing\n"

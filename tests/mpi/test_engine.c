@@ -91,10 +91,9 @@ static void bump(fixture *f, int64_t j, int64_t i, double h)
         f->W_loc[(j - f->lay.row0) + i * f->lay.nrows] += h;
 }
 
-static void check_fd(int l, const char *param)
+static void check_fd(int l, const char *param, int64_t d, int64_t m)
 {
     fixture f;
-    const int64_t d = 7, m = 4;
     CU_ASSERT_FATAL(setup(&f, l, param, d, m, 3));
     otd_eval ev = {0};
     OTD_TEST_OK(otd_engine_eval(f.engine, f.W_loc, f.grad_loc, &ev));
@@ -122,23 +121,30 @@ static void check_fd(int l, const char *param)
     teardown(&f);
 }
 
+/* m = 4: fewer components than a vector's eight lanes; m = 13 at d = 9: a
+ * ragged second block, and at P = 3, 4 few enough rows per rank (3, 2) for
+ * W B's transposed shape (model.c). */
 static void test_fd_plain(void)
 {
-    for (int l = 2; l <= 5; l++)
-        check_fd(l, "plain");
+    for (int l = 2; l <= 5; l++) {
+        check_fd(l, "plain", 7, 4);
+        check_fd(l, "plain", 9, 13);
+    }
 }
 
 static void test_fd_homogeneous(void)
 {
-    for (int l = 2; l <= 5; l++)
-        check_fd(l, "homogeneous");
+    for (int l = 2; l <= 5; l++) {
+        check_fd(l, "homogeneous", 7, 4);
+        check_fd(l, "homogeneous", 9, 13);
+    }
 }
 
 /* Implicit loss equals the brute-force d^l-entry loss to rounding. */
-static void check_dense(int l, const char *param, int zero_column)
+static void check_dense(int l, const char *param, int zero_column, int64_t m)
 {
     fixture f;
-    const int64_t d = 5, m = 3, r = 2;
+    const int64_t d = 5, r = 2;
     CU_ASSERT_FATAL(setup(&f, l, param, d, m, r));
     if (zero_column) {
         memset(f.W_full + 1 * d, 0, (size_t)d * sizeof(double));
@@ -169,11 +175,13 @@ static void check_dense(int l, const char *param, int zero_column)
 
 static void test_dense_loss(void)
 {
-    for (int l = 2; l <= 5; l++) {
-        check_dense(l, "plain", 0);
-        check_dense(l, "homogeneous", 0);
-        check_dense(l, "homogeneous", 1);
-    }
+    /* m = 3, and m = 21: two whole blocks of eight and a ragged one */
+    for (int l = 2; l <= 5; l++)
+        for (int64_t m = 3; m <= 21; m += 18) {
+            check_dense(l, "plain", 0, m);
+            check_dense(l, "homogeneous", 0, m);
+            check_dense(l, "homogeneous", 1, m);
+        }
 }
 
 /* The error's resolution (otd_eval.rel_err_res): W = the target's own
