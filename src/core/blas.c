@@ -111,7 +111,18 @@ static int is_generic(const char *core)
     return 0;
 }
 
-static char note[160];
+/* Kernel families without AVX-512 (the generic ones included). */
+static int weaker_than_avx512(const char *core)
+{
+    static const char *const avx2[] = {"Haswell",    "Zen",         "Sandybridge", "Bulldozer",
+                                       "Piledriver", "Steamroller", "Excavator"};
+    for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
+        if (strcasecmp(core, avx2[i]) == 0)
+            return 1;
+    return is_generic(core);
+}
+
+static char note[200];
 
 /* One BLAS thread per rank for the BLAS libraries other than OpenBLAS, unless
  * the user said otherwise. */
@@ -138,6 +149,15 @@ void otd_blas_select(char **argv)
         unsetenv(REEXEC_MARK); /* children (mpirun inside scripts) decide afresh */
         return;
     }
+    /* A user's choice is kept, but a weaker one than the CPU runs is worth
+     * saying (a stale module or profile setting costs up to half of DGEMM's
+     * speed: AVX2 kernels on an AVX-512 CPU). */
+    if (getenv("OPENBLAS_CORETYPE") != NULL && best != NULL && strcasecmp(best, "SkylakeX") == 0 &&
+        weaker_than_avx512(core))
+        snprintf(note, sizeof note,
+                 "OPENBLAS_CORETYPE=%s from the environment; this CPU runs the faster SkylakeX "
+                 "kernels when it is unset",
+                 getenv("OPENBLAS_CORETYPE"));
     int need_threads = getenv("OPENBLAS_NUM_THREADS") == NULL && getenv("OMP_NUM_THREADS") == NULL;
     int need_core = getenv("OPENBLAS_CORETYPE") == NULL && best != NULL && is_generic(core);
     if (need_threads) {
