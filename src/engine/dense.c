@@ -8,8 +8,9 @@
  * whole: np x m would be the d^{l-1}/(l-1)! x m Khatri-Rao matrix. Each step:
  *   1. all-gather W (d x m words per rank; nothing of size d^{l-1} moves);
  *   2. Y = S K over panels (the flops: 2 nrows np m);
- *   3. local partials of W^T W, q_i = <w_i, Y_i> and (when the target's
- *      components are known, for the metrics) W^T U, one allreduce;
+ *   3. local partials of W^T W (its upper triangle travels), q_i = <w_i, Y_i>
+ *      and (when the target's components are known, for the metrics) W^T U,
+ *      one allreduce;
  *   4. the model side from the Gram matrix (model.h), the target side from
  *      q and Y:  <T*, T(W)> = sum_i s_i q_i / t_i^l,  rho_i += q_i / t_i^l,
  *      grad = W B - Y diag(l h_i / t_i^{l-1}).
@@ -171,18 +172,19 @@ static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
     otd_model *md = &st->md;
     const int m = st->m, n = st->nrows, l = md->l;
     double *Graw = st->red, *q = st->red + (size_t)m * m, *WtU = q + m;
-    double *flags = WtU + (size_t)m * st->r;
     OTD_CHECK(otd_comm_allgather_rows(st->comm, st->lay, W, m, st->Wf));
     contract(st);
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, m, n, 1.0, W, n, 0.0, Graw, m);
+    otd_model_gram(md, W, st->r > 0 ? st->target->U + st->lay->row0 : NULL, st->d, st->r, Graw,
+                   WtU);
     for (int i = 0; i < m; i++)
         q[i] = cblas_ddot(n, W + (size_t)i * n, 1, st->Y + (size_t)i * n, 1);
-    if (st->r > 0)
-        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, st->r, n, 1.0, W, n,
-                    st->target->U + st->lay->row0, (int)st->d, 0.0, WtU, m);
+    /* One collective: the upper triangle of W^T W, q, W^T U and the flags. */
+    size_t np = otd_model_pack_gram(md, st->red, (size_t)m * (1 + st->r));
+    q = st->red + np;
+    WtU = q + m;
+    double *flags = WtU + (size_t)m * st->r;
     memcpy(flags, ev->flags, sizeof ev->flags);
-    OTD_CHECK(
-        otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * (1 + st->r) + OTD_EVAL_NFLAGS));
+    OTD_CHECK(otd_comm_sum(st->comm, st->red, np + (size_t)m * (1 + st->r) + OTD_EVAL_NFLAGS));
     memcpy(ev->flags, flags, sizeof ev->flags);
     double mag = 0, reg = otd_model_components(md, Graw), tt = otd_model_terms(md, Graw, &mag);
     otd_ksum ts = {0, 0};

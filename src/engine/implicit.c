@@ -5,8 +5,8 @@
  *   T*(v_i^{(x)(l-1)}) = sum_k a_k C_ik^{l-1} u_k,   <T(W), T*> = sum_ik s_i a_k C_ik^l
  * and the gradient rows are W_loc B - U_loc A with A_ki = l h_i a_k C_ik^{l-1}
  * (model.h has the rest). A step is: two local products for the raw Grams,
- * one allreduce of m^2 + m r numbers, O(m^2 + m r) scalar work done
- * redundantly on every rank, and two GEMMs for this rank's gradient rows. */
+ * one allreduce of m (m+1) / 2 + m r numbers (the Gram's upper triangle), O(m^2 + m r) scalar work
+ * done redundantly on every rank, and two GEMMs for this rank's gradient rows. */
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
@@ -90,10 +90,10 @@ done:
  * sum of |2 s_i a_k C_ik^l|. Column k of W^T U eight rows at a time, as
  * model.c's columns (vec8.h). */
 OTD_VECTOR_CLONES
-static double target_terms(implicit_state *st, double *mag)
+static double target_terms(implicit_state *st, const double *Craw, double *mag)
 {
     const int m = st->m, r = st->r, l = st->md.l;
-    const double *Craw = st->red + (size_t)m * m, *a = st->target->a;
+    const double *a = st->target->a;
     otd_model *md = &st->md;
     otd_lsum ts;
     otd_lsum_zero(&ts);
@@ -135,16 +135,17 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
     otd_err err = OTD_OK;
     implicit_state *st = p;
     const int m = st->m, r = st->r, n = st->nrows;
-    double *Graw = st->red, *Craw = st->red + (size_t)m * m, *flags = Craw + (size_t)m * r;
-    otd_model_gram(&st->md, W, st->U_loc, st->d, r, Graw, Craw);
-    /* Only the upper triangle is meaningful; reducing the whole square keeps
-     * the buffer contiguous with W^T U for a single collective. */
+    double *Graw = st->red;
+    otd_model_gram(&st->md, W, st->U_loc, st->d, r, Graw, Graw + (size_t)m * m);
+    /* One collective: the upper triangle of W^T W, W^T U and the flags. */
+    size_t np = otd_model_pack_gram(&st->md, st->red, (size_t)m * r);
+    double *Craw = st->red + np, *flags = Craw + (size_t)m * r;
     memcpy(flags, ev->flags, sizeof ev->flags);
-    OTD_CHECK(otd_comm_sum(st->comm, st->red, (size_t)m * m + (size_t)m * r + OTD_EVAL_NFLAGS));
+    OTD_CHECK(otd_comm_sum(st->comm, st->red, np + (size_t)m * r + OTD_EVAL_NFLAGS));
     memcpy(ev->flags, flags, sizeof ev->flags);
     double reg = otd_model_components(&st->md, Graw);
     double mag_t = 0, mag_s = 0;
-    double tt = otd_model_terms(&st->md, Graw, &mag_t), ts = target_terms(st, &mag_s);
+    double tt = otd_model_terms(&st->md, Graw, &mag_t), ts = target_terms(st, Craw, &mag_s);
     otd_engine_fill_eval(ev, tt, ts, st->target->norm2, reg, mag_t + mag_s, st->md.l, st->d,
                          st->md.norms, Craw);
     if (grad == NULL)

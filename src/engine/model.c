@@ -75,11 +75,29 @@ void otd_model_free(otd_model *md)
     free(md->scratch);
 }
 
-double otd_model_components(otd_model *md, const double *Graw)
+/* Column j of the packed upper triangle starts here. */
+static inline size_t packed_col(int64_t j)
+{
+    return (size_t)j * (size_t)(j + 1) / 2;
+}
+
+size_t otd_model_pack_gram(const otd_model *md, double *buf, size_t extra)
+{
+    const int64_t m = md->m;
+    /* Column j moves from j m down to j (j+1)/2 <= j m: in column order
+     * nothing is overwritten before it is read (memmove for the overlap of
+     * a column with itself). */
+    for (int64_t j = 1; j < m; j++)
+        memmove(buf + packed_col(j), buf + (size_t)(j * m), (size_t)(j + 1) * sizeof *buf);
+    memmove(buf + packed_col(m), buf + (size_t)(m * m), extra * sizeof *buf);
+    return packed_col(m);
+}
+
+double otd_model_components(otd_model *md, const double *Gp)
 {
     double ss = 0.0;
     for (int i = 0; i < md->m; i++) {
-        double g = Graw[i + (size_t)i * md->m], n = sqrt(g > 0 ? g : 0);
+        double g = Gp[packed_col(i) + (size_t)i], n = sqrt(g > 0 ? g : 0);
         md->norms[i] = n;
         ss += g;
         if (md->homogeneous) {
@@ -121,9 +139,11 @@ OTD_INLINE void transpose(const double *a, int64_t lda, int64_t rows, int64_t co
  *   - rho_i -= sum_{j >= i} s_j G_ij^l, accumulated in a register and
  *     returned; the column part, s_i G_ij^l for i < j, into the eight lanes
  *     P[8 j .. 8 j + 7], summed later.
- * nr < 8 rows (the last block): loads padded with zeros, partial stores. The
- * masks keep i > j (garbage below the diagonal of G, or padding) out of the
- * sums exactly: the bits of gl are cleared, not multiplied by 0. */
+ * G is packed (otd_model_pack_gram): inside the diagonal block, rows i > j
+ * of column j are the next column's first entries, read and discarded. nr <
+ * 8 rows (the last block): loads padded with zeros, partial stores. The
+ * masks keep i > j out of the sums exactly: the bits of gl are cleared, not
+ * multiplied by 0. */
 OTD_INLINE void row_block(otd_model *md, const double *G, int64_t i0, int nr, int l, otd_lsum *tt,
                           otd_v8 *rrow)
 {
@@ -137,7 +157,7 @@ OTD_INLINE void row_block(otd_model *md, const double *G, int64_t i0, int nr, in
     otd_v8_load(&sv, s + i0, nr);
     otd_v8_load(&hv, h + i0, nr);
     for (int64_t j = i0; j < m; j++) {
-        const double *Gj = G + i0 + j * m;
+        const double *Gj = G + packed_col(j) + i0;
         double *Bj = B + i0 + j * m, *Pj = P + 8 * j;
         const double sj = s[j];
         otd_v8 g, g1, gl, b, p, y;
@@ -166,7 +186,7 @@ OTD_INLINE void row_block(otd_model *md, const double *G, int64_t i0, int nr, in
 }
 
 OTD_VECTOR_CLONES
-double otd_model_terms(otd_model *md, const double *Graw, double *mag)
+double otd_model_terms(otd_model *md, const double *Gp, double *mag)
 {
     const int m = md->m, l = md->l;
     otd_lsum tt;
@@ -177,11 +197,11 @@ double otd_model_terms(otd_model *md, const double *Graw, double *mag)
         otd_v8 rrow;
         /* constants where they matter: whole blocks, l = 3 and 4 */
         if (nr == 8 && l == 3)
-            row_block(md, Graw, i0, 8, 3, &tt, &rrow);
+            row_block(md, Gp, i0, 8, 3, &tt, &rrow);
         else if (nr == 8 && l == 4)
-            row_block(md, Graw, i0, 8, 4, &tt, &rrow);
+            row_block(md, Gp, i0, 8, 4, &tt, &rrow);
         else
-            row_block(md, Graw, i0, nr, l, &tt, &rrow);
+            row_block(md, Gp, i0, nr, l, &tt, &rrow);
         rrow = -rrow;
         otd_v8_store(md->rho + i0, &rrow, nr);
     }
