@@ -61,8 +61,8 @@ static otd_err create_window(otd_counter *ct)
         MPI_SUCCESS) {
         ct->win = MPI_WIN_NULL;
         OTD_FAIL(OTD_ERR_MPI,
-                 "OTD_COUNTER=mpi, but this MPI has no one-sided transport between these ranks "
-                 "(MPI_Win_allocate failed): unset OTD_COUNTER");
+                 "MPI_Win_allocate failed: this MPI has no one-sided transport between these "
+                 "ranks (OTD_COUNTER=files keeps the counters in files instead)");
     }
     OTD_MPI(MPI_Win_set_errhandler(ct->win, MPI_ERRORS_RETURN));
     if (rank == 0)

@@ -149,6 +149,8 @@ def netns_pids(name):
 def _remove_netns(names):
     """SIGKILL every process in each namespace, then delete it (its veth
     ends and bridge go with it). Namespaces already gone are skipped."""
+    if not names:
+        return
     existing = set(netns_names())
     for name in names:
         if name not in existing:
