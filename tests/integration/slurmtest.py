@@ -29,8 +29,12 @@ file system. Client commands (sbatch, squeue, `otd sweep --submit`) run in
 the head namespace: cluster.cmd() does that, cluster.client(argv) gives the
 command line for other programs. Ranks on different nodes talk over TCP on
 the subnet (docs/platform.md, "A multi-node cluster on one machine").
-Namespaces are named NETNS_PREFIX<pid of the test process>-<k>-<node>; a
-start first removes those of test processes that no longer exist.
+Namespaces are named NETNS_PREFIX<pid of the test process>-<k>-<node>.
+
+A start first removes what earlier clusters left when their test process
+and its watchdog were both killed: the daemons and directories of those
+whose owner (run/owner) and watchdog are gone, and namespaces named for a
+test process that no longer exists.
 
 If the cluster cannot be started (packages missing, not root, a daemon
 failing) start() raises SlurmError with what went wrong and the daemon logs:
@@ -109,21 +113,20 @@ def _comm(pid):
         return ""
 
 
+def _has_env(pid, key, value):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return ("%s=%s" % (key, value)).encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
 def _pids_with_env(key, value):
-    """Pids whose environment has key=value: the cluster's slurmstepd, job
-    shells and ranks all inherit SLURM_CONF=<this cluster's slurm.conf>."""
-    want = ("%s=%s" % (key, value)).encode()
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit() or int(p) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/environ" % p, "rb") as f:
-                if want in f.read().split(b"\0"):
-                    out.append(int(p))
-        except OSError:
-            pass
-    return out
+    """Pids whose environment has key=value: the cluster's daemons (started
+    with it), slurmstepd, job shells and ranks all have SLURM_CONF=<this
+    cluster's slurm.conf>."""
+    return [int(p) for p in os.listdir("/proc")
+            if p.isdigit() and int(p) != os.getpid() and _has_env(int(p), key, value)]
 
 
 def _ip(args, check=True):
@@ -176,6 +179,21 @@ def _remove_stale_netns():
     _remove_netns(stale)
 
 
+def _remove_stale_clusters():
+    """Clusters (otd-slurm-* directories) whose test process and watchdog are
+    both gone, e.g. killed together: stopped (their daemons, job processes
+    and namespaces) and removed. A directory without run/owner is not one
+    of these (another program's, or an older slurmtest's) and is left alone."""
+    for top in glob.glob(os.path.join(tempfile.gettempdir(), "otd-slurm-*")):
+        run = os.path.join(top, "run")
+        owner = _read_pid(os.path.join(run, "owner"))
+        watchdog = _read_pid(os.path.join(run, "watchdog.pid"))
+        if owner is None or _alive(owner) or (watchdog is not None and _alive(watchdog)):
+            continue
+        _stop_processes(top, os.path.join(top, "slurm.conf"))
+        shutil.rmtree(top, ignore_errors=True)
+
+
 # The watchdog: stops the cluster if the process that started it goes away
 # without stopping it. Arguments: parent pid, directory, slurm.conf path.
 # It forks once more and the first child exits: the watchdog is then no
@@ -220,7 +238,9 @@ def _stop_processes(top, conf):
     for path in (sorted(glob.glob(os.path.join(run, "slurmd*.pid"))) +
                  [os.path.join(run, n + ".pid") for n in ("slurmctld", "munged")]):
         pid = _read_pid(path)
-        if pid is not None and _alive(pid):
+        # Only a daemon of this cluster: a pid file left long ago may name a
+        # pid that now belongs to something else.
+        if pid is not None and _alive(pid) and _has_env(pid, "SLURM_CONF", conf):
             left = _kill_and_wait([pid], signal.SIGTERM, 15)
             if left:
                 _kill_and_wait(left, signal.SIGKILL, 5)
@@ -259,6 +279,7 @@ class Slurm:
         if os.geteuid() != 0:
             raise SlurmError("cannot start Slurm: the test cluster's daemons run as root "
                              "(SlurmUser=root) and munged as the munge user; run as root")
+        _remove_stale_clusters()
         self.top = tempfile.mkdtemp(prefix="otd-slurm-")
         try:
             self._start()
@@ -280,6 +301,8 @@ class Slurm:
         os.chmod(top, 0o755)  # munged wants every directory up to its socket searchable
         for d in ("run", "state", "spool", "log", "tmp", "munge"):
             os.mkdir(os.path.join(top, d))
+        with open(os.path.join(top, "run", "owner"), "w") as f:
+            f.write("%d\n" % os.getpid())
         munge_dir = os.path.join(top, "munge")
         shutil.chown(munge_dir, "munge", "munge")
         os.chmod(munge_dir, 0o755)
