@@ -136,16 +136,31 @@ otd_err otd_comm_barrier_idle(otd_comm *c);
 void otd_comm_abort(otd_comm *c, int status);
 
 /* Shared counters: n int64 values, all 0 at the start, that any rank can
- * fetch-and-add at any time without the others taking part (MPI one-sided
- * atomics on a window held by rank 0). How groups of a sweep runner take
- * points from one list without a coordinator rank. */
+ * fetch-and-add at any time without the others taking part. How groups of a
+ * sweep runner take points from one list without a coordinator rank.
+ * Kept with MPI one-sided atomics on a window held by rank 0 when every rank
+ * is on one node, else as files in a directory of their own under dir, which
+ * every rank must share: across nodes MPI's one-sided operations without
+ * RDMA hardware are missing (Debian's Open MPI over TCP) or wait for rank 0
+ * to enter MPI (src/comm/counter.c says why and how). OTD_COUNTER=files or
+ * =mpi in the environment chooses either everywhere. */
 typedef struct otd_counter otd_counter;
 
-/* Collective over c. */
-otd_err otd_counter_create(otd_comm *c, int n, otd_counter **out);
+/* Collective over c. dir: where file counters go (made if missing; their
+ * own subdirectory is removed by otd_counter_destroy, and dir too if it is
+ * then empty). Errors: OTD_ERR_IO (dir), OTD_ERR_ARG (a bad OTD_COUNTER),
+ * OTD_ERR_MPI (also: OTD_COUNTER=mpi where MPI has no one-sided transport
+ * between the ranks). */
+otd_err otd_counter_create(otd_comm *c, int n, const char *dir, otd_counter **out);
+
+/* Not collective: NULL for MPI counters, else their directory (owned by
+ * the counters). */
+const char *otd_counter_dir(const otd_counter *ct);
 
 /* Not collective: *old (may be NULL) = counter k, then counter k += inc,
- * atomically with respect to every other rank's adds. */
+ * atomically with respect to every other rank's adds. File counters add 0
+ * or 1, and a read (inc 0) may lag behind other nodes' adds where the file
+ * system caches lookups (NFS): for progress reports, not for decisions. */
 otd_err otd_counter_add(otd_counter *ct, int k, int64_t inc, int64_t *old);
 
 /* Collective over the communicator it was created on. Accepts NULL. */

@@ -6,7 +6,8 @@
  * estimated cost, largest first, so that the long ones do not end the job
  * alone). The groups of a class take points from one shared list with an
  * atomic counter (otd_counter: no coordinator rank, no rank idle while
- * there is work of its size), run them at the same time, and record each
+ * there is work of its size; in MPI's shared memory on one node, in files
+ * under DIR/counters across nodes), run them at the same time, and record each
  * outcome as it happens in the sweep directory (tasks/<name>.exit, the
  * point's run directory and its log logs/run-<name>.out) exactly as a
  * separate `otd run` would: `otd collect` cannot tell the difference, and

@@ -25,12 +25,33 @@
 #
 # Environment:
 #   OTD_BIN           the otd binary (required)
-#   OTD_LAUNCH        launcher command, word-split (default: srun --mpi=pmix).
-#                     OTD_LAUNCH=mpirun also works inside an allocation (Open
-#                     MPI reads the Slurm allocation); as root it needs
+#   OTD_LAUNCH        launcher command, word-split (default: srun --mpi=pmix
+#                     --wait=10). OTD_LAUNCH=mpirun also works
+#                     inside an allocation (Open MPI reads the Slurm
+#                     allocation); as root it needs
 #                     OMPI_ALLOW_RUN_AS_ROOT{,_CONFIRM}=1, which jobs/env.sh
 #                     (sourced below) sets.
 #   OTD_MAX_REQUEUES  requeues allowed after exit 75 (default 3; 0 = never)
+#
+# --wait=10: when a rank dies (its node fails, the OOM killer, kill -9),
+# srun ends the rest of the step 10 s later, as mpirun ends its job. Without
+# it the ranks on the other nodes would wait in their next collective for a
+# peer that is gone, until the time limit (Open MPI only warns that a peer
+# disconnected; checked across two nodes by
+# tests/integration/test_multinode.py). otd's ranks always leave together
+# (after MPI_Finalize), so 10 s apart means one is gone. Not
+# --kill-on-bad-exit: it would also cut short the normal end of a step whose
+# ranks all exit 75, and a requeued job can then start before the cut step
+# has cleaned up on its nodes (PMIx: "Address already in use").
+#
+# MPI over TCP between nodes: Open MPI uses every interface but loopback
+# unless told otherwise. On nodes with interfaces that do not reach the
+# other nodes (a container bridge, a management network) restrict it to the
+# one that does, for example in the sweep file's `setup` lines or before
+# sbatch (which exports the environment):
+#   export OMPI_MCA_btl_tcp_if_include=10.1.0.0/16    # or an interface: ib0
+# and, for OTD_LAUNCH=mpirun (its daemons talk to each other too), the same
+# for OMPI_MCA_oob_tcp_if_include. See docs/platform.md.
 #
 # Signals, as checked with Slurm 22.05 + Open MPI 4.1 + PMIx 4.2:
 #   - srun and mpirun both forward SIGUSR1 (and SIGUSR2) to every rank.
@@ -71,7 +92,7 @@ otd_slurm_step() {
     echo "otd task: OTD_BIN is not set (the otd binary to run)" >&2
     return 2
   fi
-  read -r -a launch <<<"${OTD_LAUNCH:-srun --mpi=pmix}"
+  read -r -a launch <<<"${OTD_LAUNCH:-srun --mpi=pmix --wait=10}"
   max=${OTD_MAX_REQUEUES:-3}
   restarts=${SLURM_RESTART_COUNT:-0}
   # An array task is named as its log file is (%A_%a); scontrol accepts both.

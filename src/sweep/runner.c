@@ -35,6 +35,7 @@ typedef struct {
     otd_counter *ct;
     job *jobs;
     int64_t n;
+    uint64_t ended[2]; /* points this rank recorded: done, failed (totals by a sum) */
     double t0, last_print;
 } runner;
 
@@ -268,6 +269,7 @@ static otd_err refuse_class(runner *r, const job *jobs, int64_t n, int k)
         }
         OTD_CHECK(otd_sweep_record_exit(r->o->dir, jobs[i].name, OTD_EXIT_USAGE, r->o->jobid));
         OTD_CHECK(otd_counter_add(r->ct, SLOT_FAILED, 1, NULL));
+        r->ended[1]++;
     }
 done:
     return err;
@@ -301,6 +303,7 @@ static otd_err run_class(runner *r, const job *jobs, int64_t n, int k, int slot)
                 otd_warn("point %s: %s", jobs[idx].name, otd_error_text());
             OTD_CHECK(
                 otd_counter_add(r->ct, code == OTD_EXIT_OK ? SLOT_DONE : SLOT_FAILED, 1, NULL));
+            r->ended[code == OTD_EXIT_OK ? 0 : 1]++;
         }
         progress(r, 0);
     }
@@ -315,6 +318,7 @@ otd_err otd_sweep_runner(otd_comm *world, const otd_runner_opts *o, otd_runner_r
     otd_strbuf text = {0};
     size_t len = 0;
     int nclass = 0;
+    char counters[4200];
     double flags[2] = {0, 0};
     runner r = {.o = o, .out = o->out != NULL ? o->out : stdout, .world = world};
     memset(res, 0, sizeof *res);
@@ -327,7 +331,13 @@ otd_err otd_sweep_runner(otd_comm *world, const otd_runner_opts *o, otd_runner_r
     OTD_CHECK(parse_plan(text.data != NULL ? text.data : (char *)"", &r.jobs, &r.n));
     for (int64_t i = 0; i < r.n; i++)
         nclass += i == 0 || r.jobs[i].ranks != r.jobs[i - 1].ranks;
-    OTD_CHECK(otd_counter_create(world, NSLOTS_FIXED + nclass, &r.ct));
+    snprintf(counters, sizeof counters, "%s/counters", o->dir);
+    OTD_CHECK(otd_counter_create(world, NSLOTS_FIXED + nclass, counters, &r.ct));
+    if (otd_comm_rank(world) == 0 && otd_counter_dir(r.ct) != NULL) {
+        fprintf(r.out, "sweep-run: the groups take points through counter files in %s\n",
+                otd_counter_dir(r.ct));
+        fflush(r.out);
+    }
     for (int64_t i = 0, c = 0; i < r.n; c++) {
         int64_t e = i;
         while (e < r.n && r.jobs[e].ranks == r.jobs[i].ranks)
@@ -341,17 +351,11 @@ otd_err otd_sweep_runner(otd_comm *world, const otd_runner_opts *o, otd_runner_r
             break;
         i = e;
     }
-    OTD_CHECK(otd_comm_barrier(world));
-    {
-        int64_t v[2] = {0, 0};
-        if (otd_comm_rank(world) == 0) {
-            OTD_CHECK(otd_counter_add(r.ct, SLOT_DONE, 0, &v[0]));
-            OTD_CHECK(otd_counter_add(r.ct, SLOT_FAILED, 0, &v[1]));
-        }
-        OTD_CHECK(otd_comm_bcast(world, v, sizeof v, 0));
-        res->done = v[0];
-        res->failed = v[1];
-    }
+    /* The totals from what each rank recorded: exact whatever the counters
+     * are kept in (a file counter's read may lag). */
+    OTD_CHECK(otd_comm_sum_u64(world, r.ended, 2));
+    res->done = (int64_t)r.ended[0];
+    res->failed = (int64_t)r.ended[1];
     res->total = r.n;
     res->signalled = flags[0] > 0;
     res->interrupted = flags[1] > 0;

@@ -1,6 +1,7 @@
 """Sweeps inside one MPI job (`otd sweep --local N` = one `mpirun -n N otd
 sweep-run DIR`): points of 1 and 2 ranks mixed in one job of 4 ranks, each
-bitwise equal to `otd run` of the same point at the same rank count; a
+bitwise equal to `otd run` of the same point at the same rank count, also
+with the groups' counters kept in files (OTD_COUNTER=files); a
 failing point (invalid value, non-finite) recorded while the others finish;
 kill -9 of one rank mid-sweep, then a rerun that finishes every point with
 results identical to uninterrupted runs; a signal that checkpoints every
@@ -24,8 +25,8 @@ TIMINGS = {"wall_time", "wall_seconds", "steps_per_s", "lazy_seconds", "lazy_gfl
 WAIT = 120  # hang guards, not bounds
 
 
-def otd(args, timeout=300):
-    return run_command([OTD] + list(args), timeout=timeout)
+def otd(args, timeout=300, env=None):
+    return run_command([OTD] + list(args), timeout=timeout, env=env)
 
 
 class Runner(TmpTestCase):
@@ -63,12 +64,25 @@ class Runner(TmpTestCase):
 
     def test_mixed_ranks_bitwise(self):
         """1- and 2-rank points in one job of 4 ranks: each equals otd run."""
+        proc = self.mixed()
+        self.assertNotIn("counter files", proc.stdout)
+
+    def test_file_counters(self):
+        """The same with the groups' counters kept in files (OTD_COUNTER=files;
+        what Open MPI over TCP gets across nodes, test_multinode.py): the
+        same results, each point run once, and the counters' files gone."""
+        proc = self.mixed(env={"OTD_COUNTER": "files"})
+        self.assertIn("sweep-run: the groups take points through counter files in %s/counters/"
+                      % self.out("sw"), proc.stdout)
+        self.assertFalse(os.path.exists(self.out("sw/counters")))
+
+    def mixed(self, env=None):
         spec = self.make("mixed", [{"model.m": 7, "ranks": 2},
                                    {"model.m": 8, "ranks": 2, "algo.name": "lazy_opt"},
                                    {"model.m": 9, "ranks": 2, "algo.name": "bl"}],
                          grid={"model.m": [4, 5], "run.seed": [0, 1, 2]})
         d = self.out("sw")
-        proc = otd(["sweep", spec, "--out", d, "--local", "4"])
+        proc = otd(["sweep", spec, "--out", d, "--local", "4"], env=env)
         self.assertOk(proc)
         self.assertIn("9 of 9 points done", proc.stdout)
         self.assertIn("sweep-run: 9 points", proc.stdout)
@@ -81,11 +95,13 @@ class Runner(TmpTestCase):
         self.assertFalse([l for l in logs if l.startswith("local-")])
         for r in rows:
             with open(os.path.join(d, "tasks", r["name"] + ".exit")) as f:
-                self.assertEqual(f.read().split()[1], "0", r["name"])
+                attempts = f.read().splitlines()
+            self.assertEqual([a.split()[1] for a in attempts], ["0"], r["name"])  # once
             self.assertSameAsRun(d, r)
         col = otd(["collect", d])
         self.assertOk(col)
         self.assertIn("9 points: 9 done", col.stdout)
+        return proc
 
     def test_failing_points_stay_local(self):
         """An invalid point, a non-finite one and one of 8 ranks in a job of

@@ -1,8 +1,9 @@
 """The Slurm job scripts (jobs/slurm/) against a real slurmctld + slurmd on
 localhost (slurmtest.Slurm: one private cluster for this whole file).
 
-Every real-Slurm test lives in this one file, so that two test clusters
-never run at once (CTest runs test files in parallel).
+Every single-node real-Slurm test lives in this one file, the two-node ones
+in test_multinode.py; CTest runs the two files one at a time (RESOURCE_LOCK
+in tests/CMakeLists.txt), so that two test clusters never share the cores.
 
 What is checked:
   - run_one.sbatch at 2 ranks (srun --mpi=pmix) gives results bitwise equal
@@ -46,25 +47,20 @@ import shlex
 import shutil
 import unittest
 
-from otdtest import OTD, SOURCE, TmpTestCase, read, run, run_command
-from slurmtest import Slurm
+from otdtest import OTD, read, run, run_command
+from slurmtest import JOBS, Slurm, SlurmCase
 
-JOBS = os.path.join(SOURCE, "jobs")
-RUN_ONE = os.path.join(JOBS, "slurm", "run_one.sbatch")
 ENDLESS = 2000000000
-
-CLUSTER = None
 
 
 def setUpModule():
-    global CLUSTER
     # Fails (never skips) with the reason when Slurm cannot be started.
-    CLUSTER = Slurm(cpus=4).start()
+    SlurmCase.cluster = Slurm(cpus=4).start()
 
 
 def tearDownModule():
-    if CLUSTER is not None:
-        CLUSTER.stop()
+    if SlurmCase.cluster is not None:
+        SlurmCase.cluster.stop()
 
 
 def config_text(max_iters, seed=0):
@@ -75,72 +71,6 @@ def config_text(max_iters, seed=0):
 
 
 CHECKPOINTED = re.compile(r"checkpointed at iteration (\d+)")
-
-
-class SlurmCase(TmpTestCase):
-
-    def setUp(self):
-        super().setUp()
-        os.chmod(self.tmp, 0o755)
-        self.slurm = CLUSTER
-        self.jobs = []
-
-    def tearDown(self):
-        for j in self.jobs:  # a failed test leaves no job running
-            self.slurm.cancel(j)
-        super().tearDown()
-
-    def write(self, name, text):
-        path = self.out(name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-    def slurp(self, path):
-        with open(path) as f:
-            return f.read()
-
-    def status_lines(self, path):
-        return [line.split() for line in self.slurp(path).splitlines()]
-
-    def run_one(self, config, rundir, log, ntasks=2, env=None):
-        """sbatch -n NTASKS run_one.sbatch CONFIG RUNDIR, from the test dir."""
-        e = {"OTD_BIN": OTD, "OTD_JOBS_DIR": JOBS}
-        e.update(env or {})
-        job = self.slurm.submit(["-n", str(ntasks), "-D", self.tmp, "-o", log, RUN_ONE,
-                                 config, rundir], env=e)
-        self.jobs.append(job)
-        return job
-
-    def wait_checkpoint(self, rundir, job, log):
-        """Wait until the run has committed a checkpoint: otd is running with
-        its signal handlers installed."""
-        ck = os.path.join(rundir, "checkpoints")
-
-        def ready():
-            if self.slurm.job(job)["JobState"] in ("FAILED", "COMPLETED", "CANCELLED"):
-                raise AssertionError("job ended early:\n" + self.slurp(log))
-            return os.path.isdir(ck) and any(n.endswith(".h5") for n in os.listdir(ck))
-        self.slurm.wait_for(ready, 240, "a checkpoint in " + ck)
-
-    def assertSameRun(self, got, ref):
-        """Final W and every history column but wall_time bitwise equal."""
-        a, b = read(got), read(ref)
-        self.assertTrue((a["final/W"] == b["final/W"]).all(), "final W differs")
-        self.assertEqual(sorted(a["history"]), sorted(b["history"]))
-        for k in a["history"]:
-            if k == "wall_time":
-                continue
-            self.assertEqual(a["history"][k].shape, b["history"][k].shape, k)
-            self.assertTrue((a["history"][k] == b["history"][k]).all(), "history/%s differs" % k)
-        self.assertEqual(a["summary"]["iters"], b["summary"]["iters"])
-
-    def reference(self, config, name="ref", nranks=2):
-        """The same config run directly: mpirun -n NRANKS otd run."""
-        ref = self.out(name)
-        self.assertOk(run(["run", config, "--out", ref], nranks=nranks))
-        return os.path.join(ref, "results.h5")
 
 
 class TestRunOne(SlurmCase):
@@ -254,32 +184,6 @@ def sha(path):
 class TestSweepSubmit(SlurmCase):
     """`otd sweep --submit`: points packed into a few jobs, each running
     `otd sweep-run DIR --share FILE` over its allocation."""
-
-    def otd(self, args, ok=True, cwd=None, jobs=JOBS):
-        p = run_command([OTD] + list(args), env=dict(self.slurm.env, OTD_JOBS_DIR=jobs),
-                        timeout=600, cwd=cwd)
-        if ok:
-            self.assertEqual(p.returncode, 0, "otd %s: %s%s" % (" ".join(args), p.stdout,
-                                                               p.stderr))
-        return p
-
-    def submitted(self, d):
-        """(job id, script) of DIR/submissions.txt, oldest first."""
-        return [tuple(line.split()[1:3]) for line in
-                self.slurp(os.path.join(d, "submissions.txt")).splitlines()]
-
-    def wait_all(self, d):
-        recs = []
-        for job, _ in self.submitted(d):
-            self.jobs.append(job)
-        for job, _ in self.submitted(d):
-            recs += self.slurm.wait_job(job)
-        return recs
-
-    def manifest(self, d):
-        with open(os.path.join(d, "manifest.tsv")) as f:
-            hdr = f.readline().rstrip("\n").split("\t")
-            return [dict(zip(hdr, line.rstrip("\n").split("\t"))) for line in f]
 
     def test_packed_submit_equals_run(self):
         # 40 small points, ranks 1 and 2, into a sweep directory whose name
