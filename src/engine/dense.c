@@ -157,7 +157,7 @@ static void contract(dense_state *st)
     const int n = st->nrows, m = st->m;
     for (int64_t p0 = 0; p0 < st->np; p0 += st->npan) {
         int64_t npan = st->np - p0 < st->npan ? st->np - p0 : st->npan;
-        otd_packed_panel(st->k, st->d, st->idx, p0, npan, st->Wf, st->d, m, st->K);
+        otd_packed_panel(st->k, st->d, st->idx, p0, npan, st->Wf, st->d, m, st->K, npan);
         cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, (int)npan, 1.0,
                     st->slab->S + p0 * n, n, st->K, (int)npan, p0 == 0 ? 0.0 : 1.0, st->Y, n);
     }
