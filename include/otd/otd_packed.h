@@ -47,11 +47,11 @@ int32_t *otd_packed_table(int k, int64_t d, int64_t count);
 /* Multiplicity of table row p (otd_packed_mult of idx[p*k .. p*k+k-1]). */
 double otd_packed_mult_at(int k, const int32_t *idx, int64_t p);
 
-/* Panel of the Khatri-Rao-like matrix: K[p + c*npan] = prod_q X[idx[(p0+p)*k + q] + c*ldx]
+/* Panel of the Khatri-Rao-like matrix: K[p + c*ldk] = prod_q X[idx[(p0+p)*k + q] + c*ldx]
  * for p in [0, npan), c in [0, n). X is column-major with leading dimension
- * ldx; K column-major with leading dimension npan. Built panel by panel so
- * the full count x n matrix (d^{l-1}/(l-1)! x m) never exists. */
+ * ldx; K column-major with leading dimension ldk >= npan. Built panel by
+ * panel so the full count x n matrix (d^{l-1}/(l-1)! x m) never exists. */
 void otd_packed_panel(int k, int64_t d, const int32_t *idx, int64_t p0, int64_t npan,
-                      const double *X, int64_t ldx, int64_t n, double *K);
+                      const double *X, int64_t ldx, int64_t n, double *K, int64_t ldk);
 
 #endif

@@ -23,12 +23,14 @@
 #include <string.h>
 
 #include "engine/engine_impl.h"
+#include "engine/kernel.h"
 #include "engine/model.h"
 #include "otd/otd_packed.h"
 #include "otd/otd_tensor.h"
 
 typedef struct {
     otd_model md;
+    otd_kernel_kind kernel; /* how Y = S K is formed (kernel.h) */
     int m, r, k, nrows;
     int64_t d, np, npan;
     otd_comm *comm;
@@ -37,7 +39,7 @@ typedef struct {
     otd_slab *slab;
     int32_t *idx; /* packed multi-index table, np x k */
     double *Wf;   /* all-gathered W, d x m */
-    double *K;    /* one panel, npan x m */
+    double *K;    /* one panel (BLAS) or chunk (kernel), npan x m */
     double *Y;    /* nrows x m */
     double *red;  /* allreduce buffer: W^T W (m x m), q (m), W^T U (m x r), flags */
 } dense_state;
@@ -62,10 +64,14 @@ static void dense_destroy(void *p)
  * level cache is read back by the GEMM without a trip to memory: 8 MiB of
  * panel (all of it for m = 10 at l = 3, d = 300). The full
  * (np x m) Khatri-Rao matrix of a large problem (8 GB at l = 3, d = 1000,
- * m = 1000) is never formed. */
-static int64_t panel_rows(int64_t np, int64_t m)
+ * m = 1000) is never formed. The kernel takes chunks of OTD_KERNEL_CHUNK
+ * rows instead, built just before use and read from the L2 cache, always at
+ * that leading dimension (kernel.h): also when np is smaller. */
+static int64_t panel_rows(otd_kernel_kind kernel, int64_t np, int64_t m)
 {
     int64_t n = ((int64_t)1 << 20) / (m > 0 ? m : 1);
+    if (kernel != OTD_KERNEL_BLAS)
+        return OTD_KERNEL_CHUNK;
     if (n < 256)
         n = 256;
     return n < np ? n : np;
@@ -85,7 +91,8 @@ static otd_err dense_limits(const otd_config *cfg, const otd_layout *lay)
 /* Generation (or reading) of the slab and everything dense_create keeps:
  * the slab, the packed index table (np x (l-1) int32), the gathered W and
  * MPI's receive buffer for it (d x m each), one panel of K, Y, the
- * allreduce buffer and the model's. Reading a tensor file holds two
+ * allreduce buffer and the model's (the panel of whichever product needs
+ * more). Reading a tensor file holds two
  * unpacked slices (d^(l-1) each); generating one, a^T U rows and a panel of
  * the components' products. */
 static otd_err dense_memory(const otd_config *cfg, const otd_layout *lay, int64_t r, double *bytes)
@@ -102,10 +109,12 @@ static otd_err dense_memory(const otd_config *cfg, const otd_layout *lay, int64_
                  "problem.dim = %lld, problem.order = %d: the packed tensor (d * C(d+l-2, l-1) "
                  "entries) overflows 64-bit sizes",
                  (long long)lay->d, l);
-    *bytes += (double)slab + 4.0 * (double)np * (l - 1) +
-              8.0 * (2.0 * d * m + (double)panel_rows(np, cfg->model.m) * m + rows * m + m * m + m +
-                     m * rr + OTD_EVAL_NFLAGS) +
-              otd_model_bytes(cfg, lay);
+    *bytes +=
+        (double)slab + 4.0 * (double)np * (l - 1) +
+        8.0 * (2.0 * d * m +
+               fmax((double)panel_rows(OTD_KERNEL_BLAS, np, cfg->model.m), OTD_KERNEL_CHUNK) * m +
+               rows * m + m * m + m + m * rr + OTD_EVAL_NFLAGS) +
+        otd_model_bytes(cfg, lay);
     if (cfg->problem.tensor_file[0] != '\0')
         *bytes += 16.0 * pow(d, l - 1);
     else
@@ -123,6 +132,8 @@ static otd_err dense_create(const otd_config *cfg, const otd_layout *lay, otd_co
     *out = NULL;
     OTD_CHECK(dense_limits(cfg, lay));
     OTD_ALLOC(st, 1);
+    /* Every rank decides from its own CPU; a refusal on one is everyone's. */
+    OTD_CHECK(otd_comm_agree(comm, otd_kernel_choose(&st->kernel)));
     OTD_CHECK(otd_model_init(&st->md, cfg, lay->nrows));
     st->m = (int)m;
     st->k = cfg->problem.order - 1;
@@ -138,7 +149,7 @@ static otd_err dense_create(const otd_config *cfg, const otd_layout *lay, otd_co
     else
         OTD_CHECK(otd_slab_generate(cfg, lay, comm, target, &st->slab));
     st->np = st->slab->np;
-    st->npan = panel_rows(st->np, m);
+    st->npan = panel_rows(st->kernel, st->np, m);
     st->idx = otd_packed_table(st->k, st->d, st->np);
     if (st->idx == NULL)
         OTD_FAIL(OTD_ERR_NOMEM, "out of memory for the packed index table");
@@ -153,15 +164,28 @@ done:
     return err;
 }
 
-/* Y = S K(W) over all panels. */
+/* Y = S K(W) over all panels: one DGEMM per panel, or the kernel per
+ * chunk (K at the kernel's leading dimension; the next chunk of S
+ * prefetched as it ends). */
 static void contract(dense_state *st)
 {
     const int n = st->nrows, m = st->m;
+    const double *S = st->slab->S;
+    if (st->kernel != OTD_KERNEL_BLAS)
+        memset(st->Y, 0, sizeof *st->Y * (size_t)n * (size_t)m);
     for (int64_t p0 = 0; p0 < st->np; p0 += st->npan) {
         int64_t npan = st->np - p0 < st->npan ? st->np - p0 : st->npan;
-        otd_packed_panel(st->k, st->d, st->idx, p0, npan, st->Wf, st->d, m, st->K);
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, (int)npan, 1.0,
-                    st->slab->S + p0 * n, n, st->K, (int)npan, p0 == 0 ? 0.0 : 1.0, st->Y, n);
+        int64_t p1 = p0 + npan, nnext = st->np - p1 < st->npan ? st->np - p1 : st->npan;
+        if (st->kernel != OTD_KERNEL_BLAS) {
+            otd_packed_panel(st->k, st->d, st->idx, p0, npan, st->Wf, st->d, m, st->K,
+                             OTD_KERNEL_CHUNK);
+            otd_kernel_acc(n, m, npan, S + p0 * n, n, st->K, st->Y, n,
+                           nnext > 0 ? S + p1 * n : NULL, nnext);
+        } else {
+            otd_packed_panel(st->k, st->d, st->idx, p0, npan, st->Wf, st->d, m, st->K, npan);
+            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, m, (int)npan, 1.0, S + p0 * n,
+                        n, st->K, (int)npan, p0 == 0 ? 0.0 : 1.0, st->Y, n);
+        }
     }
 }
 
@@ -218,10 +242,10 @@ static void dense_describe(const void *p, char *buf, size_t n)
     snprintf(buf, n,
              "dense: mode-1 slices, %lld..%lld rows per rank, each packed over sorted "
              "multi-indices (%lld values, multiplicities folded in), %.3g MiB of tensor per rank "
-             "(largest block); ||T*||_F = %.6g",
+             "(largest block); ||T*||_F = %.6g; product by %s (OTD_DENSE_KERNEL)",
              (long long)(st->d / st->lay->nranks), (long long)rows, (long long)st->np,
              (double)otd_slab_bytes(st->d, st->k + 1, st->lay->nranks) / 1048576.0,
-             sqrt(st->slab->norm2));
+             sqrt(st->slab->norm2), otd_kernel_name(st->kernel));
 }
 
 const otd_engine_ops otd_engine_dense = {

@@ -74,7 +74,7 @@ static otd_err add_clean(const otd_target *t, otd_slab *s, const int32_t *idx, d
             Ua[i + c * n] = t->a[c] * t->U[s->row0 + i + c * t->d];
     for (int64_t p0 = 0; p0 < s->np; p0 += GEN_PANEL) {
         int64_t npan = s->np - p0 < GEN_PANEL ? s->np - p0 : GEN_PANEL;
-        otd_packed_panel(k, s->d, idx, p0, npan, t->U, t->d, r, KU);
+        otd_packed_panel(k, s->d, idx, p0, npan, t->U, t->d, r, KU, npan);
         cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)n, (int)npan, (int)r, 1.0, Ua,
                     (int)n, KU, (int)npan, beta, s->S + p0 * n, (int)n);
     }

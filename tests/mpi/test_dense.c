@@ -2,8 +2,11 @@
  * against the implicit engine on the same problem, at every rank count:
  * loss, gradient and 100-step gradient-descent trajectories agree to 1e-12
  * relative, for both parametrizations and l = 3, 4 (d = 7: uneven blocks at
- * P = 2, 3, 4). The implicit engine is itself checked against finite
- * differences and a brute-force tensor (test_engine.c). */
+ * P = 2, 3, 4), and at d = 41, m = 13 (several chunks of the product kernel,
+ * two column blocks, 41, 21, 14 and 11 rows) by both products
+ * (OTD_DENSE_KERNEL: the kernel where it runs, and the BLAS). The implicit
+ * engine is itself checked against finite differences and a brute-force
+ * tensor (test_engine.c); the kernel against DGEMM (unit/test_kernel.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,17 +24,20 @@ typedef struct {
     otd_engine *engine;
 } side;
 
-static int make_side(side *s, const otd_layout *lay, int l, const char *param, const char *engine)
+static int make_side(side *s, const otd_layout *lay, int l, const char *param, const char *engine,
+                     int64_t m)
 {
-    char s_l[32], s_p[64], s_e[64];
+    char s_l[32], s_p[64], s_e[64], s_d[64], s_m[64];
     snprintf(s_l, sizeof s_l, "problem.order=%d", l);
     snprintf(s_p, sizeof s_p, "model.param=%s", param);
     snprintf(s_e, sizeof s_e, "engine=%s", engine);
+    snprintf(s_d, sizeof s_d, "problem.dim=%lld", (long long)lay->d);
+    snprintf(s_m, sizeof s_m, "model.m=%lld", (long long)m);
     const char *sets[] = {s_l,
                           s_p,
                           s_e,
-                          "problem.dim=7",
-                          "model.m=5",
+                          s_d,
+                          s_m,
                           "problem.rank=3",
                           "problem.target=gaussian",
                           "problem.weights=[1.0, 0.6, 0.3]",
@@ -55,23 +61,28 @@ static void free_side(side *s)
     otd_config_free(&s->cfg);
 }
 
-static void compare(int l, const char *param)
+/* kernel: OTD_DENSE_KERNEL for the dense side ("" leaves it unset). */
+static void compare(int l, const char *param, int64_t d, int64_t m, const char *kernel)
 {
     otd_comm *c = otd_test_comm();
     otd_layout lay;
     side imp, den;
-    const int64_t m = 5;
-    OTD_TEST_OK(otd_layout_init(&lay, 7, otd_comm_rank(c), otd_comm_size(c)));
-    CU_ASSERT_FATAL(make_side(&imp, &lay, l, param, "implicit"));
-    CU_ASSERT_FATAL(make_side(&den, &lay, l, param, "dense"));
+    OTD_TEST_OK(otd_layout_init(&lay, d, otd_comm_rank(c), otd_comm_size(c)));
+    CU_ASSERT_FATAL(make_side(&imp, &lay, l, param, "implicit", m));
+    if (kernel[0] != '\0')
+        setenv("OTD_DENSE_KERNEL", kernel, 1);
+    int made = make_side(&den, &lay, l, param, "dense", m);
+    unsetenv("OTD_DENSE_KERNEL");
+    CU_ASSERT_FATAL(made);
     int64_t n = lay.nrows * m;
     double *Wi = calloc((size_t)n, sizeof(double)), *Wd = calloc((size_t)n, sizeof(double));
     double *gi = calloc((size_t)n, sizeof(double)), *gd = calloc((size_t)n, sizeof(double));
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < lay.nrows; j++)
             Wi[j + i * lay.nrows] = Wd[j + i * lay.nrows] =
-                0.5 * otd_rng_normal(3, otd_rng_stream(OTD_RNG_INIT, 9), (uint32_t)i,
-                                     (uint64_t)(lay.row0 + j));
+                0.5 * sqrt(7.0 / (double)d) *
+                otd_rng_normal(3, otd_rng_stream(OTD_RNG_INIT, 9), (uint32_t)i,
+                               (uint64_t)(lay.row0 + j));
     otd_eval ei = {0}, ed = {0};
     double worst_loss = 0, worst_grad = 0, loss0 = 0;
     for (int step = 0; step <= 100; step++) {
@@ -93,8 +104,8 @@ static void compare(int l, const char *param)
     double wdiff[1] = {otd_test_maxreldiff(Wi, Wd, (size_t)n)};
     OTD_TEST_OK(otd_comm_max(c, wdiff, 1));
     if (worst_loss > 1e-12 || worst_grad > 1e-12 || wdiff[0] > 1e-12)
-        fprintf(stderr, "l = %d %s: loss %.2e grad %.2e W %.2e\n", l, param, worst_loss, worst_grad,
-                wdiff[0]);
+        fprintf(stderr, "l = %d %s d = %lld m = %lld %s: loss %.2e grad %.2e W %.2e\n", l, param,
+                (long long)d, (long long)m, kernel, worst_loss, worst_grad, wdiff[0]);
     CU_ASSERT(worst_loss <= 1e-12);
     CU_ASSERT(worst_grad <= 1e-12);
     CU_ASSERT(wdiff[0] <= 1e-12);
@@ -112,19 +123,30 @@ static void compare(int l, const char *param)
 
 static void test_l3_plain(void)
 {
-    compare(3, "plain");
+    compare(3, "plain", 7, 5, "");
 }
 static void test_l3_homogeneous(void)
 {
-    compare(3, "homogeneous");
+    compare(3, "homogeneous", 7, 5, "");
 }
 static void test_l4_plain(void)
 {
-    compare(4, "plain");
+    compare(4, "plain", 7, 5, "");
 }
 static void test_l4_homogeneous(void)
 {
-    compare(4, "homogeneous");
+    compare(4, "homogeneous", 7, 5, "");
+}
+/* np = 861 (l = 3) and 12341 (l = 4): 4 and 49 chunks of the kernel. */
+static void test_chunks_kernel(void)
+{
+    compare(3, "plain", 41, 13, "");
+    compare(4, "homogeneous", 41, 13, "");
+}
+static void test_chunks_blas(void)
+{
+    compare(3, "plain", 41, 13, "blas");
+    compare(4, "homogeneous", 41, 13, "blas");
 }
 
 void otd_test_register(void)
@@ -134,4 +156,6 @@ void otd_test_register(void)
     CU_add_test(s, "l=3 homogeneous: loss, gradient, 100 steps", test_l3_homogeneous);
     CU_add_test(s, "l=4 plain: loss, gradient, 100 steps", test_l4_plain);
     CU_add_test(s, "l=4 homogeneous: loss, gradient, 100 steps", test_l4_homogeneous);
+    CU_add_test(s, "d=41 m=13, default product: 100 steps", test_chunks_kernel);
+    CU_add_test(s, "d=41 m=13, OTD_DENSE_KERNEL=blas: 100 steps", test_chunks_blas);
 }

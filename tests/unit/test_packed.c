@@ -49,27 +49,32 @@ static void test_counts(void)
 }
 
 /* Panels (built by runs of the last index) equal the products of the
- * tabled multi-indices, for every panel cut. */
+ * tabled multi-indices, for every panel cut, at a leading dimension larger
+ * than the panel (its extra rows left alone). */
 static void test_panel(void)
 {
     for (int k = 1; k <= 4; k++) {
         const int64_t d = 6, n = 3;
         int64_t np = otd_packed_count(d, k);
         int32_t *idx = otd_packed_table(k, d, np);
-        double X[6 * 3], *K = calloc((size_t)(np * n), sizeof(double));
+        double X[6 * 3], *K = calloc((size_t)((np + 2) * n), sizeof(double));
         for (int i = 0; i < 18; i++)
             X[i] = 0.5 + 0.1 * i;
         for (int64_t npan = 1; npan <= np; npan += 3)
             for (int64_t p0 = 0; p0 < np; p0 += npan) {
-                int64_t len = np - p0 < npan ? np - p0 : npan;
-                otd_packed_panel(k, d, idx, p0, len, X, d, n, K);
-                for (int64_t c = 0; c < n; c++)
+                int64_t len = np - p0 < npan ? np - p0 : npan, ldk = len + 2;
+                for (int64_t q = 0; q < ldk * n; q++)
+                    K[q] = -1.0;
+                otd_packed_panel(k, d, idx, p0, len, X, d, n, K, ldk);
+                for (int64_t c = 0; c < n; c++) {
                     for (int64_t p = 0; p < len; p++) {
                         double v = 1.0;
                         for (int q = 0; q < k; q++)
                             v *= X[idx[(p0 + p) * k + q] + c * d];
-                        CU_ASSERT_DOUBLE_EQUAL(K[p + c * len], v, 1e-15 * v);
+                        CU_ASSERT_DOUBLE_EQUAL(K[p + c * ldk], v, 1e-15 * v);
                     }
+                    CU_ASSERT(K[len + c * ldk] == -1.0 && K[len + 1 + c * ldk] == -1.0);
+                }
             }
         free(idx);
         free(K);
