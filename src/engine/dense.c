@@ -203,7 +203,8 @@ static otd_err dense_eval(void *p, const double *W, double *grad, otd_eval *ev)
     for (int i = 0; i < m; i++)
         q[i] = cblas_ddot(n, W + (size_t)i * n, 1, st->Y + (size_t)i * n, 1);
     /* One collective: the upper triangle of W^T W, q, W^T U and the flags. */
-    size_t np = otd_model_pack_gram(md, st->red, (size_t)m * (1 + st->r));
+    size_t np =
+        otd_model_pack_gram(md, st->red, (size_t)m * (1 + st->r), otd_comm_size(st->comm) > 1);
     q = st->red + np;
     WtU = q + m;
     double *flags = WtU + (size_t)m * st->r;

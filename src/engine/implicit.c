@@ -138,7 +138,7 @@ static otd_err implicit_eval(void *p, const double *W, double *grad, otd_eval *e
     double *Graw = st->red;
     otd_model_gram(&st->md, W, st->U_loc, st->d, r, Graw, Graw + (size_t)m * m);
     /* One collective: the upper triangle of W^T W, W^T U and the flags. */
-    size_t np = otd_model_pack_gram(&st->md, st->red, (size_t)m * r);
+    size_t np = otd_model_pack_gram(&st->md, st->red, (size_t)m * r, otd_comm_size(st->comm) > 1);
     double *Craw = st->red + np, *flags = Craw + (size_t)m * r;
     memcpy(flags, ev->flags, sizeof ev->flags);
     OTD_CHECK(otd_comm_sum(st->comm, st->red, np + (size_t)m * r + OTD_EVAL_NFLAGS));

@@ -75,29 +75,33 @@ void otd_model_free(otd_model *md)
     free(md->scratch);
 }
 
-/* Column j of the packed upper triangle starts here. */
-static inline size_t packed_col(int64_t j)
+/* Column j of the Gram matrix as the engine left it (otd_model_pack_gram). */
+static inline size_t gram_col(const otd_model *md, int64_t j)
 {
-    return (size_t)j * (size_t)(j + 1) / 2;
+    return md->packed ? (size_t)j * (size_t)(j + 1) / 2 : (size_t)j * (size_t)md->m;
 }
 
-size_t otd_model_pack_gram(const otd_model *md, double *buf, size_t extra)
+size_t otd_model_pack_gram(otd_model *md, double *buf, size_t extra, int pack)
 {
     const int64_t m = md->m;
+    md->packed = 0;
+    if (!pack)
+        return (size_t)(m * m);
+    md->packed = 1;
     /* Column j moves from j m down to j (j+1)/2 <= j m: in column order
      * nothing is overwritten before it is read (memmove for the overlap of
      * a column with itself). */
     for (int64_t j = 1; j < m; j++)
-        memmove(buf + packed_col(j), buf + (size_t)(j * m), (size_t)(j + 1) * sizeof *buf);
-    memmove(buf + packed_col(m), buf + (size_t)(m * m), extra * sizeof *buf);
-    return packed_col(m);
+        memmove(buf + gram_col(md, j), buf + (size_t)(j * m), (size_t)(j + 1) * sizeof *buf);
+    memmove(buf + gram_col(md, m), buf + (size_t)(m * m), extra * sizeof *buf);
+    return gram_col(md, m);
 }
 
 double otd_model_components(otd_model *md, const double *Gp)
 {
     double ss = 0.0;
     for (int i = 0; i < md->m; i++) {
-        double g = Gp[packed_col(i) + (size_t)i], n = sqrt(g > 0 ? g : 0);
+        double g = Gp[gram_col(md, i) + (size_t)i], n = sqrt(g > 0 ? g : 0);
         md->norms[i] = n;
         ss += g;
         if (md->homogeneous) {
@@ -139,8 +143,8 @@ OTD_INLINE void transpose(const double *a, int64_t lda, int64_t rows, int64_t co
  *   - rho_i -= sum_{j >= i} s_j G_ij^l, accumulated in a register and
  *     returned; the column part, s_i G_ij^l for i < j, into the eight lanes
  *     P[8 j .. 8 j + 7], summed later.
- * G is packed (otd_model_pack_gram): inside the diagonal block, rows i > j
- * of column j are the next column's first entries, read and discarded. nr <
+ * Inside the diagonal block, rows i > j of column j are read and discarded:
+ * the lower triangle, or in a packed G the next column's first entries. nr <
  * 8 rows (the last block): loads padded with zeros, partial stores. The
  * masks keep i > j out of the sums exactly: the bits of gl are cleared, not
  * multiplied by 0. */
@@ -157,7 +161,7 @@ OTD_INLINE void row_block(otd_model *md, const double *G, int64_t i0, int nr, in
     otd_v8_load(&sv, s + i0, nr);
     otd_v8_load(&hv, h + i0, nr);
     for (int64_t j = i0; j < m; j++) {
-        const double *Gj = G + packed_col(j) + i0;
+        const double *Gj = G + gram_col(md, j) + i0;
         double *Bj = B + i0 + j * m, *Pj = P + 8 * j;
         const double sj = s[j];
         otd_v8 g, g1, gl, b, p, y;

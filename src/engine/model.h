@@ -41,6 +41,7 @@ typedef struct {
     /* The BLAS shapes that suit this rank's nrows (model.c), and their
      * m x nrows scratch (NULL when neither is used). */
     int nrows, transposed, small_gram;
+    int packed; /* G's layout (otd_model_pack_gram) */
     double *scratch;
 } otd_model;
 
@@ -51,22 +52,23 @@ double otd_model_bytes(const otd_config *cfg, const otd_layout *lay);
 otd_err otd_model_init(otd_model *md, const otd_config *cfg, int64_t nrows);
 void otd_model_free(otd_model *md);
 
-/* Pack the upper triangle of the m x m Gram matrix at buf (leading
- * dimension m) in place, column after column (column j at j (j+1) / 2), and
- * move the `extra` numbers that followed the square (at buf + m^2) right
- * behind it: one contiguous block of m (m+1) / 2 + extra numbers for the
- * allreduce, about half the square (half the bytes, and at m = 1000 a
- * quarter of the time). Returns m (m+1) / 2, where the extra numbers now
- * start. */
-size_t otd_model_pack_gram(const otd_model *md, double *buf, size_t extra);
+/* When pack is set (more than one rank), pack the upper triangle of the
+ * m x m Gram matrix at buf (leading dimension m) in place, column after
+ * column (column j at j (j+1) / 2), and move the `extra` numbers that
+ * followed the square (at buf + m^2) right behind it: one contiguous block
+ * of m (m+1) / 2 + extra numbers for the allreduce, about half the square
+ * (half the bytes, and at m = 1000 a fraction of the time). Without pack
+ * nothing moves (one rank reduces nothing). Returns where the extra numbers
+ * now start; the model reads G in the layout chosen here. */
+size_t otd_model_pack_gram(otd_model *md, double *buf, size_t extra, int pack);
 
-/* From the reduced, packed raw Gram W^T W: norms, inv_t, s, h; returns
+/* From the reduced raw Gram W^T W (as otd_model_pack_gram left it): norms, inv_t, s, h; returns
  * lambda/2 ||W||_F^2. */
 double otd_model_components(otd_model *md, const double *Gp);
 
 /* ||T(W)||^2 (compensated sum), the model part of rho, and the upper
- * triangle of B without its diagonal correction, from the packed Gram
- * matrix. *mag gets the sum of the magnitudes of the terms summed into
+ * triangle of B without its diagonal correction, from the Gram matrix as
+ * otd_model_pack_gram left it. *mag gets the sum of the magnitudes of the terms summed into
  * ||T(W)||^2 (for the resolution of the error). */
 double otd_model_terms(otd_model *md, const double *Gp, double *mag);
 
