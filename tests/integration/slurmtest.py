@@ -358,7 +358,7 @@ class Slurm:
                       "--log-file=" + os.path.join(munge_dir, "munged.log")], "munged")
         self._link_pid(os.path.join(munge_dir, "munged.pid"), "munged")
         self._start_slurm()
-        self.wait_for(self._all_idle, START_TIMEOUT, "every node to be idle (sinfo)")
+        self.wait_for(self.all_idle, START_TIMEOUT, "every node to be idle (sinfo)")
 
     def _conf_nodes(self):
         """slurm.conf lines naming the controller, the ports and the node."""
@@ -397,7 +397,7 @@ class Slurm:
             raise SlurmError("%s wrote no pid file %s" % (name, path))
         os.symlink(path, os.path.join(self.top, "run", name + ".pid"))
 
-    def _all_idle(self):
+    def all_idle(self):
         """Every node of the partition is idle (`sinfo -N`: one line per node)."""
         p = subprocess.run(self.client(["sinfo", "-h", "-N", "-o", "%T"]), env=self.env,
                            capture_output=True, text=True, timeout=30)
@@ -688,6 +688,12 @@ def _ipv4(hexaddr):
     return "%s:%d" % (".".join(str(int(a[i:i + 2], 16)) for i in (6, 4, 2, 0)), int(port, 16))
 
 
+# A step budget no test run reaches (the run ends by a signal), and how
+# otd says where it stopped.
+ENDLESS = 2000000000
+CHECKPOINTED = re.compile(r"checkpointed at iteration (\d+)")
+
+
 class SlurmCase(TmpTestCase):
     """A test case against the cluster of its test file: setUpModule starts
     it and sets SlurmCase.cluster. Cancels the jobs a test submitted (listed
@@ -786,6 +792,59 @@ class SlurmCase(TmpTestCase):
         for job, _ in self.submitted(d):
             recs += self.slurm.wait_job(job)
         return recs
+
+    def requeue_on_warning(self, d, job, log, long_rows, ndone):
+        """The warning signal to the one job of the packed sweep in d, whose
+        long_rows run ENDLESS points that have checkpointed: the job is held,
+        USR1 goes to its batch shell; every group checkpoints its point and
+        records 75, the job records 75 and requeues. Each long point's budget
+        is then set 2000 steps beyond its checkpoint and the job released: it
+        completes after one restart with ndone points done, each long one
+        resumed where it stopped and ended at its new budget. Returns the
+        job's record and {point name: final iteration}."""
+        self.slurm.hold(job)
+        self.slurm.signal_batch(job, "USR1")
+        self.slurm.wait_state(job, lambda r: r["Restarts"] == 1 and r["JobState"] == "PENDING",
+                              what="requeued and pending")
+        text = self.slurp(log)
+        self.assertIn("received SIGUSR1", text)
+        self.assertIn("requeueing job %s" % job, text)
+        job_exit = os.path.join(d, "jobs", "job-1-0.exit")
+        self.assertEqual([s[1] for s in self.status_lines(job_exit)], ["75"])
+        final = {}
+        for r in long_rows:
+            m = CHECKPOINTED.search(self.slurp(os.path.join(d, "logs",
+                                                            "run-%s.out" % r["name"])))
+            self.assertIsNotNone(m, r["name"])
+            final[r["name"]] = int(m.group(1)) + 2000
+            self.assertEqual([s[1] for s in self.status_lines(
+                os.path.join(d, "tasks", r["name"] + ".exit"))], ["75"])
+            cfg = os.path.join(d, r["config"])
+            text = self.slurp(cfg)
+            self.assertIn("max_iters: %d\n" % ENDLESS, text)
+            with open(cfg, "w") as f:
+                f.write(text.replace("max_iters: %d\n" % ENDLESS,
+                                     "max_iters: %d\n" % final[r["name"]]))
+        # The job is held: let the first run's steps end on every node before
+        # it may start again (once in about fifteen two-node runs the rerun
+        # failed at launch, racing that cleanup).
+        self.slurm.wait_for(self.slurm.all_idle, JOB_TIMEOUT, "every node idle after the requeue")
+        self.slurm.release(job)
+        rec = self.slurm.wait_job(job)[0]
+        text = self.slurp(log)
+        self.assertEqual(rec["JobState"], "COMPLETED", text + self.slurm.logs())
+        self.assertEqual(rec["Restarts"], 1)
+        self.assertIn("SLURM_RESTART_COUNT=1", text)
+        self.assertEqual([s[1] for s in self.status_lines(job_exit)], ["75", "0"])
+        self.assertIn("%d done" % ndone, self.otd(["collect", d]).stdout)
+        for r in long_rows:
+            self.assertRegex(self.slurp(os.path.join(d, "logs", "run-%s.out" % r["name"])),
+                             r"resuming at iteration %d" % (final[r["name"]] - 2000))
+            self.assertEqual([s[1] for s in self.status_lines(
+                os.path.join(d, "tasks", r["name"] + ".exit"))], ["75", "0"])
+            got = os.path.join(d, r["rundir"], "results.h5")
+            self.assertEqual(read(got)["summary"]["iters"], final[r["name"]])
+        return rec, final
 
     def manifest(self, d):
         with open(os.path.join(d, "manifest.tsv")) as f:

@@ -47,7 +47,6 @@ through a kill or a signal; their configs are then given a budget a little
 beyond their checkpoint (a key otd allows to change on resume)."""
 import calendar
 import os
-import re
 import socket
 import time
 import unittest
@@ -56,11 +55,10 @@ import h5py
 import numpy as np
 
 from otdtest import OTD, read
-from slurmtest import SUBNET, MultiNodeSlurm, SlurmCase, checkpoint_iters
+from slurmtest import (CHECKPOINTED, ENDLESS, SUBNET, MultiNodeSlurm, SlurmCase,
+                       checkpoint_iters)
 
-ENDLESS = 2000000000
 NODES = ["node1", "node2"]
-CHECKPOINTED = re.compile(r"checkpointed at iteration (\d+)")
 
 
 def setUpModule():
@@ -315,49 +313,12 @@ class TestSignalAcrossNodes(MultiNodeCase):
             self.wait_checkpoint(rundir, job, log)
             hosts.append(self.slurp(os.path.join(rundir, ".lock")).split()[3])
         self.assertEqual(sorted(hosts), ["node1", "node1", "node2", "node2"])
-        self.slurm.hold(job)
-        self.slurm.signal_batch(job, "USR1")
-        self.slurm.wait_state(job, lambda r: r["Restarts"] == 1 and r["JobState"] == "PENDING",
-                              what="requeued and pending")
-        text = self.slurp(log)
-        self.assertIn("received SIGUSR1", text)
-        self.assertIn("requeueing job %s" % job, text)
-        self.assertEqual([s[1] for s in self.status_lines(
-            os.path.join(d, "jobs", "job-1-0.exit"))], ["75"])
-        # Every group checkpointed its point and recorded 75.
-        final = {}
-        for r in long_rows:
-            m = CHECKPOINTED.search(self.slurp(os.path.join(d, "logs",
-                                                            "run-%s.out" % r["name"])))
-            self.assertIsNotNone(m, r["name"])
-            final[r["name"]] = int(m.group(1)) + 2000
-            self.assertEqual([s[1] for s in self.status_lines(
-                os.path.join(d, "tasks", r["name"] + ".exit"))], ["75"])
-            cfg = os.path.join(d, r["config"])
-            text = self.slurp(cfg)
-            self.assertIn("max_iters: %d\n" % ENDLESS, text)
-            with open(cfg, "w") as f:
-                f.write(text.replace("max_iters: %d\n" % ENDLESS,
-                                     "max_iters: %d\n" % final[r["name"]]))
-        self.slurm.release(job)
-        rec = self.slurm.wait_job(job)[0]
-        text = self.slurp(log)
-        self.assertEqual((rec["JobState"], rec["NodeList"]), ("COMPLETED", "node[1-2]"), text)
-        self.assertEqual(rec["Restarts"], 1)
-        self.assertIn("SLURM_RESTART_COUNT=1", text)
-        self.assertEqual([s[1] for s in self.status_lines(
-            os.path.join(d, "jobs", "job-1-0.exit"))], ["75", "0"])
-        self.assertIn("8 done", self.otd(["collect", d]).stdout)
+        rec, _ = self.requeue_on_warning(d, job, log, long_rows, ndone=8)
+        self.assertEqual(rec["NodeList"], "node[1-2]")
         for r in rows:
-            got = os.path.join(d, r["rundir"], "results.h5")
-            if r in long_rows:
-                self.assertRegex(self.slurp(os.path.join(d, "logs", "run-%s.out" % r["name"])),
-                                 r"resuming at iteration %d" % (final[r["name"]] - 2000))
-                self.assertEqual([s[1] for s in self.status_lines(
-                    os.path.join(d, "tasks", r["name"] + ".exit"))], ["75", "0"])
-                self.assertEqual(read(got)["summary"]["iters"], final[r["name"]])
-            self.assertSameRun(got, self.reference(os.path.join(d, r["config"]),
-                                                   "ref-" + r["name"], nranks=1))
+            self.assertSameRun(os.path.join(d, r["rundir"], "results.h5"),
+                               self.reference(os.path.join(d, r["config"]),
+                                              "ref-" + r["name"], nranks=1))
         self.assertNothingLeft()
 
 
