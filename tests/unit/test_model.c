@@ -32,6 +32,19 @@ static long double lpow(long double x, int k)
     return y;
 }
 
+/* G = A^T B in long double: A n x p, B n x q (leading dimension n). */
+static void ref_gram(const double *A, const double *B, int64_t n, int64_t p, int64_t q,
+                     long double *G)
+{
+    for (int64_t i = 0; i < p; i++)
+        for (int64_t j = 0; j < q; j++) {
+            long double s = 0.0L;
+            for (int64_t k = 0; k < n; k++)
+                s += (long double)A[k + i * n] * B[k + j * n];
+            G[i + j * p] = s;
+        }
+}
+
 /* Max |a - b| over n entries of a, relative to max |b|. */
 static double maxdiff(const double *a, const long double *b, int64_t n)
 {
@@ -78,20 +91,8 @@ static void check_shape(int l, int homogeneous, int64_t n, int64_t m, int want_s
 
     /* The Gram matrices. */
     otd_model_gram(&md, W, U, n, r, G, C);
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < m; j++) {
-            long double s = 0.0L;
-            for (int64_t q = 0; q < n; q++)
-                s += (long double)W[q + i * n] * W[q + j * n];
-            Gr[i + j * m] = s;
-        }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t k = 0; k < r; k++) {
-            long double s = 0.0L;
-            for (int64_t q = 0; q < n; q++)
-                s += (long double)W[q + i * n] * U[q + k * n];
-            Cr[i + k * m] = s;
-        }
+    ref_gram(W, W, n, m, m, Gr);
+    ref_gram(W, U, n, m, r, Cr);
     /* only the upper triangle of G is promised */
     for (int64_t j = 0; j < m; j++)
         for (int64_t i = 0; i <= j; i++) {
