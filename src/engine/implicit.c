@@ -88,7 +88,7 @@ done:
 
 /* Target terms: <T(W), T*>, the target part of rho, and A; *mag gets the
  * sum of |2 s_i a_k C_ik^l|. Column k of W^T U eight rows at a time, as
- * model.c's columns (vec8.h). */
+ * model.c's columns (core/vec8.h). */
 OTD_VECTOR_CLONES
 static double target_terms(implicit_state *st, const double *Craw, double *mag)
 {

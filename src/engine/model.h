@@ -15,7 +15,7 @@
  * h_i = s_i / t_i (1, or n_i).
  *
  * Speed (docs/performance.md, "The implicit step"): the O(m^2) work runs
- * over the upper triangle in blocks of eight rows (one vector, vec8.h)
+ * over the upper triangle in blocks of eight rows (one vector, core/vec8.h)
  * swept across the columns, with rho's row sums in a register, and the loss
  * is summed in eight independent compensated lanes, so the compensation
  * does not serialize the loop. The BLAS calls around it (the Gram matrix,
@@ -23,10 +23,52 @@
 #ifndef OTD_ENGINE_MODEL_H
 #define OTD_ENGINE_MODEL_H
 
-#include "engine/vec8.h"
+#include "core/vec8.h"
 #include "otd/otd_comm.h"
 #include "otd/otd_config.h"
+#include "otd/otd_engine.h"
 #include "otd/otd_error.h"
+
+/* A compensated sum in eight independent lanes. Each lane accumulates its
+ * own running sum s and the exact rounding error of every addition (Knuth's
+ * TwoSum: branch-free, unlike Neumaier's comparison) in c, so a loop adding a
+ * vector per step has a dependency chain of one addition per eight terms
+ * instead of one per term. otd_lsum_value combines the lanes compensated:
+ * the result is as accurate as one Neumaier sum (error about 2 eps sum |x|).
+ * a sums |x| (the magnitude that sets the loss's resolution). */
+typedef struct {
+    otd_v8 s, c, a;
+} otd_lsum;
+
+OTD_INLINE void otd_lsum_zero(otd_lsum *k)
+{
+    k->s = k->c = k->a = OTD_V8(0.0);
+}
+
+/* Add the eight lanes of y (zero lanes add nothing, exactly). */
+OTD_INLINE void otd_lsum_add(otd_lsum *k, const otd_v8 *y)
+{
+    otd_v8 t = k->s + *y, z = t - k->s, ay;
+    k->c += (k->s - (t - z)) + (*y - z);
+    k->s = t;
+    otd_v8_abs(&ay, y);
+    k->a += ay;
+}
+
+/* The compensated total; *mag gets sum |x|. */
+OTD_INLINE double otd_lsum_value(const otd_lsum *k, double *mag)
+{
+    double s[8], c[8];
+    otd_ksum t = {0, 0};
+    memcpy(s, &k->s, sizeof s);
+    memcpy(c, &k->c, sizeof c);
+    for (int q = 0; q < 8; q++)
+        otd_ksum_add(&t, s[q]);
+    for (int q = 0; q < 8; q++)
+        otd_ksum_add(&t, c[q]);
+    *mag = otd_v8_sum(&k->a);
+    return otd_ksum_value(&t);
+}
 
 typedef struct {
     int l, m, homogeneous;

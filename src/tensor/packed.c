@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/vec8.h"
 #include "otd/otd_error.h"
 
 /* otd_packed_panel builds the dense engine's K once per step: np x m
@@ -10,17 +11,10 @@
  * (n = d / P rows), so at l = 4 or at P > 1 a scalar loop would cost a
  * tenth of the step. The release build targets any x86-64 (SSE2 only), and
  * -O2 does not vectorize a loop of run-time length; so the runs are scaled
- * eight at a time by a GCC vector type, and the function is compiled once
- * per instruction set, the best one chosen when the program loads
- * (target_clones: GCC on x86-64 with glibc's ifunc). Each entry is the same
- * single product in every version: K's bits do not depend on the CPU. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-#define OTD_PANEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define OTD_PANEL_CLONES
-#endif
-
-typedef double otd_v8d __attribute__((vector_size(64)));
+ * eight at a time (core/vec8.h), and the function is compiled once per
+ * instruction set, the best one chosen when the program loads. Each entry is
+ * the same single product in every version: K's bits do not depend on the
+ * CPU. */
 
 /* C(n, k) for the small k used here, -1 on overflow. The running product
  * C(n-k+i, i) stays an integer at every step. */
@@ -123,12 +117,11 @@ int32_t *otd_packed_table(int k, int64_t d, int64_t count)
 }
 
 /* out[t] = pre * xs[t] for t < len. */
-static inline __attribute__((always_inline)) void scale_run(double pre, const double *xs,
-                                                            double *out, int64_t len)
+OTD_INLINE void scale_run(double pre, const double *xs, double *out, int64_t len)
 {
     int64_t t = 0;
     for (; t + 8 <= len; t += 8) {
-        otd_v8d v;
+        otd_v8 v;
         memcpy(&v, xs + t, sizeof v);
         v *= pre;
         memcpy(out + t, &v, sizeof v);
@@ -137,7 +130,7 @@ static inline __attribute__((always_inline)) void scale_run(double pre, const do
         out[t] = pre * xs[t];
 }
 
-OTD_PANEL_CLONES
+OTD_VECTOR_CLONES
 void otd_packed_panel(int k, int64_t d, const int32_t *idx, int64_t p0, int64_t npan,
                       const double *X, int64_t ldx, int64_t n, double *K, int64_t ldk)
 {

@@ -1,4 +1,5 @@
-/* vec8.h: eight doubles at a time, for the engines' O(m^2) loops.
+/* vec8.h: eight doubles at a time, for the hot loops of the engines and of
+ * the dense engine's panels (src/engine/model.c, src/tensor/packed.c).
  *
  * otd is built without -march (one binary for every node of a cluster), so
  * the compiler may only assume SSE2. The hot loops are therefore written on
@@ -13,14 +14,12 @@
  * Everything here is inline (always: each clone needs its own copy) and
  * passes vectors through pointers, never by value (their calling convention
  * depends on the target). */
-#ifndef OTD_ENGINE_VEC8_H
-#define OTD_ENGINE_VEC8_H
+#ifndef OTD_CORE_VEC8_H
+#define OTD_CORE_VEC8_H
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "otd/otd_engine.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 &&           \
     !defined(OTD_NO_CLONES)
@@ -86,47 +85,6 @@ OTD_INLINE void otd_v8_pow(otd_v8 *r, const otd_v8 *x, int k)
     for (int i = 0; i < k; i++)
         y *= *x;
     *r = y;
-}
-
-/* A compensated sum in eight independent lanes. Each lane accumulates its
- * own running sum s and the exact rounding error of every addition (Knuth's
- * TwoSum: branch-free, unlike Neumaier's comparison) in c, so a loop adding a
- * vector per step has a dependency chain of one addition per eight terms
- * instead of one per term. otd_lsum_value combines the lanes compensated:
- * the result is as accurate as one Neumaier sum (error about 2 eps sum |x|).
- * a sums |x| (the magnitude that sets the loss's resolution). */
-typedef struct {
-    otd_v8 s, c, a;
-} otd_lsum;
-
-OTD_INLINE void otd_lsum_zero(otd_lsum *k)
-{
-    k->s = k->c = k->a = OTD_V8(0.0);
-}
-
-/* Add the eight lanes of y (zero lanes add nothing, exactly). */
-OTD_INLINE void otd_lsum_add(otd_lsum *k, const otd_v8 *y)
-{
-    otd_v8 t = k->s + *y, z = t - k->s, ay;
-    k->c += (k->s - (t - z)) + (*y - z);
-    k->s = t;
-    otd_v8_abs(&ay, y);
-    k->a += ay;
-}
-
-/* The compensated total; *mag gets sum |x|. */
-OTD_INLINE double otd_lsum_value(const otd_lsum *k, double *mag)
-{
-    double s[8], c[8];
-    otd_ksum t = {0, 0};
-    memcpy(s, &k->s, sizeof s);
-    memcpy(c, &k->c, sizeof c);
-    for (int q = 0; q < 8; q++)
-        otd_ksum_add(&t, s[q]);
-    for (int q = 0; q < 8; q++)
-        otd_ksum_add(&t, c[q]);
-    *mag = otd_v8_sum(&k->a);
-    return otd_ksum_value(&t);
 }
 
 /* b[j + i ldb] = a[i + j lda] for the 8 x 8 block at a (column-major). */
