@@ -46,6 +46,7 @@ a CTest timeout). It runs in a session of its own and is detached from the
 test process (double fork): CTest's timeout kills the test's whole process
 tree, and a watchdog still in it would die with the test."""
 import glob
+import math
 import os
 import re
 import shlex
@@ -540,8 +541,18 @@ class Slurm:
         self.cmd(["scontrol", "hold", str(jobid)])
 
     def release(self, jobid):
-        """Release a held job and let it start now (a requeued job would wait
-        for cred_expire otherwise)."""
+        """Release a held, requeued job and let it start now.
+
+        Slurm itself would make a requeued job wait cred_expire (two minutes)
+        before it starts again, and StartTime=now skips that wait; so this
+        waits for what that wait is there for. First every node must be idle:
+        the first run's steps have ended (once in about fifteen two-node runs
+        a rerun raced that cleanup and failed at launch). Then the clock must
+        pass a whole second: slurmd revoked the first launch's credential at
+        a time stamp in whole seconds, and it refuses a new credential created
+        in that same second ("Job credential revoked", seen once in CI)."""
+        self.wait_for(self.all_idle, JOB_TIMEOUT, "every node idle before releasing job %s" % jobid)
+        time.sleep(math.floor(time.time()) + 1.2 - time.time())
         self.cmd(["scontrol", "release", str(jobid)])
         self.cmd(["scontrol", "update", "jobid=%s" % jobid, "StartTime=now"], check=False)
 
@@ -825,10 +836,6 @@ class SlurmCase(TmpTestCase):
             with open(cfg, "w") as f:
                 f.write(text.replace("max_iters: %d\n" % ENDLESS,
                                      "max_iters: %d\n" % final[r["name"]]))
-        # The job is held: let the first run's steps end on every node before
-        # it may start again (once in about fifteen two-node runs the rerun
-        # failed at launch, racing that cleanup).
-        self.slurm.wait_for(self.slurm.all_idle, JOB_TIMEOUT, "every node idle after the requeue")
         self.slurm.release(job)
         rec = self.slurm.wait_job(job)[0]
         text = self.slurp(log)
