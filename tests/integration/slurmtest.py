@@ -543,9 +543,9 @@ class Slurm:
     def release(self, jobid):
         """Release a held, requeued job and let it start now.
 
-        Slurm itself would make a requeued job wait cred_expire (two minutes)
-        before it starts again, and StartTime=now skips that wait; so this
-        waits for what that wait is there for. First every node must be idle:
+        Slurm itself would make a requeued job wait cred_expire (ten seconds
+        here) before it starts again, and StartTime=now skips that wait; so
+        this waits for what that wait is there for. First every node must be idle:
         the first run's steps have ended (once in about fifteen two-node runs
         a rerun raced that cleanup and failed at launch). Then the clock must
         pass a whole second: slurmd revoked the first launch's credential at
