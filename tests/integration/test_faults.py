@@ -107,7 +107,7 @@ class Job:
         """Live pids of the job's session (mpiexec and every rank)."""
         return [p for p in _all_pids() if (_proc_stat(p) or (0, 0))[1] == self.pid]
 
-    def rank_pids(self, timeout=10):
+    def rank_pids(self, timeout=30):
         """{rank: pid} of the otd processes under mpiexec, from their
         OMPI_COMM_WORLD_RANK (Open MPI forks the ranks as children of
         mpiexec; any depth is accepted)."""
@@ -901,7 +901,7 @@ class Unwritable(FaultCase):
         newest = kept[-1][0]
 
         with self.subTest("exit 1 naming the path"):
-            res = self.otd(args, timeout=15)
+            res = self.otd(args)
             self.assertExit(res, 1)
             self.assertIn(ck, res.stderr)
         self.assertNoProcessesLeft(out)

@@ -253,7 +253,8 @@ class Symlinks(Case):
 
 class Memory(Case):
     """Sizes no node holds are refused before anything is allocated: exit 2
-    within seconds, naming the keys and the GiB, no run directory."""
+    with the up-front check's message (naming the keys and the GiB, which
+    no failed allocation prints), no run directory."""
 
     def test_refused_up_front(self):
         for extra, key, nranks in ((sets(problem__dim=10 ** 11, problem__target="gaussian"),
@@ -263,11 +264,9 @@ class Memory(Case):
                                     "problem.dim = 4000", 1)):
             with self.subTest(key=key, nranks=nranks):
                 out = os.path.join(self.out("new"), "run")
-                t0 = time.monotonic()
                 args = ["run", "--out", out] + SHORT + extra
-                res = self.otd(args, timeout=30) if nranks == 2 else self.solo(args, timeout=30)
+                res = self.otd(args) if nranks == 2 else self.solo(args)
                 self.assertRefused(res, 2, key, "GiB per rank needed", "GiB available per rank")
-                self.assertLess(time.monotonic() - t0, 20)
                 self.assertFalse(os.path.exists(self.out("new")), "a run directory was left")
 
 
