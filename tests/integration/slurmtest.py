@@ -545,12 +545,12 @@ class Slurm:
 
         Slurm itself would make a requeued job wait cred_expire (ten seconds
         here) before it starts again, and StartTime=now skips that wait; so
-        this waits for what that wait is there for. First every node must be idle:
-        the first run's steps have ended (once in about fifteen two-node runs
-        a rerun raced that cleanup and failed at launch). Then the clock must
-        pass a whole second: slurmd revoked the first launch's credential at
-        a time stamp in whole seconds, and it refuses a new credential created
-        in that same second ("Job credential revoked", seen once in CI)."""
+        this waits for what that wait is there for. First every node must be
+        idle: the first run's steps have ended everywhere. Then the clock must
+        pass a whole second: slurmd revoked the first launch's credential at a
+        time stamp in whole seconds, and it refuses a new credential for the
+        job created in that same second ("Job credential revoked"; the rerun
+        FAILED so in about one of fifteen two-node runs, and once in CI)."""
         self.wait_for(self.all_idle, JOB_TIMEOUT, "every node idle before releasing job %s" % jobid)
         time.sleep(math.floor(time.time()) + 1.2 - time.time())
         self.cmd(["scontrol", "release", str(jobid)])
